@@ -1,0 +1,91 @@
+#include "names.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <stddef.h>
+
+int skiff_fabric(char out[SKIFF_FABRIC_MAX + 1])
+{
+	const char *f = getenv("SCIF_FABRIC");
+	size_t n;
+
+	if (!f || !*f)
+		f = SKIFF_FABRIC_DEFAULT;
+	n = strlen(f);
+	if (n > SKIFF_FABRIC_MAX)
+		return -EINVAL;
+	for (size_t i = 0; i < n; i++) {
+		char c = f[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		      (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
+			return -EINVAL;
+	}
+	memcpy(out, f, n + 1);
+	return 0;
+}
+
+int skiff_self_node(void)
+{
+	const char *s = getenv("SCIF_NODE");
+	char *end;
+	unsigned long v;
+
+	if (!s || !*s)
+		return 0;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || *end || s[0] == '-' || v > SKIFF_MAX_NODE)
+		return -ENODEV;
+	return (int)v;
+}
+
+static socklen_t abstract(struct sockaddr_un *sa, const char *name)
+{
+	size_t n = strlen(name);
+
+	memset(sa, 0, sizeof(*sa));
+	sa->sun_family = AF_UNIX;
+	if (n > sizeof(sa->sun_path) - 1)
+		n = sizeof(sa->sun_path) - 1;
+	memcpy(sa->sun_path + 1, name, n); /* sun_path[0] = 0: abstract */
+	return (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + n);
+}
+
+socklen_t skiff_port_addr(struct sockaddr_un *sa, const char *fabric,
+			  uint16_t node, uint16_t port)
+{
+	char name[128];
+
+	snprintf(name, sizeof(name), "skiff/%s/n%u/p%u", fabric, node, port);
+	return abstract(sa, name);
+}
+
+socklen_t skiff_daemon_addr(struct sockaddr_un *sa, const char *fabric)
+{
+	char name[128];
+
+	snprintf(name, sizeof(name), "skiff/%s/scifd", fabric);
+	return abstract(sa, name);
+}
+
+int skiff_fabric_prefix(char *buf, size_t n, const char *fabric)
+{
+	int r = snprintf(buf, n, "skiff/%s/", fabric);
+
+	return (r < 0 || (size_t)r >= n) ? -ENAMETOOLONG : 0;
+}
+
+int skiff_parse_port_name(const char *s, uint16_t *node, uint16_t *port)
+{
+	unsigned n, p;
+	int used = 0;
+
+	if (sscanf(s, "n%u/p%u%n", &n, &p, &used) != 2 || s[used] != '\0' ||
+	    n > SKIFF_MAX_NODE || p > 0xffff)
+		return -EINVAL;
+	*node = (uint16_t)n;
+	*port = (uint16_t)p;
+	return 0;
+}

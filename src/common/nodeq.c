@@ -1,0 +1,80 @@
+#include "nodeq.h"
+#include "names.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+/* The daemon answers at once; a daemon that does not is treated as gone
+ * rather than letting scif_open hang. */
+#define QUERY_TIMEOUT_MS 2000
+
+int skiff_query_nodes(const char *fabric, struct skiff_node_info *out)
+{
+	struct sockaddr_un sa;
+	socklen_t sl = skiff_daemon_addr(&sa, fabric);
+	struct skiff_wire_msg q, r;
+	char buf[sizeof(struct skiff_wire_msg) + 64];
+	struct pollfd p;
+	ssize_t n;
+	int fd, ret;
+
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&sa, sl) < 0) {
+		ret = (errno == ECONNREFUSED || errno == ENOENT) ? -ENOENT : -errno;
+		goto out;
+	}
+	skiff_wire_init(&q, SKIFF_MSG_NODE_QUERY);
+	if (send(fd, &q, sizeof(q.hdr) + q.hdr.body_len, MSG_NOSIGNAL) < 0) {
+		ret = (errno == EPIPE || errno == ECONNRESET) ? -ENOENT : -errno;
+		goto out;
+	}
+	p.fd = fd;
+	p.events = POLLIN;
+	for (;;) {
+		ret = poll(&p, 1, QUERY_TIMEOUT_MS);
+		if (ret < 0 && errno == EINTR)
+			continue;
+		break;
+	}
+	if (ret <= 0) {
+		ret = ret < 0 ? -errno : -ETIMEDOUT;
+		goto out;
+	}
+	n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+	if (n <= 0) {
+		ret = n == 0 ? -ENOENT : -errno;
+		goto out;
+	}
+	ret = skiff_wire_decode(buf, (size_t)n, &r);
+	if (ret == 0 && r.hdr.type != SKIFF_MSG_NODE_INFO)
+		ret = -EPROTO;
+	if (ret == 0 && r.body.info.ncards > SKIFF_MAX_NODE)
+		ret = -EPROTO;
+	if (ret == 0)
+		*out = r.body.info;
+out:
+	close(fd);
+	return ret;
+}
+
+int skiff_node_online(const char *fabric, unsigned node)
+{
+	struct skiff_node_info info;
+	int r;
+
+	if (node == 0)
+		return 1;
+	if (node > SKIFF_MAX_NODE)
+		return 0;
+	r = skiff_query_nodes(fabric, &info);
+	if (r == -ENOENT)
+		return 0;
+	if (r < 0)
+		return r;
+	return node <= info.ncards;
+}

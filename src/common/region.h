@@ -1,0 +1,61 @@
+/*
+ * region.h - layout of a connection's shared region (a sealed memfd).
+ *
+ * The connector creates the region and passes it to the acceptor. It holds
+ * one bounded byte ring per direction: ring i is written by side i
+ * (0 = connector, 1 = acceptor). Indices are free-running uint32_t; a ring of
+ * size S holds at most S - 1 bytes, as SCIF's CIRC_SPACE does.
+ *
+ * Each word has exactly one writer, and words written by different sides or
+ * at different rates sit on different cache lines. Everything a process reads
+ * that its peer wrote is validated before use: the peer may be hostile.
+ */
+#ifndef SKIFF_REGION_H
+#define SKIFF_REGION_H
+
+#include <stdint.h>
+
+#define SKIFF_REGION_MAGIC   0x4e474552u /* "REGN" */
+#define SKIFF_REGION_VERSION 1
+#define SKIFF_RING_DEFAULT   4096u       /* 4095 usable bytes, as in SCIF */
+#define SKIFF_RING_MIN       4096u
+#define SKIFF_RING_MAX       (64u << 20)
+#define SKIFF_REGION_HDR     4096u       /* header page before the rings */
+
+struct skiff_ring_ctl {
+	/* written by the producer on every send */
+	_Alignas(64) uint32_t head;
+	/* written by the producer when it posts a doorbell / credit record */
+	_Alignas(64) uint32_t d_posted;
+	uint32_t c_posted;
+	/* written by the consumer on every receive */
+	_Alignas(64) uint32_t tail;
+	/* written by the consumer when it drains doorbells / credits */
+	_Alignas(64) uint32_t d_drained;
+	uint32_t c_drained;
+};
+
+struct skiff_region_hdr {
+	uint32_t magic;
+	uint32_t version;
+	uint32_t ring_size;
+	uint32_t region_size;
+	/* closed[i]: side i closed its endpoint (graceful disconnect) */
+	_Alignas(64) uint32_t closed[2];
+	struct skiff_ring_ctl ring[2];
+};
+
+_Static_assert(sizeof(struct skiff_region_hdr) <= SKIFF_REGION_HDR,
+	       "header fits its page");
+
+static inline uint32_t skiff_region_size(uint32_t ring_size)
+{
+	return SKIFF_REGION_HDR + 2 * ring_size;
+}
+
+static inline uint32_t skiff_ring_offset(uint32_t ring_size, int i)
+{
+	return SKIFF_REGION_HDR + (uint32_t)i * ring_size;
+}
+
+#endif

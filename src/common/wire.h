@@ -1,0 +1,98 @@
+/*
+ * wire.h - skiff control messages on AF_UNIX sockets (see docs/PROTOCOL.md).
+ *
+ * Every message is one SOCK_SEQPACKET record: a fixed 16-byte header followed
+ * by a fixed-width body whose size depends only on the type. Only fixed-width
+ * little-endian integers are used: no pointers, no int/long/off_t, so the
+ * layout is the same for every ABI (the original ioctl interface was
+ * criticised for exactly that). Records may carry padding after the body
+ * (credits and connection requests use it to occupy socket send space); the
+ * decoder ignores it.
+ */
+#ifndef SKIFF_WIRE_H
+#define SKIFF_WIRE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define SKIFF_WIRE_MAGIC   0x46494b53u /* "SKIF" little endian */
+#define SKIFF_WIRE_VERSION 1
+
+enum skiff_wire_type {
+	SKIFF_MSG_CONN_REQ = 1,   /* connector -> listener, carries region memfd */
+	SKIFF_MSG_CONN_GRANT = 2, /* acceptor -> connector */
+	SKIFF_MSG_DOORBELL = 3,   /* data became available in a ring */
+	SKIFF_MSG_CREDIT = 4,     /* sender waits for ring space */
+	SKIFF_MSG_NODE_QUERY = 5, /* client -> scifd */
+	SKIFF_MSG_NODE_INFO = 6,  /* scifd -> client */
+	SKIFF_MSG_TYPE_MAX = 6
+};
+
+struct skiff_wire_hdr {
+	uint32_t magic;
+	uint16_t version;
+	uint16_t type;
+	uint32_t body_len; /* bytes of body after the header */
+	uint32_t reserved; /* zero */
+};
+
+struct skiff_conn_req {
+	uint16_t src_node;
+	uint16_t src_port;
+	uint16_t dst_node;
+	uint16_t dst_port;
+	uint32_t ring_size;   /* bytes per ring, a power of two */
+	uint32_t region_size; /* bytes of the shared region (memfd) */
+	uint64_t cookie;      /* random, echoed in the grant */
+};
+
+struct skiff_conn_grant {
+	uint16_t node; /* acceptor's node */
+	uint16_t port; /* acceptor's port (the listener's) */
+	uint32_t status; /* 0: accepted */
+	uint64_t cookie;
+};
+
+struct skiff_node_query {
+	uint32_t flags; /* zero */
+	uint32_t reserved;
+};
+
+struct skiff_node_info {
+	uint32_t ncards;  /* cards 1..ncards are online; node 0 always is */
+	uint32_t daemon_pid;
+	uint64_t card_mem; /* bytes of device memory per card */
+};
+
+/* Largest body of any type. */
+union skiff_wire_body {
+	struct skiff_conn_req conn_req;
+	struct skiff_conn_grant grant;
+	struct skiff_node_query query;
+	struct skiff_node_info info;
+};
+
+struct skiff_wire_msg {
+	struct skiff_wire_hdr hdr;
+	union skiff_wire_body body;
+};
+
+/* Padding that makes a record occupy over a quarter of the socket send
+ * buffer set by skiff_sock_setup(), so the sender's socket stops being
+ * writable until the receiver reads it. */
+#define SKIFF_SOCK_SNDBUF   32768 /* the kernel doubles it: 64 KiB */
+#define SKIFF_CREDIT_BYTES  (20 * 1024)
+
+/* Size of the body of a message type; 0 for an unknown type. */
+size_t skiff_wire_body_len(uint16_t type);
+
+/* Fill a header for @type. */
+void skiff_wire_init(struct skiff_wire_msg *m, uint16_t type);
+
+/*
+ * Validate a received record of @len bytes and copy it into @out.
+ * Returns 0, or -EPROTO (bad magic, version, type or size).
+ */
+int skiff_wire_decode(const void *buf, size_t len, struct skiff_wire_msg *out);
+
+#endif

@@ -1,0 +1,611 @@
+/*
+ * connect.c - scif_bind, scif_listen, scif_connect, scif_accept.
+ *
+ * A port is an abstract AF_UNIX name (names.c); binding it is the kernel's
+ * job, so ports are unique per fabric and node and freed when their owner
+ * dies. SCIF's connect completes only when the peer accepts: the connector
+ * sends a CONN_REQ carrying the connection's shared region, and waits for the
+ * CONN_GRANT that scif_accept sends.
+ */
+#define _GNU_SOURCE
+#include "internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/capability.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "nodeq.h"
+
+/* SCIF_NODE_ALIVE_TIMEOUT: a connector waits this long for accept. */
+#define CONNECT_TIMEOUT_MS 10000
+/* A connector sends its request right after connect(); one that does not
+ * within this time is dropped by accept. */
+#define REQUEST_TIMEOUT_MS 1000
+#define BACKLOG_MAX 1024
+
+static int privileged(void)
+{
+	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct d[2];
+
+	if (geteuid() == 0)
+		return 1;
+	if (syscall(SYS_capget, &h, d) < 0)
+		return 0;
+	return (d[0].effective >> CAP_SYS_ADMIN) & 1;
+}
+
+int skiff_sock_setup(int sock)
+{
+	int v = SKIFF_SOCK_SNDBUF;
+
+	/* The credit record is sized against this buffer. */
+	if (setsockopt(sock, SOL_SOCKET, SO_SNDBUF, &v, sizeof(v)) < 0)
+		return -errno;
+	return 0;
+}
+
+static int new_socket(void)
+{
+	int s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	int r;
+
+	if (s < 0)
+		return errno == EMFILE || errno == ENFILE ? -errno : -ENOMEM;
+	r = skiff_sock_setup(s);
+	if (r < 0) {
+		close(s);
+		return r;
+	}
+	return s;
+}
+
+/* Bind a fresh socket to (node, pn); pn 0 picks the lowest free port above
+ * SCIF_PORT_RSVD. Returns the socket and sets *port. */
+static int bind_port(uint16_t node, uint16_t pn, uint16_t *port)
+{
+	const struct skiff_ctx *c = skiff_ctx();
+	struct sockaddr_un sa;
+	socklen_t sl;
+	int s = new_socket();
+	unsigned p;
+
+	if (s < 0)
+		return s;
+	if (pn) {
+		sl = skiff_port_addr(&sa, c->fabric, node, pn);
+		if (bind(s, (struct sockaddr *)&sa, sl) < 0) {
+			int e = errno;
+			close(s);
+			return e == EADDRINUSE ? -EINVAL : -e;
+		}
+		*port = pn;
+		return s;
+	}
+	for (p = SCIF_PORT_RSVD + 1; p <= 0xffff; p++) {
+		sl = skiff_port_addr(&sa, c->fabric, node, (uint16_t)p);
+		if (bind(s, (struct sockaddr *)&sa, sl) == 0) {
+			*port = (uint16_t)p;
+			return s;
+		}
+		if (errno != EADDRINUSE) {
+			int e = errno;
+			close(s);
+			return -e;
+		}
+	}
+	close(s);
+	return -ENOSPC;
+}
+
+static int do_bind(struct skiff_ep *ep, uint16_t pn)
+{
+	uint16_t port = 0;
+	int s;
+
+	switch (ep->state) {
+	case SKIFF_EP_UNBOUND:
+		break;
+	case SKIFF_EP_BOUND:
+		return -EINVAL;
+	default:
+		return -EISCONN;
+	}
+	if (pn && pn < SCIF_ADMIN_PORT_END && !privileged())
+		return -EACCES;
+	s = bind_port(ep->node, pn, &port);
+	if (s < 0)
+		return s;
+	ep->sock = s;
+	ep->port = port;
+	ep->state = SKIFF_EP_BOUND;
+	return port;
+}
+
+SKIFF_API int scif_bind(scif_epd_t epd, uint16_t pn)
+{
+	struct skiff_ep *ep;
+	int r = skiff_ep_get(epd, &ep);
+
+	if (r < 0)
+		SKIFF_RET(r);
+	pthread_mutex_lock(&ep->lock);
+	r = do_bind(ep, pn);
+	pthread_mutex_unlock(&ep->lock);
+	SKIFF_RET(r);
+}
+
+SKIFF_API int scif_listen(scif_epd_t epd, int backlog)
+{
+	struct skiff_ep *ep;
+	int r = skiff_ep_get(epd, &ep);
+
+	if (r < 0)
+		SKIFF_RET(r);
+	pthread_mutex_lock(&ep->lock);
+	if (ep->state == SKIFF_EP_UNBOUND)
+		r = -EINVAL;
+	else if (ep->state != SKIFF_EP_BOUND)
+		r = -EISCONN;
+	else if (backlog <= 0)
+		r = -EINVAL;
+	if (r == 0) {
+		if (backlog > BACKLOG_MAX)
+			backlog = BACKLOG_MAX;
+		/* AF_UNIX admits backlog + 1 pending connections */
+		if (listen(ep->sock, backlog - 1) < 0)
+			r = -errno;
+	}
+	if (r == 0)
+		r = skiff_ep_make_visible(ep, ep->sock);
+	if (r == 0) {
+		ep->backlog = backlog;
+		ep->state = SKIFF_EP_LISTENING;
+	}
+	pthread_mutex_unlock(&ep->lock);
+	SKIFF_RET(r);
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Wait for @events on @fd until @deadline (ms, CLOCK_MONOTONIC; -1: none).
+ * Returns revents, 0 on timeout, -EINTR. */
+static int wait_until(int fd, short events, int64_t deadline)
+{
+	struct pollfd p = { .fd = fd, .events = events };
+	int t = -1, r;
+
+	if (deadline >= 0) {
+		int64_t left = deadline - now_ms();
+		t = left < 0 ? 0 : (int)left;
+	}
+	r = poll(&p, 1, t);
+	if (r < 0)
+		return -errno;
+	return r ? p.revents : 0;
+}
+
+/* Return the endpoint to BOUND on its port after a failed connection. */
+static int rebind(struct skiff_ep *ep)
+{
+	int fl = fcntl(ep->fd, F_GETFL), p, s, r;
+	uint16_t port;
+
+	skiff_conn_detach(ep);
+	if (ep->sock >= 0) /* it holds the name: drop it before re-binding */
+		close(ep->sock);
+	ep->sock = -1;
+	p = skiff_error_pipe();
+	if (p < 0)
+		return p;
+	if (fl >= 0 && (fl & O_NONBLOCK))
+		fcntl(p, F_SETFL, O_NONBLOCK);
+	r = dup3(p, ep->fd, O_CLOEXEC) < 0 ? -errno : 0;
+	close(p);
+	if (r < 0)
+		return r;
+	skiff_ep_refresh_identity(ep);
+	ep->state = SKIFF_EP_UNBOUND;
+	s = bind_port(ep->node, ep->port, &port);
+	if (s >= 0) {
+		ep->sock = s;
+		ep->state = SKIFF_EP_BOUND;
+	}
+	return 0;
+}
+
+/* Connector: read the grant. 0, -EAGAIN (not yet), -ECONNREFUSED. */
+static int read_grant(struct skiff_ep *ep)
+{
+	unsigned char buf[128];
+	struct skiff_wire_msg m;
+	ssize_t n = recv(ep->fd, buf, sizeof(buf), MSG_DONTWAIT);
+
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return -EAGAIN;
+	if (n <= 0)
+		return -ECONNREFUSED;
+	if (skiff_wire_decode(buf, (size_t)n, &m) < 0 ||
+	    m.hdr.type != SKIFF_MSG_CONN_GRANT || m.body.grant.status != 0 ||
+	    m.body.grant.cookie != ep->cookie)
+		return -ECONNREFUSED;
+	ep->peer_node = m.body.grant.node;
+	ep->peer_port = m.body.grant.port;
+	ep->state = SKIFF_EP_CONNECTED;
+	return 0;
+}
+
+/* Connector: wait for the grant until @deadline. */
+static int finish_connect(struct skiff_ep *ep, int64_t deadline)
+{
+	int r, ev;
+
+	for (;;) {
+		r = read_grant(ep);
+		if (r != -EAGAIN)
+			break;
+		ev = wait_until(ep->fd, POLLIN, deadline);
+		if (ev == -EINTR)
+			continue;
+		if (ev <= 0) {
+			r = -ECONNREFUSED; /* the listener never accepted */
+			break;
+		}
+		if ((ev & (POLLHUP | POLLERR)) && !(ev & POLLIN)) {
+			r = -ECONNREFUSED;
+			break;
+		}
+	}
+	if (r < 0) {
+		int rr = rebind(ep);
+		if (rr < 0)
+			return rr;
+		return r;
+	}
+	return ep->port;
+}
+
+static int send_request(struct skiff_ep *ep, struct scif_portID *dst,
+			uint32_t ring_size, int memfd)
+{
+	static const unsigned char pad[SKIFF_CREDIT_BYTES];
+	struct skiff_wire_msg m;
+	struct iovec iov[2];
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = 2,
+			     .msg_control = u.buf, .msg_controllen = sizeof(u.buf) };
+	struct cmsghdr *cm;
+
+	skiff_wire_init(&m, SKIFF_MSG_CONN_REQ);
+	m.body.conn_req.src_node = ep->node;
+	m.body.conn_req.src_port = ep->port;
+	m.body.conn_req.dst_node = dst->node;
+	m.body.conn_req.dst_port = dst->port;
+	m.body.conn_req.ring_size = ring_size;
+	m.body.conn_req.region_size = skiff_region_size(ring_size);
+	m.body.conn_req.cookie = ep->cookie;
+	iov[0].iov_base = &m;
+	iov[0].iov_len = sizeof(m.hdr) + m.hdr.body_len;
+	/* Padding keeps our socket unwritable until the acceptor has read the
+	 * request: POLLOUT then signals the end of a non-blocking connect. */
+	iov[1].iov_base = (void *)pad;
+	iov[1].iov_len = SKIFF_CREDIT_BYTES - iov[0].iov_len;
+	memset(&u, 0, sizeof(u));
+	cm = CMSG_FIRSTHDR(&mh);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &memfd, sizeof(int));
+	if (sendmsg(ep->sock, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+		return errno == ENOMEM || errno == ENOBUFS ? -ENOMEM : -ECONNREFUSED;
+	return 0;
+}
+
+static int do_connect(struct skiff_ep *ep, struct scif_portID *dst)
+{
+	const struct skiff_ctx *c = skiff_ctx();
+	struct sockaddr_un sa;
+	socklen_t sl;
+	uint32_t ring_size;
+	int r, memfd = -1, nonblock, fl;
+
+	switch (ep->state) {
+	case SKIFF_EP_LISTENING:
+		return -EOPNOTSUPP;
+	case SKIFF_EP_CONNECTED:
+	case SKIFF_EP_DISCONNECTED:
+		return -EISCONN;
+	case SKIFF_EP_CONNECTING: {
+		/* collect the result of a non-blocking connect */
+		int ev = wait_until(ep->fd, POLLOUT | POLLIN, 0);
+		if (ev > 0 && !(ev & (POLLOUT | POLLIN | POLLHUP | POLLERR)))
+			ev = 0;
+		if (ev <= 0)
+			return -EALREADY;
+		return finish_connect(ep, now_ms() + CONNECT_TIMEOUT_MS);
+	}
+	default:
+		break;
+	}
+	if (!dst)
+		return -EINVAL;
+	if (dst->node > SKIFF_MAX_NODE)
+		return -ENODEV;
+	if (dst->port == 0)
+		return -EINVAL;
+	r = skiff_node_online(c->fabric, dst->node);
+	if (r < 0 && r != -ENOMEM)
+		r = 0;
+	if (r <= 0)
+		return r < 0 ? r : -ENODEV;
+	if (ep->state == SKIFF_EP_UNBOUND) {
+		r = do_bind(ep, 0);
+		if (r < 0)
+			return r;
+	}
+	fl = fcntl(ep->fd, F_GETFL);
+	nonblock = fl >= 0 && (fl & O_NONBLOCK);
+
+	/* non-blocking: a full backlog gives EAGAIN, which SCIF reports as a
+	 * refusal, instead of waiting for room */
+	fcntl(ep->sock, F_SETFL, fcntl(ep->sock, F_GETFL) | O_NONBLOCK);
+	sl = skiff_port_addr(&sa, c->fabric, dst->node, dst->port);
+	if (connect(ep->sock, (struct sockaddr *)&sa, sl) < 0) {
+		r = errno;
+		if (r == ENOMEM || r == ENOBUFS)
+			return -ENOMEM;
+		return -ECONNREFUSED;
+	}
+	ring_size = skiff_ring_size_knob();
+	r = skiff_region_create(ring_size, &memfd);
+	if (r == 0)
+		r = skiff_conn_attach(ep, memfd, 0, ring_size,
+				      skiff_region_size(ring_size));
+	if (r == 0) {
+		if (getrandom(&ep->cookie, sizeof(ep->cookie), GRND_NONBLOCK) < 0)
+			ep->cookie = (uint64_t)now_ms() ^ (uint64_t)getpid() << 32;
+		r = send_request(ep, dst, ring_size, memfd);
+	}
+	if (memfd >= 0)
+		close(memfd);
+	if (r == 0) {
+		int sock = ep->sock;
+		fcntl(sock, F_SETFL, fcntl(sock, F_GETFL) & ~O_NONBLOCK);
+		r = skiff_ep_make_visible(ep, sock);
+	}
+	if (r < 0) {
+		int rr = rebind(ep);
+		return rr < 0 ? rr : r;
+	}
+	ep->state = SKIFF_EP_CONNECTING;
+	if (nonblock)
+		return -EINPROGRESS;
+	return finish_connect(ep, now_ms() + CONNECT_TIMEOUT_MS);
+}
+
+SKIFF_API int scif_connect(scif_epd_t epd, struct scif_portID *dst)
+{
+	struct skiff_ep *ep;
+	int r = skiff_ep_get(epd, &ep);
+
+	if (r < 0)
+		SKIFF_RET(r);
+	pthread_mutex_lock(&ep->lock);
+	r = do_connect(ep, dst);
+	pthread_mutex_unlock(&ep->lock);
+	SKIFF_RET(r);
+}
+
+/* Acceptor: read and check the request on a fresh connection. Returns the
+ * region memfd or -errno (the connection is then dropped). */
+static int read_request(int s, struct skiff_conn_req *req)
+{
+	unsigned char buf[128];
+	union {
+		char buf[CMSG_SPACE(4 * sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct iovec iov = { buf, sizeof(buf) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
+			     .msg_control = u.buf, .msg_controllen = sizeof(u.buf) };
+	struct skiff_wire_msg m;
+	struct cmsghdr *cm;
+	struct stat st;
+	int fd = -1, r = -EPROTO, seals;
+	ssize_t n;
+
+	for (;;) {
+		int ev = wait_until(s, POLLIN, now_ms() + REQUEST_TIMEOUT_MS);
+		if (ev == -EINTR)
+			continue;
+		if (ev <= 0)
+			return -ETIMEDOUT;
+		break;
+	}
+	n = recvmsg(s, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+	if (n <= 0)
+		return -ECONNABORTED;
+	for (cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
+		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
+			size_t k = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+			for (size_t i = 0; i < k; i++) {
+				int x;
+				memcpy(&x, CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
+				if (fd < 0)
+					fd = x;
+				else
+					close(x); /* only one is expected */
+			}
+		}
+	}
+	if (skiff_wire_decode(buf, (size_t)n, &m) < 0 ||
+	    m.hdr.type != SKIFF_MSG_CONN_REQ)
+		goto bad;
+	*req = m.body.conn_req;
+	if (fd < 0 || req->ring_size < SKIFF_RING_MIN ||
+	    req->ring_size > SKIFF_RING_MAX ||
+	    (req->ring_size & (req->ring_size - 1)) ||
+	    req->region_size != skiff_region_size(req->ring_size))
+		goto bad;
+	/* the region must be exactly that size and unable to change, or the
+	 * peer could make our accesses fault */
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+	    st.st_size != (off_t)req->region_size)
+		goto bad;
+	seals = fcntl(fd, F_GET_SEALS);
+	if (seals < 0 || (seals & (F_SEAL_SHRINK | F_SEAL_GROW)) !=
+				 (F_SEAL_SHRINK | F_SEAL_GROW))
+		goto bad;
+	return fd;
+bad:
+	if (fd >= 0)
+		close(fd);
+	return r;
+}
+
+static int send_grant(int s, struct skiff_ep *lep, uint64_t cookie)
+{
+	struct skiff_wire_msg m;
+
+	skiff_wire_init(&m, SKIFF_MSG_CONN_GRANT);
+	m.body.grant.node = lep->node;
+	m.body.grant.port = lep->port;
+	m.body.grant.cookie = cookie;
+	if (send(s, &m, sizeof(m.hdr) + m.hdr.body_len, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+		return -ECONNABORTED;
+	return 0;
+}
+
+/* The connector's port, from the name its socket is bound to (which the
+ * kernel vouches for, unlike the request's fields). */
+static int peer_name(int s, uint16_t *node, uint16_t *port)
+{
+	const struct skiff_ctx *c = skiff_ctx();
+	struct sockaddr_un sa;
+	socklen_t sl = sizeof(sa);
+	char prefix[96], name[sizeof(sa.sun_path) + 1];
+	size_t plen, nlen;
+
+	if (getpeername(s, (struct sockaddr *)&sa, &sl) < 0)
+		return -errno;
+	if (sl <= offsetof(struct sockaddr_un, sun_path) + 1 || sa.sun_path[0])
+		return -EPROTO;
+	nlen = sl - offsetof(struct sockaddr_un, sun_path) - 1;
+	memcpy(name, sa.sun_path + 1, nlen);
+	name[nlen] = 0;
+	if (skiff_fabric_prefix(prefix, sizeof(prefix), c->fabric) < 0)
+		return -EPROTO;
+	plen = strlen(prefix);
+	if (strncmp(name, prefix, plen))
+		return -EPROTO;
+	return skiff_parse_port_name(name + plen, node, port);
+}
+
+static int accept_one(struct skiff_ep *lep, int s, struct scif_portID *peer,
+		      scif_epd_t *newepd)
+{
+	struct skiff_conn_req req;
+	struct skiff_ep *ep;
+	uint16_t pn, pp;
+	int memfd, r;
+
+	memfd = read_request(s, &req);
+	if (memfd < 0)
+		return memfd;
+	r = peer_name(s, &pn, &pp);
+	if (r < 0) {
+		close(memfd);
+		return r;
+	}
+	ep = skiff_ep_alloc();
+	if (!ep) {
+		close(memfd);
+		return -ENOMEM;
+	}
+	ep->fd = s;
+	r = skiff_sock_setup(s);
+	if (r == 0)
+		r = skiff_conn_attach(ep, memfd, 1, req.ring_size, req.region_size);
+	close(memfd);
+	if (r == 0)
+		r = send_grant(s, lep, req.cookie);
+	if (r == 0) {
+		ep->node = lep->node;
+		ep->port = lep->port;
+		ep->peer_node = pn;
+		ep->peer_port = pp;
+		ep->state = SKIFF_EP_CONNECTED;
+		r = skiff_ep_register(ep);
+	}
+	if (r < 0) {
+		skiff_conn_detach(ep);
+		ep->fd = -1;
+		skiff_ep_free(ep);
+		return r;
+	}
+	peer->node = pn;
+	peer->port = pp;
+	*newepd = s;
+	return 0;
+}
+
+SKIFF_API int scif_accept(scif_epd_t epd, struct scif_portID *peer,
+			  scif_epd_t *newepd, int flags)
+{
+	struct skiff_ep *ep;
+	int r = skiff_ep_get(epd, &ep), s, ev;
+
+	if (r < 0)
+		SKIFF_RET(r);
+	if (flags & ~SCIF_ACCEPT_SYNC)
+		SKIFF_RET(-EINVAL);
+	if (ep->state != SKIFF_EP_LISTENING)
+		SKIFF_RET(-EINVAL);
+	if (!peer || !newepd)
+		SKIFF_RET(-EINVAL);
+	for (;;) {
+		/* poll first: the listening descriptor may be blocking */
+		ev = wait_until(ep->fd, POLLIN, (flags & SCIF_ACCEPT_SYNC) ? -1 : 0);
+		if (ev < 0)
+			SKIFF_RET(ev);
+		if (ev & (POLLHUP | POLLERR | POLLNVAL))
+			SKIFF_RET(-EINTR); /* closed by another thread */
+		if (ev == 0)
+			SKIFF_RET(-EAGAIN);
+		s = accept4(ep->fd, NULL, NULL, SOCK_CLOEXEC);
+		if (s >= 0) {
+			r = accept_one(ep, s, peer, newepd);
+			if (r == 0)
+				return 0;
+			close(s); /* a broken request: the connector is refused */
+			if (r == -ENOMEM || r == -EMFILE || r == -ENFILE)
+				SKIFF_RET(r);
+			continue;
+		}
+		if (errno == EMFILE || errno == ENFILE || errno == ENOMEM ||
+		    errno == ENOBUFS)
+			SKIFF_RET(errno == ENOBUFS ? -ENOMEM : -errno);
+		if (errno == EINTR)
+			SKIFF_RET(-EINTR);
+		if (errno != EAGAIN && errno != ECONNABORTED && errno != EPROTO)
+			SKIFF_RET(-EINTR); /* shut down by scif_close */
+	}
+}

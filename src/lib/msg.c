@@ -1,0 +1,314 @@
+/*
+ * msg.c - scif_send and scif_recv: copies into and out of the shared rings.
+ *
+ * A call that finds data or space makes no system call. A blocking call that
+ * must wait spins briefly (the peer is usually about to act), then sleeps in
+ * poll() on the socket, having arranged (doorbell drain or credit, ring.c)
+ * that the peer's next step or its death wakes it.
+ */
+#define _GNU_SOURCE
+#include "internal.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define LOAD(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
+#define STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
+
+/* How often the fast path asks the kernel whether a silent peer died. */
+#define LIVENESS_NS (200 * 1000 * 1000LL)
+/* Wake up at least this often while sleeping, to re-check state. */
+#define SLEEP_SLICE_MS 1000
+
+static long spin_ns = -1;
+
+static long spin_budget(void)
+{
+	long v = __atomic_load_n(&spin_ns, __ATOMIC_RELAXED);
+
+	if (v < 0) {
+		const char *s = getenv("SKIFF_SPIN_US");
+		v = s && *s ? atol(s) * 1000 : 50 * 1000; /* 50 us */
+		if (v < 0)
+			v = 0;
+		__atomic_store_n(&spin_ns, v, __ATOMIC_RELAXED);
+	}
+	return v;
+}
+
+static inline int64_t now_ns(clockid_t c)
+{
+	struct timespec ts;
+
+	clock_gettime(c, &ts);
+	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ __volatile__("yield");
+#endif
+}
+
+/* Rate-limited liveness check, so a peer killed with SIGKILL is noticed by
+ * calls that would otherwise succeed into the ring. */
+static int peer_dead(struct skiff_ep *ep)
+{
+	int64_t t;
+
+	if (skiff_peer_gone(ep))
+		return 1;
+	if (++ep->hup_check & 15)
+		return 0;
+	t = now_ns(CLOCK_MONOTONIC_COARSE);
+	if ((uint64_t)(t - (int64_t)ep->last_check) < (uint64_t)LIVENESS_NS)
+		return 0;
+	ep->last_check = (uint64_t)t;
+	return skiff_check_hup(ep);
+}
+
+/* Sleep in poll() until @events or a hang-up; -EINTR on a signal. */
+static int sleep_on(struct skiff_ep *ep, short events)
+{
+	struct pollfd p = { .fd = ep->fd, .events = events };
+	int r = poll(&p, 1, SLEEP_SLICE_MS);
+
+	if (r < 0)
+		return errno == EINTR ? -EINTR : -errno;
+	if (r && (p.revents & (POLLHUP | POLLERR | POLLNVAL)))
+		skiff_mark_dead(ep);
+	return r ? p.revents : 0;
+}
+
+/* Lock the endpoint for a data call and check it is still the one the table
+ * holds for @epd (scif_close may have raced us). */
+static int enter(int epd, struct skiff_ep *ep, pthread_mutex_t *m)
+{
+	struct skiff_ep *cur;
+
+	pthread_mutex_lock(m);
+	if (skiff_ep_get_fast(epd, &cur) < 0 || cur != ep || ep->fd != epd) {
+		pthread_mutex_unlock(m);
+		return -EBADF;
+	}
+	switch (ep->state) {
+	case SKIFF_EP_CONNECTED:
+		return 0;
+	case SKIFF_EP_DISCONNECTED:
+		return 0;
+	default:
+		pthread_mutex_unlock(m);
+		return -ENOTCONN;
+	}
+}
+
+static int check_args(int epd, void *msg, int len, int flags,
+		      struct skiff_ep **ep)
+{
+	int r = skiff_ep_get_fast(epd, ep);
+
+	if (r < 0)
+		return r;
+	if (flags & ~1)
+		return -EINVAL;
+	if (len < 0)
+		return -EINVAL;
+	if (len > 0 && !msg)
+		return -EFAULT;
+	return 0;
+}
+
+static void ring_put(struct skiff_ring *r, const unsigned char *src, uint32_t n)
+{
+	uint32_t idx = r->pos & r->mask, first = r->size - idx;
+
+	if (first > n)
+		first = n;
+	memcpy(r->data + idx, src, first);
+	memcpy(r->data, src + first, n - first);
+	r->pos += n;
+	STORE(&r->ctl->head, r->pos);
+}
+
+static void ring_get(struct skiff_ring *r, unsigned char *dst, uint32_t n)
+{
+	uint32_t idx = r->pos & r->mask, first = r->size - idx;
+
+	if (first > n)
+		first = n;
+	memcpy(dst, r->data + idx, first);
+	memcpy(dst + first, r->data, n - first);
+	r->pos += n;
+	STORE(&r->ctl->tail, r->pos);
+}
+
+static int do_send(struct skiff_ep *ep, const unsigned char *buf, int len,
+		   int block)
+{
+	struct skiff_ring *r = &ep->tx;
+	uint32_t sent = 0, space, n;
+	int64_t spin_end = 0;
+	int bad = 0, ret, credited = 0;
+
+	for (;;) {
+		if (ep->state == SKIFF_EP_DISCONNECTED || peer_dead(ep)) {
+			ep->state = SKIFF_EP_DISCONNECTED;
+			return sent ? (int)sent : -ECONNRESET;
+		}
+		/* trust the cached tail while it shows enough room */
+		space = r->size - 1 - (r->pos - r->cached);
+		if (space < (uint32_t)len - sent)
+			space = skiff_tx_space(ep, &bad);
+		if (bad)
+			continue; /* marked dead: report it above */
+		if (space) {
+			n = (uint32_t)len - sent;
+			if (n > space)
+				n = space;
+			ring_put(r, buf + sent, n);
+			sent += n;
+			ret = skiff_post_data_doorbell(ep);
+			if (ret < 0)
+				continue;
+			spin_end = 0;
+			credited = 0;
+			if (sent == (uint32_t)len)
+				return (int)sent;
+			continue;
+		}
+		/* ring full */
+		if (!block || !spin_end) {
+			if (block) {
+				spin_end = now_ns(CLOCK_MONOTONIC) + spin_budget();
+				continue;
+			}
+		} else if (now_ns(CLOCK_MONOTONIC) < spin_end) {
+			for (int i = 0; i < 64; i++)
+				cpu_relax();
+			continue;
+		}
+		/* About to give up (non-blocking) or sleep: leave a credit so
+		 * that our descriptor shows POLLOUT only once the peer frees
+		 * space, then look again. */
+		if (!credited) {
+			ret = skiff_post_credit(ep);
+			if (ret < 0)
+				continue;
+			credited = 1;
+			if (skiff_tx_space(ep, &bad) || bad)
+				continue;
+		}
+		if (!block)
+			return (int)sent;
+		ret = sleep_on(ep, POLLOUT);
+		if (ret == -EINTR)
+			return sent ? (int)sent : -EINTR;
+		if (ret > 0 && (ret & POLLOUT))
+			credited = 0; /* the peer drained our credit */
+	}
+}
+
+static int do_recv(struct skiff_ep *ep, unsigned char *buf, int len, int block)
+{
+	struct skiff_ring *r = &ep->rx;
+	uint32_t got = 0, avail, n;
+	int64_t spin_end = 0;
+	int bad = 0, ret;
+
+	for (;;) {
+		avail = r->cached - r->pos;
+		if (!avail)
+			avail = skiff_rx_avail(ep, &bad);
+		if (bad) {
+			ep->state = SKIFF_EP_DISCONNECTED;
+			return got ? (int)got : -ECONNRESET;
+		}
+		if (avail) {
+			n = (uint32_t)len - got;
+			if (n > avail)
+				n = avail;
+			ring_get(r, buf + got, n);
+			got += n;
+			/* we freed space: a producer waiting on a credit needs
+			 * its socket writable again */
+			__atomic_thread_fence(__ATOMIC_SEQ_CST);
+			if (LOAD(&r->ctl->c_posted) != r->c_drained)
+				skiff_drain_credits(ep);
+			spin_end = 0;
+			if (got == (uint32_t)len)
+				return (int)got;
+			continue;
+		}
+		/* ring empty */
+		if (ep->state == SKIFF_EP_DISCONNECTED || peer_dead(ep)) {
+			/* bytes published before the close are still ours */
+			if (skiff_rx_avail(ep, &bad))
+				continue;
+			ep->state = SKIFF_EP_DISCONNECTED;
+			return got ? (int)got : -ECONNRESET;
+		}
+		if (block && !spin_end) {
+			spin_end = now_ns(CLOCK_MONOTONIC) + spin_budget();
+			continue;
+		}
+		if (block && now_ns(CLOCK_MONOTONIC) < spin_end) {
+			for (int i = 0; i < 64 && LOAD(&r->ctl->head) == r->pos; i++)
+				cpu_relax();
+			continue;
+		}
+		/* Going back to the user or to sleep with the ring empty: take
+		 * our doorbells off the socket so POLLIN means data again. */
+		ret = skiff_drain_doorbells(ep);
+		if (ret == 1)
+			continue;
+		if (!block) {
+			if (!got && skiff_check_hup(ep))
+				continue; /* report the reset above */
+			return (int)got;
+		}
+		ret = sleep_on(ep, POLLIN);
+		if (ret == -EINTR)
+			return got ? (int)got : -EINTR;
+		if (ret > 0 && (ret & POLLIN) && !skiff_rx_avail(ep, &bad) &&
+		    LOAD(&r->ctl->d_posted) == r->drained)
+			/* readable, yet nothing we were told of: a record whose
+			 * counter is not bumped yet, or garbage; take it */
+			skiff_take_record(ep);
+	}
+}
+
+SKIFF_API int scif_send(scif_epd_t epd, void *msg, int len, int flags)
+{
+	struct skiff_ep *ep;
+	int r = check_args(epd, msg, len, flags, &ep);
+
+	if (r < 0 || len == 0)
+		SKIFF_RET(r);
+	r = enter(epd, ep, &ep->send_lock);
+	if (r < 0)
+		SKIFF_RET(r);
+	r = do_send(ep, msg, len, flags & SCIF_SEND_BLOCK);
+	pthread_mutex_unlock(&ep->send_lock);
+	SKIFF_RET(r);
+}
+
+SKIFF_API int scif_recv(scif_epd_t epd, void *msg, int len, int flags)
+{
+	struct skiff_ep *ep;
+	int r = check_args(epd, msg, len, flags, &ep);
+
+	if (r < 0 || len == 0)
+		SKIFF_RET(r);
+	r = enter(epd, ep, &ep->recv_lock);
+	if (r < 0)
+		SKIFF_RET(r);
+	r = do_recv(ep, msg, len, flags & SCIF_RECV_BLOCK);
+	pthread_mutex_unlock(&ep->recv_lock);
+	SKIFF_RET(r);
+}

@@ -1,0 +1,313 @@
+/*
+ * ring.c - a connection's shared region, its two byte rings, and the
+ * doorbell/credit records that make the descriptor's poll() readiness follow
+ * the rings (docs/PROTOCOL.md has the full argument).
+ *
+ * Invariants while the process is outside the library:
+ * - inbound ring non-empty  =>  a DOORBELL record is queued on our socket
+ *   (so POLLIN shows); the producer posts one only when none is outstanding,
+ *   so a busy exchange makes no system call;
+ * - outbound ring full after a credit  =>  a CREDIT record (big enough to make
+ *   our socket unwritable) is queued at the peer, which reads it once it has
+ *   freed space (so POLLOUT follows the ring).
+ * Counters are bumped after the record is sent: a consumer told of N records
+ * finds them queued and never waits for one.
+ */
+#define _GNU_SOURCE
+#include "internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define LOAD(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
+#define STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
+#define FENCE() __atomic_thread_fence(__ATOMIC_SEQ_CST)
+
+/* A drain never reads more records than this in one go: a hostile peer's
+ * counters cannot keep us busy. */
+#define DRAIN_MAX 4096
+
+uint32_t skiff_ring_size_knob(void)
+{
+	const char *s = getenv("SKIFF_RING_SIZE");
+	unsigned long v;
+	char *end;
+
+	if (!s || !*s)
+		return SKIFF_RING_DEFAULT;
+	v = strtoul(s, &end, 0);
+	if (*end || v < SKIFF_RING_MIN || v > SKIFF_RING_MAX || (v & (v - 1)))
+		return SKIFF_RING_DEFAULT;
+	return (uint32_t)v;
+}
+
+int skiff_region_create(uint32_t ring_size, int *memfd_out)
+{
+	size_t size = skiff_region_size(ring_size);
+	int fd = memfd_create("skiff-conn", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+
+	if (fd < 0)
+		return -errno;
+	if (ftruncate(fd, (off_t)size) < 0 ||
+	    fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0) {
+		int e = errno;
+		close(fd);
+		return -e;
+	}
+	*memfd_out = fd;
+	return 0;
+}
+
+static void ring_init(struct skiff_ring *r, struct skiff_region_hdr *h, int i,
+		      uint32_t ring_size)
+{
+	memset(r, 0, sizeof(*r));
+	r->ctl = &h->ring[i];
+	r->data = (unsigned char *)h + skiff_ring_offset(ring_size, i);
+	r->size = ring_size;
+	r->mask = ring_size - 1;
+}
+
+int skiff_conn_attach(struct skiff_ep *ep, int memfd, int side,
+		      uint32_t ring_size, size_t region_size)
+{
+	struct skiff_region_hdr *h;
+
+	h = mmap(NULL, region_size, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
+	if (h == MAP_FAILED)
+		return -errno;
+	if (side == 0) {
+		h->magic = SKIFF_REGION_MAGIC;
+		h->version = SKIFF_REGION_VERSION;
+		h->ring_size = ring_size;
+		h->region_size = (uint32_t)region_size;
+	}
+	ep->region = h;
+	ep->region_size = region_size;
+	ep->side = side;
+	/* ring i is written by side i */
+	ring_init(&ep->tx, h, side, ring_size);
+	ring_init(&ep->rx, h, 1 - side, ring_size);
+	atomic_store(&ep->dead, 0);
+	return 0;
+}
+
+void skiff_conn_detach(struct skiff_ep *ep)
+{
+	if (ep->region)
+		munmap(ep->region, ep->region_size);
+	ep->region = NULL;
+	ep->region_size = 0;
+	memset(&ep->tx, 0, sizeof(ep->tx));
+	memset(&ep->rx, 0, sizeof(ep->rx));
+}
+
+void skiff_mark_dead(struct skiff_ep *ep)
+{
+	atomic_store_explicit(&ep->dead, 1, memory_order_relaxed);
+}
+
+int skiff_peer_gone(struct skiff_ep *ep)
+{
+	if (atomic_load_explicit(&ep->dead, memory_order_relaxed))
+		return 1;
+	if (ep->region && LOAD(&ep->region->closed[1 - ep->side]))
+		return 1;
+	return 0;
+}
+
+/* Ask the kernel whether the peer's socket is gone (SIGKILL leaves no
+ * closed flag behind). */
+int skiff_check_hup(struct skiff_ep *ep)
+{
+	struct pollfd p = { .fd = ep->fd, .events = 0 };
+
+	if (poll(&p, 1, 0) == 1 && (p.revents & (POLLHUP | POLLERR | POLLNVAL)))
+		skiff_mark_dead(ep);
+	return skiff_peer_gone(ep);
+}
+
+uint32_t skiff_rx_avail(struct skiff_ep *ep, int *bad)
+{
+	struct skiff_ring *r = &ep->rx;
+	uint32_t head = LOAD(&r->ctl->head);
+	uint32_t avail = head - r->pos;
+
+	if (avail > r->size - 1) { /* the peer wrote nonsense */
+		*bad = 1;
+		skiff_mark_dead(ep);
+		return 0;
+	}
+	r->cached = head;
+	return avail;
+}
+
+uint32_t skiff_tx_space(struct skiff_ep *ep, int *bad)
+{
+	struct skiff_ring *r = &ep->tx;
+	uint32_t tail = LOAD(&r->ctl->tail);
+	uint32_t used = r->pos - tail;
+
+	if (used > r->size - 1) {
+		*bad = 1;
+		skiff_mark_dead(ep);
+		return 0;
+	}
+	r->cached = tail;
+	return r->size - 1 - used;
+}
+
+static int send_record(struct skiff_ep *ep, uint16_t type, size_t pad)
+{
+	static const unsigned char zeros[SKIFF_CREDIT_BYTES];
+	struct skiff_wire_msg m;
+	struct iovec iov[2];
+	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = 1 };
+
+	skiff_wire_init(&m, type);
+	iov[0].iov_base = &m;
+	iov[0].iov_len = sizeof(m.hdr) + m.hdr.body_len;
+	if (pad) {
+		iov[1].iov_base = (void *)zeros;
+		iov[1].iov_len = pad;
+		mh.msg_iovlen = 2;
+	}
+	if (sendmsg(ep->fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
+		if (errno == EAGAIN || errno == ENOBUFS || errno == EINTR)
+			return -EAGAIN;
+		skiff_mark_dead(ep);
+		return -ECONNRESET;
+	}
+	return 0;
+}
+
+int skiff_post_data_doorbell(struct skiff_ep *ep)
+{
+	struct skiff_ring *r = &ep->tx;
+	int ret;
+
+	FENCE(); /* our head store vs the consumer's d_drained store */
+	if (LOAD(&r->ctl->d_drained) != r->posted)
+		return 0; /* one is outstanding: POLLIN already shows */
+	ret = send_record(ep, SKIFF_MSG_DOORBELL, 0);
+	if (ret == -EAGAIN)
+		return 0; /* our records fill the peer's queue: it is readable */
+	if (ret < 0)
+		return ret;
+	r->posted++;
+	STORE(&r->ctl->d_posted, r->posted);
+	return 0;
+}
+
+int skiff_post_credit(struct skiff_ep *ep)
+{
+	struct skiff_ring *r = &ep->tx;
+	int ret;
+
+	if (LOAD(&r->ctl->c_drained) == r->c_posted) {
+		ret = send_record(ep, SKIFF_MSG_CREDIT,
+				  SKIFF_CREDIT_BYTES - sizeof(struct skiff_wire_hdr));
+		if (ret < 0 && ret != -EAGAIN)
+			return ret;
+		if (ret == 0) {
+			/* The consumer drains through the credit, possibly
+			 * removing the doorbell before it: send another. */
+			ret = send_record(ep, SKIFF_MSG_DOORBELL, 0);
+			if (ret < 0 && ret != -EAGAIN)
+				return ret;
+			r->c_posted++;
+			STORE(&r->ctl->c_posted, r->c_posted);
+			if (ret == 0) {
+				r->posted++;
+				STORE(&r->ctl->d_posted, r->posted);
+			}
+		}
+	}
+	FENCE(); /* c_posted store vs the consumer's tail store */
+	return 0;
+}
+
+/* Remove one record from our socket and account for it. 1 if one was
+ * removed, 0 if none is queued, -ECONNRESET if the peer is gone. */
+int skiff_take_record(struct skiff_ep *ep)
+{
+	unsigned char buf[64];
+	struct skiff_wire_msg m;
+	ssize_t n = recv(ep->fd, buf, sizeof(buf), MSG_DONTWAIT | MSG_TRUNC);
+
+	if (n < 0) {
+		if (errno == EAGAIN || errno == EINTR)
+			return 0;
+		skiff_mark_dead(ep);
+		return -ECONNRESET;
+	}
+	if (n == 0) {
+		skiff_mark_dead(ep);
+		return -ECONNRESET;
+	}
+	if (skiff_wire_decode(buf, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf),
+			      &m) < 0)
+		return 1; /* garbage from a hostile peer: dropped */
+	if (m.hdr.type == SKIFF_MSG_DOORBELL) {
+		ep->rx.drained++;
+		STORE(&ep->rx.ctl->d_drained, ep->rx.drained);
+	} else if (m.hdr.type == SKIFF_MSG_CREDIT) {
+		ep->rx.c_drained++;
+		STORE(&ep->rx.ctl->c_drained, ep->rx.c_drained);
+	}
+	return 1;
+}
+
+int skiff_drain_credits(struct skiff_ep *ep)
+{
+	uint32_t target = LOAD(&ep->rx.ctl->c_posted);
+	int n = 0, r;
+
+	while ((int32_t)(target - ep->rx.c_drained) > 0 && n++ < DRAIN_MAX) {
+		r = skiff_take_record(ep);
+		if (r <= 0)
+			return r;
+	}
+	return 0;
+}
+
+/*
+ * Called with the inbound ring seen empty. Returns 1 if data arrived
+ * meanwhile (nothing drained), else 0 after removing every doorbell that was
+ * posted so far; from then on the producer posts a new one with its next
+ * data.
+ */
+int skiff_drain_doorbells(struct skiff_ep *ep)
+{
+	struct skiff_ring *r = &ep->rx;
+	uint32_t target = LOAD(&r->ctl->d_posted);
+	int bad = 0, n = 0, ret;
+
+	if ((int32_t)(target - r->drained) <= 0) /* none outstanding */
+		return skiff_rx_avail(ep, &bad) ? 1 : 0;
+	if (target - r->drained > DRAIN_MAX)
+		target = r->drained + DRAIN_MAX; /* hostile counter */
+	STORE(&r->ctl->d_drained, target);
+	FENCE(); /* our d_drained store vs the producer's head store */
+	if (skiff_rx_avail(ep, &bad) || bad) {
+		/* the producer may have relied on the old count: keep them */
+		STORE(&r->ctl->d_drained, r->drained);
+		return bad ? 0 : 1;
+	}
+	while (r->drained != target && n++ < DRAIN_MAX) {
+		ret = skiff_take_record(ep);
+		if (ret < 0)
+			return ret;
+		if (ret == 0)
+			break; /* counter ran ahead of the records: hostile */
+	}
+	STORE(&r->ctl->d_drained, r->drained);
+	return 0;
+}
