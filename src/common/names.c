@@ -77,13 +77,28 @@ int skiff_fabric_prefix(char *buf, size_t n, const char *fabric)
 	return (r < 0 || (size_t)r >= n) ? -ENAMETOOLONG : 0;
 }
 
+/* Digits only, no sign, no leading zero, at most @max: the one spelling
+ * names.c itself produces, so a name maps to exactly one (node, port). */
+static const char *parse_num(const char *s, unsigned max, unsigned *out)
+{
+	unsigned v = 0;
+
+	if (*s < '0' || *s > '9' || (s[0] == '0' && s[1] >= '0' && s[1] <= '9'))
+		return NULL;
+	for (; *s >= '0' && *s <= '9'; s++)
+		if ((v = v * 10 + (unsigned)(*s - '0')) > max)
+			return NULL;
+	*out = v;
+	return s;
+}
+
 int skiff_parse_port_name(const char *s, uint16_t *node, uint16_t *port)
 {
 	unsigned n, p;
-	int used = 0;
 
-	if (sscanf(s, "n%u/p%u%n", &n, &p, &used) != 2 || s[used] != '\0' ||
-	    n > SKIFF_MAX_NODE || p > 0xffff)
+	if (*s++ != 'n' || !(s = parse_num(s, SKIFF_MAX_NODE, &n)) ||
+	    *s++ != '/' || *s++ != 'p' || !(s = parse_num(s, 0xffff, &p)) ||
+	    *s != '\0')
 		return -EINVAL;
 	*node = (uint16_t)n;
 	*port = (uint16_t)p;

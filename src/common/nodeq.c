@@ -21,11 +21,18 @@ int skiff_query_nodes(const char *fabric, struct skiff_node_info *out)
 	ssize_t n;
 	int fd, ret;
 
-	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	/* non-blocking: a stopped daemon with a full backlog must not hang
+	 * scif_open */
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return -errno;
 	if (connect(fd, (struct sockaddr *)&sa, sl) < 0) {
-		ret = (errno == ECONNREFUSED || errno == ENOENT) ? -ENOENT : -errno;
+		if (errno == EAGAIN)
+			ret = -ETIMEDOUT;
+		else if (errno == ECONNREFUSED || errno == ENOENT)
+			ret = -ENOENT;
+		else
+			ret = -errno;
 		goto out;
 	}
 	skiff_wire_init(&q, SKIFF_MSG_NODE_QUERY);

@@ -30,6 +30,7 @@ struct skiff_ring_ctl {
 	uint32_t c_posted;
 	/* written by the consumer on every receive */
 	_Alignas(64) uint32_t tail;
+	uint32_t spinning; /* consumer is polling the ring in a blocking recv */
 	/* written by the consumer when it drains doorbells / credits */
 	_Alignas(64) uint32_t d_drained;
 	uint32_t c_drained;

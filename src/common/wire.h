@@ -3,7 +3,8 @@
  *
  * Every message is one SOCK_SEQPACKET record: a fixed 16-byte header followed
  * by a fixed-width body whose size depends only on the type. Only fixed-width
- * little-endian integers are used: no pointers, no int/long/off_t, so the
+ * integers in host byte order are used (little-endian on every host skiff
+ * runs on; a future cross-host bridge converts): no pointers, no int/long/off_t, so the
  * layout is the same for every ABI (the original ioctl interface was
  * criticised for exactly that). Records may carry padding after the body
  * (credits and connection requests use it to occupy socket send space); the

@@ -441,9 +441,10 @@ static int read_request(int s, struct skiff_conn_req *req)
 		break;
 	}
 	n = recvmsg(s, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
-	if (n <= 0)
+	if (n < 0)
 		return -ECONNABORTED;
-	for (cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
+	/* take the descriptors first: even an empty record may carry some */
+	for (cm = n >= 0 ? CMSG_FIRSTHDR(&mh) : NULL; cm; cm = CMSG_NXTHDR(&mh, cm)) {
 		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
 			size_t k = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
 			for (size_t i = 0; i < k; i++) {
@@ -456,7 +457,7 @@ static int read_request(int s, struct skiff_conn_req *req)
 			}
 		}
 	}
-	if (skiff_wire_decode(buf, (size_t)n, &m) < 0 ||
+	if (n == 0 || skiff_wire_decode(buf, (size_t)n, &m) < 0 ||
 	    m.hdr.type != SKIFF_MSG_CONN_REQ)
 		goto bad;
 	*req = m.body.conn_req;
@@ -471,8 +472,8 @@ static int read_request(int s, struct skiff_conn_req *req)
 	    st.st_size != (off_t)req->region_size)
 		goto bad;
 	seals = fcntl(fd, F_GET_SEALS);
-	if (seals < 0 || (seals & (F_SEAL_SHRINK | F_SEAL_GROW)) !=
-				 (F_SEAL_SHRINK | F_SEAL_GROW))
+	if (seals < 0 || (seals & (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL)) !=
+				 (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL))
 		goto bad;
 	return fd;
 bad:

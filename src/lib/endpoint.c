@@ -125,6 +125,15 @@ int skiff_ep_refresh_identity(struct skiff_ep *ep)
 	return 0;
 }
 
+int skiff_ep_verify(struct skiff_ep *ep)
+{
+	struct stat st;
+
+	if (fstat(ep->fd, &st) < 0 || st.st_dev != ep->dev || st.st_ino != ep->ino)
+		return -EBADF;
+	return 0;
+}
+
 int skiff_ep_register(struct skiff_ep *ep)
 {
 	_Atomic(struct skiff_ep *) *s = slot(ep->fd, 1);
@@ -220,9 +229,12 @@ int skiff_error_pipe(void)
 {
 	int p[2];
 
-	if (pipe2(p, O_CLOEXEC | O_NONBLOCK) < 0)
+	/* packet mode: every write takes a slot of its own, so with a single
+	 * slot one byte fills the pipe */
+	if (pipe2(p, O_CLOEXEC | O_NONBLOCK | O_DIRECT) < 0 &&
+	    pipe2(p, O_CLOEXEC | O_NONBLOCK) < 0)
 		return -errno;
-	(void)fcntl(p[1], F_SETPIPE_SZ, 4096); /* one slot: one byte fills it */
+	(void)fcntl(p[1], F_SETPIPE_SZ, 4096);
 	while (write(p[1], "", 1) == 1)
 		;
 	close(p[0]);

@@ -51,6 +51,9 @@ struct skiff_ring {
 	uint32_t c_posted;  /* producer: credits sent */
 	uint32_t drained;   /* consumer: doorbells drained */
 	uint32_t c_drained; /* consumer: credits drained */
+	/* producer: a doorbell was skipped because the consumer was spinning
+	 * (read by our receiving thread too, hence atomic) */
+	_Atomic int skip_pending;
 };
 
 struct skiff_ep {
@@ -94,6 +97,10 @@ void skiff_ep_free(struct skiff_ep *ep);
 int skiff_ep_make_visible(struct skiff_ep *ep, int sock);
 int skiff_ep_refresh_identity(struct skiff_ep *ep);
 int skiff_error_pipe(void);
+/* 0 if ep->fd is still the file we made it, else -EBADF (the user closed it
+ * with close() and the number was reused). Called before every system call
+ * on ep->fd in the data paths; the pure shared-memory fast path skips it. */
+int skiff_ep_verify(struct skiff_ep *ep);
 
 /* connect.c */
 int skiff_sock_setup(int sock);
@@ -111,6 +118,9 @@ uint32_t skiff_tx_space(struct skiff_ep *ep, int *bad);
 int skiff_post_data_doorbell(struct skiff_ep *ep);
 int skiff_post_credit(struct skiff_ep *ep);
 int skiff_drain_doorbells(struct skiff_ep *ep);
+void skiff_recv_leave(struct skiff_ep *ep, int spun);
+int skiff_settle_skipped(struct skiff_ep *ep);
+void skiff_settle_skipped_try(struct skiff_ep *ep);
 int skiff_drain_credits(struct skiff_ep *ep);
 int skiff_take_record(struct skiff_ep *ep);
 void skiff_mark_dead(struct skiff_ep *ep);

@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -31,7 +32,15 @@ static long spin_budget(void)
 
 	if (v < 0) {
 		const char *s = getenv("SKIFF_SPIN_US");
-		v = s && *s ? atol(s) * 1000 : 50 * 1000; /* 50 us */
+		cpu_set_t set;
+
+		v = 50 * 1000; /* 50 us */
+		/* on one CPU the peer cannot act while we spin */
+		if (sched_getaffinity(0, sizeof(set), &set) == 0 &&
+		    CPU_COUNT(&set) < 2)
+			v = 0;
+		if (s && *s)
+			v = atol(s) * 1000;
 		if (v < 0)
 			v = 0;
 		__atomic_store_n(&spin_ns, v, __ATOMIC_RELAXED);
@@ -77,13 +86,25 @@ static int peer_dead(struct skiff_ep *ep)
 static int sleep_on(struct skiff_ep *ep, short events)
 {
 	struct pollfd p = { .fd = ep->fd, .events = events };
-	int r = poll(&p, 1, SLEEP_SLICE_MS);
+	int r;
+
+	if (skiff_ep_verify(ep) < 0)
+		return -EBADF;
+	r = poll(&p, 1, SLEEP_SLICE_MS);
 
 	if (r < 0)
 		return errno == EINTR ? -EINTR : -errno;
 	if (r && (p.revents & (POLLHUP | POLLERR | POLLNVAL)))
 		skiff_mark_dead(ep);
 	return r ? p.revents : 0;
+}
+
+/* The connection is unusable: because the peer went away, or because the
+ * user closed our descriptor with close() and the number now names another
+ * file. */
+static int reset_err(struct skiff_ep *ep)
+{
+	return skiff_ep_verify(ep) < 0 ? -EBADF : -ECONNRESET;
 }
 
 /* Lock the endpoint for a data call and check it is still the one the table
@@ -99,12 +120,12 @@ static int enter(int epd, struct skiff_ep *ep, pthread_mutex_t *m)
 	}
 	switch (ep->state) {
 	case SKIFF_EP_CONNECTED:
-		return 0;
 	case SKIFF_EP_DISCONNECTED:
 		return 0;
 	default:
 		pthread_mutex_unlock(m);
-		return -ENOTCONN;
+		/* not the hot path: tell a stale descriptor from a live one */
+		return skiff_ep_get(epd, &cur) < 0 ? -EBADF : -ENOTCONN;
 	}
 }
 
@@ -133,7 +154,9 @@ static void ring_put(struct skiff_ring *r, const unsigned char *src, uint32_t n)
 	memcpy(r->data + idx, src, first);
 	memcpy(r->data, src + first, n - first);
 	r->pos += n;
-	STORE(&r->ctl->head, r->pos);
+	/* xchg: the release store and the full barrier the doorbell check
+	 * needs (ring.c), in one instruction instead of a store and mfence */
+	__atomic_exchange_n(&r->ctl->head, r->pos, __ATOMIC_SEQ_CST);
 }
 
 static void ring_get(struct skiff_ring *r, unsigned char *dst, uint32_t n)
@@ -145,7 +168,8 @@ static void ring_get(struct skiff_ring *r, unsigned char *dst, uint32_t n)
 	memcpy(dst, r->data + idx, first);
 	memcpy(dst + first, r->data, n - first);
 	r->pos += n;
-	STORE(&r->ctl->tail, r->pos);
+	/* full barrier: our tail store vs the producer's credit (ring.c) */
+	__atomic_exchange_n(&r->ctl->tail, r->pos, __ATOMIC_SEQ_CST);
 }
 
 static int do_send(struct skiff_ep *ep, const unsigned char *buf, int len,
@@ -156,10 +180,11 @@ static int do_send(struct skiff_ep *ep, const unsigned char *buf, int len,
 	int64_t spin_end = 0;
 	int bad = 0, ret, credited = 0;
 
+	skiff_settle_skipped(ep);
 	for (;;) {
 		if (ep->state == SKIFF_EP_DISCONNECTED || peer_dead(ep)) {
 			ep->state = SKIFF_EP_DISCONNECTED;
-			return sent ? (int)sent : -ECONNRESET;
+			return sent ? (int)sent : reset_err(ep);
 		}
 		/* trust the cached tail while it shows enough room */
 		space = r->size - 1 - (r->pos - r->cached);
@@ -206,9 +231,10 @@ static int do_send(struct skiff_ep *ep, const unsigned char *buf, int len,
 		}
 		if (!block)
 			return (int)sent;
+		skiff_settle_skipped(ep);
 		ret = sleep_on(ep, POLLOUT);
-		if (ret == -EINTR)
-			return sent ? (int)sent : -EINTR;
+		if (ret < 0)
+			return sent ? (int)sent : ret;
 		if (ret > 0 && (ret & POLLOUT))
 			credited = 0; /* the peer drained our credit */
 	}
@@ -219,15 +245,24 @@ static int do_recv(struct skiff_ep *ep, unsigned char *buf, int len, int block)
 	struct skiff_ring *r = &ep->rx;
 	uint32_t got = 0, avail, n;
 	int64_t spin_end = 0;
-	int bad = 0, ret;
+	int bad = 0, ret, spun = 0;
 
+	/* we may owe the peer a doorbell (we send to it, too) */
+	skiff_settle_skipped_try(ep);
+	if (block) {
+		/* Announce at once that we watch the ring: in a ping-pong
+		 * the reply often lands before we would reach the spin. A
+		 * plain store: its latency is hidden behind our wait. */
+		spun = 1;
+		STORE(&r->ctl->spinning, 1);
+	}
 	for (;;) {
 		avail = r->cached - r->pos;
 		if (!avail)
 			avail = skiff_rx_avail(ep, &bad);
 		if (bad) {
 			ep->state = SKIFF_EP_DISCONNECTED;
-			return got ? (int)got : -ECONNRESET;
+			return got ? (int)got : reset_err(ep);
 		}
 		if (avail) {
 			n = (uint32_t)len - got;
@@ -237,12 +272,13 @@ static int do_recv(struct skiff_ep *ep, unsigned char *buf, int len, int block)
 			got += n;
 			/* we freed space: a producer waiting on a credit needs
 			 * its socket writable again */
-			__atomic_thread_fence(__ATOMIC_SEQ_CST);
 			if (LOAD(&r->ctl->c_posted) != r->c_drained)
 				skiff_drain_credits(ep);
 			spin_end = 0;
-			if (got == (uint32_t)len)
+			if (got == (uint32_t)len) {
+				skiff_recv_leave(ep, spun);
 				return (int)got;
+			}
 			continue;
 		}
 		/* ring empty */
@@ -250,20 +286,30 @@ static int do_recv(struct skiff_ep *ep, unsigned char *buf, int len, int block)
 			/* bytes published before the close are still ours */
 			if (skiff_rx_avail(ep, &bad))
 				continue;
+			if (spun)
+				skiff_recv_leave(ep, spun);
 			ep->state = SKIFF_EP_DISCONNECTED;
-			return got ? (int)got : -ECONNRESET;
+			return got ? (int)got : reset_err(ep);
 		}
 		if (block && !spin_end) {
 			spin_end = now_ns(CLOCK_MONOTONIC) + spin_budget();
+			if (!spun) {
+				/* back from a sleep: watching again */
+				spun = 1;
+				STORE(&r->ctl->spinning, 1);
+			}
 			continue;
 		}
 		if (block && now_ns(CLOCK_MONOTONIC) < spin_end) {
 			for (int i = 0; i < 64 && LOAD(&r->ctl->head) == r->pos; i++)
 				cpu_relax();
+			skiff_settle_skipped_try(ep);
 			continue;
 		}
-		/* Going back to the user or to sleep with the ring empty: take
-		 * our doorbells off the socket so POLLIN means data again. */
+		/* Going back to the user or to sleep with the ring empty: stop
+		 * spinning and take our doorbells off the socket, so that the
+		 * producer's next bytes ring it and POLLIN means data again. */
+		spun = 0;
 		ret = skiff_drain_doorbells(ep);
 		if (ret == 1)
 			continue;
@@ -272,9 +318,10 @@ static int do_recv(struct skiff_ep *ep, unsigned char *buf, int len, int block)
 				continue; /* report the reset above */
 			return (int)got;
 		}
+		skiff_settle_skipped_try(ep);
 		ret = sleep_on(ep, POLLIN);
-		if (ret == -EINTR)
-			return got ? (int)got : -EINTR;
+		if (ret < 0)
+			return got ? (int)got : ret;
 		if (ret > 0 && (ret & POLLIN) && !skiff_rx_avail(ep, &bad) &&
 		    LOAD(&r->ctl->d_posted) == r->drained)
 			/* readable, yet nothing we were told of: a record whose

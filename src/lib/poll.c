@@ -75,8 +75,11 @@ static void arm(int epd, short events)
 			skiff_drain_doorbells(ep);
 		pthread_mutex_unlock(&ep->recv_lock);
 	}
-	if ((events & POLLOUT) && pthread_mutex_trylock(&ep->send_lock) == 0) {
-		if (ep->region && !skiff_tx_space(ep, &bad) && !bad)
+	if (pthread_mutex_trylock(&ep->send_lock) == 0) {
+		if (ep->region)
+			skiff_settle_skipped(ep);
+		if ((events & POLLOUT) && ep->region &&
+		    !skiff_tx_space(ep, &bad) && !bad)
 			skiff_post_credit(ep);
 		pthread_mutex_unlock(&ep->send_lock);
 	}

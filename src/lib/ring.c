@@ -28,7 +28,6 @@
 
 #define LOAD(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
 #define STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
-#define FENCE() __atomic_thread_fence(__ATOMIC_SEQ_CST)
 
 /* A drain never reads more records than this in one go: a hostile peer's
  * counters cannot keep us busy. */
@@ -129,7 +128,9 @@ int skiff_check_hup(struct skiff_ep *ep)
 {
 	struct pollfd p = { .fd = ep->fd, .events = 0 };
 
-	if (poll(&p, 1, 0) == 1 && (p.revents & (POLLHUP | POLLERR | POLLNVAL)))
+	if (skiff_ep_verify(ep) < 0)
+		skiff_mark_dead(ep);
+	else if (poll(&p, 1, 0) == 1 && (p.revents & (POLLHUP | POLLERR | POLLNVAL)))
 		skiff_mark_dead(ep);
 	return skiff_peer_gone(ep);
 }
@@ -171,6 +172,10 @@ static int send_record(struct skiff_ep *ep, uint16_t type, size_t pad)
 	struct iovec iov[2];
 	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = 1 };
 
+	if (skiff_ep_verify(ep) < 0) {
+		skiff_mark_dead(ep);
+		return -EBADF;
+	}
 	skiff_wire_init(&m, type);
 	iov[0].iov_base = &m;
 	iov[0].iov_len = sizeof(m.hdr) + m.hdr.body_len;
@@ -188,12 +193,11 @@ static int send_record(struct skiff_ep *ep, uint16_t type, size_t pad)
 	return 0;
 }
 
-int skiff_post_data_doorbell(struct skiff_ep *ep)
+static int post_doorbell(struct skiff_ep *ep)
 {
 	struct skiff_ring *r = &ep->tx;
 	int ret;
 
-	FENCE(); /* our head store vs the consumer's d_drained store */
 	if (LOAD(&r->ctl->d_drained) != r->posted)
 		return 0; /* one is outstanding: POLLIN already shows */
 	ret = send_record(ep, SKIFF_MSG_DOORBELL, 0);
@@ -204,6 +208,71 @@ int skiff_post_data_doorbell(struct skiff_ep *ep)
 	r->posted++;
 	STORE(&r->ctl->d_posted, r->posted);
 	return 0;
+}
+
+/*
+ * A doorbell we skipped because the consumer was spinning is owed once the
+ * consumer stopped spinning with those bytes still queued (its receive was
+ * satisfied just before they landed). Called on our way through the
+ * library; cheap when nothing is pending.
+ */
+int skiff_settle_skipped(struct skiff_ep *ep)
+{
+	struct skiff_ring *r = &ep->tx;
+
+	if (!atomic_load_explicit(&r->skip_pending, memory_order_relaxed))
+		return 0;
+	if (LOAD(&r->ctl->spinning))
+		return 0; /* still watching: it will see them or leave later */
+	atomic_store_explicit(&r->skip_pending, 0, memory_order_relaxed);
+	if (LOAD(&r->ctl->tail) == r->pos)
+		return 0; /* all consumed */
+	return post_doorbell(ep);
+}
+
+/* From the receiving side: the producer state belongs to send_lock. */
+void skiff_settle_skipped_try(struct skiff_ep *ep)
+{
+	if (!atomic_load_explicit(&ep->tx.skip_pending, memory_order_relaxed))
+		return;
+	if (pthread_mutex_trylock(&ep->send_lock) == 0) {
+		skiff_settle_skipped(ep);
+		pthread_mutex_unlock(&ep->send_lock);
+	} /* else the sending thread settles it */
+}
+
+int skiff_post_data_doorbell(struct skiff_ep *ep)
+{
+	struct skiff_ring *r = &ep->tx;
+
+	/* ring_put's head store was a full barrier: it orders against the
+	 * consumer's stores to spinning and d_drained. A consumer spinning
+	 * in a blocking recv sees the bytes without a doorbell: that is what
+	 * keeps a busy exchange free of system calls. */
+	if (LOAD(&r->ctl->spinning)) {
+		atomic_store_explicit(&r->skip_pending, 1, memory_order_relaxed);
+		return 0;
+	}
+	atomic_store_explicit(&r->skip_pending, 0, memory_order_relaxed);
+	return post_doorbell(ep);
+}
+
+/*
+ * Leaving a receive that got all it asked for. @spun: we had announced
+ * ourselves as spinning. While the user is outside the library,
+ * "ring empty => no doorbell queued" should hold (poll() tells the truth),
+ * and "ring non-empty => doorbell queued" must: the producer settles a
+ * doorbell it skipped while we spun (skiff_settle_skipped).
+ */
+void skiff_recv_leave(struct skiff_ep *ep, int spun)
+{
+	struct skiff_ring *r = &ep->rx;
+
+	if (spun) /* a plain store: the consumer's critical path */
+		STORE(&r->ctl->spinning, 0);
+	if (LOAD(&r->ctl->head) == r->pos &&
+	    (int32_t)(LOAD(&r->ctl->d_posted) - r->drained) > 0)
+		skiff_drain_doorbells(ep);
 }
 
 int skiff_post_credit(struct skiff_ep *ep)
@@ -223,14 +292,14 @@ int skiff_post_credit(struct skiff_ep *ep)
 			if (ret < 0 && ret != -EAGAIN)
 				return ret;
 			r->c_posted++;
-			STORE(&r->ctl->c_posted, r->c_posted);
 			if (ret == 0) {
 				r->posted++;
 				STORE(&r->ctl->d_posted, r->posted);
 			}
 		}
 	}
-	FENCE(); /* c_posted store vs the consumer's tail store */
+	/* full barrier: c_posted store vs the consumer's tail store */
+	__atomic_exchange_n(&r->ctl->c_posted, r->c_posted, __ATOMIC_SEQ_CST);
 	return 0;
 }
 
@@ -240,7 +309,13 @@ int skiff_take_record(struct skiff_ep *ep)
 {
 	unsigned char buf[64];
 	struct skiff_wire_msg m;
-	ssize_t n = recv(ep->fd, buf, sizeof(buf), MSG_DONTWAIT | MSG_TRUNC);
+	ssize_t n;
+
+	if (skiff_ep_verify(ep) < 0) {
+		skiff_mark_dead(ep);
+		return -EBADF;
+	}
+	n = recv(ep->fd, buf, sizeof(buf), MSG_DONTWAIT | MSG_TRUNC);
 
 	if (n < 0) {
 		if (errno == EAGAIN || errno == EINTR)
@@ -287,15 +362,19 @@ int skiff_drain_credits(struct skiff_ep *ep)
 int skiff_drain_doorbells(struct skiff_ep *ep)
 {
 	struct skiff_ring *r = &ep->rx;
-	uint32_t target = LOAD(&r->ctl->d_posted);
+	uint32_t target;
 	int bad = 0, n = 0, ret;
 
+	/* Nobody is spinning on the ring any more: from here on the producer
+	 * must ring. The exchange is a full barrier against its head store. */
+	__atomic_exchange_n(&r->ctl->spinning, 0, __ATOMIC_SEQ_CST);
+	target = LOAD(&r->ctl->d_posted);
 	if ((int32_t)(target - r->drained) <= 0) /* none outstanding */
 		return skiff_rx_avail(ep, &bad) ? 1 : 0;
 	if (target - r->drained > DRAIN_MAX)
 		target = r->drained + DRAIN_MAX; /* hostile counter */
-	STORE(&r->ctl->d_drained, target);
-	FENCE(); /* our d_drained store vs the producer's head store */
+	/* full barrier: our d_drained store vs the producer's head store */
+	__atomic_exchange_n(&r->ctl->d_drained, target, __ATOMIC_SEQ_CST);
 	if (skiff_rx_avail(ep, &bad) || bad) {
 		/* the producer may have relied on the old count: keep them */
 		STORE(&r->ctl->d_drained, r->drained);
