@@ -1,0 +1,460 @@
+/*
+ * scifd - the skiff platform daemon.
+ *
+ * While it runs, cards 1..N of its fabric are online. It owns the fabric's
+ * daemon name (an abstract AF_UNIX SOCK_SEQPACKET address, see names.c), so
+ * the kernel guarantees one daemon per fabric and frees the name when the
+ * daemon dies, however it dies. Clients (libscif, the scif CLI) connect,
+ * send NODE_QUERY records and get NODE_INFO replies (docs/PROTOCOL.md).
+ *
+ * One thread, one poll() loop. Nothing a client sends or fails to read can
+ * crash the daemon or make it block: malformed records and slow readers get
+ * disconnected, and the number of clients is bounded.
+ */
+#define _GNU_SOURCE
+#include "names.h"
+#include "wire.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#define SCIFD_MAX_CLIENTS 1024
+/* Descriptors kept back for stdio, the listener, the signalfd and the one
+ * accept() needs before it can evict. */
+#define SCIFD_FD_SLACK 16
+/* A query is 24 bytes. Anything past the buffer is padding, which the
+ * protocol lets a receiver ignore; SOCK_SEQPACKET discards the rest of an
+ * oversized record, so a big record cannot desynchronise the stream. */
+#define SCIFD_RECV_BUF 256
+/* At most this many accepts per loop turn, so a connect storm cannot starve
+ * the clients already connected. */
+#define SCIFD_ACCEPT_BURST 64
+/* Back-off when accept() fails for lack of resources and nothing can be
+ * evicted; otherwise poll() would report the listener readable forever. */
+#define SCIFD_ACCEPT_PAUSE_MS 100
+
+enum { PFD_SIGNAL, PFD_LISTEN, PFD_CLIENT0 };
+
+struct scifd {
+	char fabric[SKIFF_FABRIC_MAX + 1];
+	unsigned ncards;
+	uint32_t pid;
+	unsigned max_clients;
+	unsigned nclients;
+	/* pfd[PFD_CLIENT0 + i] and stamp[i] describe client i */
+	struct pollfd pfd[PFD_CLIENT0 + SCIFD_MAX_CLIENTS];
+	uint64_t stamp[SCIFD_MAX_CLIENTS]; /* last activity, for eviction */
+	uint64_t tick;
+	int64_t accept_paused_until; /* monotonic ms, 0: not paused */
+};
+
+static struct scifd D;
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: scifd --cards N [--fabric NAME] [--ready-fd FD]\n"
+		"\n"
+		"Bring SCIF cards 1..N of a skiff fabric online for as long as\n"
+		"scifd runs (node 0, the host, is always online).\n"
+		"\n"
+		"  -c, --cards N      number of emulated cards, 0..%d\n"
+		"  -f, --fabric NAME  fabric to serve (default: $SCIF_FABRIC, else \"%s\")\n"
+		"  -r, --ready-fd FD  write one byte to FD and close it once listening\n"
+		"  -h, --help         show this help\n"
+		"\n"
+		"Runs in the foreground; SIGTERM or SIGINT stops it (exit 0).\n"
+		"Exit 1 if the fabric already has a daemon or on error, 2 on bad usage.\n",
+		SKIFF_MAX_NODE, SKIFF_FABRIC_DEFAULT);
+}
+
+/* Strict decimal: digits only, no sign, no blanks, no overflow. */
+static int parse_uint(const char *s, unsigned long max, unsigned long *out)
+{
+	char *end;
+	unsigned long v;
+
+	if (!s || *s < '0' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || *end || v > max)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Room for every client if the hard limit allows: the default soft limit
+ * (1024) is below SCIFD_MAX_CLIENTS plus our own descriptors. */
+static unsigned plan_clients(void)
+{
+	struct rlimit rl;
+	rlim_t want = SCIFD_MAX_CLIENTS + SCIFD_FD_SLACK;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return 64;
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want) {
+		rl.rlim_cur = (rl.rlim_max == RLIM_INFINITY || rl.rlim_max > want)
+			? want : rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+			getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= want)
+		return SCIFD_MAX_CLIENTS;
+	if (rl.rlim_cur <= 2 * SCIFD_FD_SLACK)
+		return SCIFD_FD_SLACK;
+	return (unsigned)(rl.rlim_cur - SCIFD_FD_SLACK);
+}
+
+/* Signals arrive through a descriptor, so all work happens in the loop. */
+static int open_signalfd(void)
+{
+	sigset_t set;
+	int fd;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (fd < 0) {
+		fprintf(stderr, "scifd: signalfd: %s\n", strerror(errno));
+		return -1;
+	}
+	return fd;
+}
+
+static int open_listener(const char *fabric)
+{
+	struct sockaddr_un sa;
+	socklen_t sl = skiff_daemon_addr(&sa, fabric);
+	int fd;
+
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		fprintf(stderr, "scifd: socket: %s\n", strerror(errno));
+		return -1;
+	}
+	if (bind(fd, (struct sockaddr *)&sa, sl) < 0) {
+		/* The abstract name is the lock: it is taken exactly while
+		 * another daemon of this fabric is alive. */
+		if (errno == EADDRINUSE)
+			fprintf(stderr, "scifd: fabric '%s' already has a daemon\n",
+				fabric);
+		else
+			fprintf(stderr, "scifd: bind: %s\n", strerror(errno));
+		close(fd);
+		return -1;
+	}
+	if (listen(fd, SOMAXCONN) < 0) {
+		fprintf(stderr, "scifd: listen: %s\n", strerror(errno));
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static void signal_ready(int fd)
+{
+	const char b = 'R';
+	ssize_t n;
+
+	do
+		n = write(fd, &b, 1);
+	while (n < 0 && errno == EINTR);
+	/* A reader that went away is not our failure: keep serving. */
+	if (n != 1)
+		fprintf(stderr, "scifd: warning: ready-fd %d: %s\n", fd,
+			n < 0 ? strerror(errno) : "short write");
+	close(fd);
+}
+
+static void drop_client(unsigned i)
+{
+	unsigned last = D.nclients - 1;
+
+	close(D.pfd[PFD_CLIENT0 + i].fd);
+	/* Move the last client into the hole; its revents stay with it, so
+	 * the caller can still serve it in this turn. */
+	D.pfd[PFD_CLIENT0 + i] = D.pfd[PFD_CLIENT0 + last];
+	D.stamp[i] = D.stamp[last];
+	D.nclients--;
+}
+
+/* Make room by dropping the client idle the longest. A well-behaved client
+ * sends its query right after connecting and is answered at once, so only
+ * idle connections are at risk; a flood of them cannot lock others out. */
+static bool evict_idlest(void)
+{
+	unsigned victim = 0;
+
+	if (D.nclients == 0)
+		return false;
+	for (unsigned i = 1; i < D.nclients; i++)
+		if (D.stamp[i] < D.stamp[victim])
+			victim = i;
+	drop_client(victim);
+	return true;
+}
+
+/* Serve one record from client i. Returns false if it must be dropped. */
+static bool serve_client(unsigned i)
+{
+	int fd = D.pfd[PFD_CLIENT0 + i].fd;
+	unsigned char buf[SCIFD_RECV_BUF];
+	struct skiff_wire_msg q, r;
+	size_t len;
+	ssize_t n;
+
+	/* Without a control buffer the kernel discards (and closes) any
+	 * descriptors a client attaches, so none can leak into us. */
+	n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+	if (n < 0)
+		return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR;
+	if (n == 0)
+		return false; /* end of file, or an empty record: both are done */
+	if (skiff_wire_decode(buf, (size_t)n, &q) < 0 ||
+	    q.hdr.type != SKIFF_MSG_NODE_QUERY)
+		return false;
+	/* No flag is defined yet: refuse any, so that a client relying on
+	 * one learns that this daemon does not know it. */
+	if (q.body.query.flags != 0 || q.body.query.reserved != 0)
+		return false;
+	D.stamp[i] = ++D.tick;
+
+	skiff_wire_init(&r, SKIFF_MSG_NODE_INFO);
+	r.body.info.ncards = D.ncards;
+	r.body.info.daemon_pid = D.pid;
+	r.body.info.card_mem = 0;
+	len = sizeof(r.hdr) + r.hdr.body_len;
+	/* Never wait for a client to read: one that lets replies pile up
+	 * until our send buffer is full is dropped. */
+	n = send(fd, &r, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+	return n == (ssize_t)len;
+}
+
+static void accept_clients(int lfd)
+{
+	for (int k = 0; k < SCIFD_ACCEPT_BURST; k++) {
+		int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+		if (fd < 0) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			if (errno == EMFILE || errno == ENFILE ||
+			    errno == ENOBUFS || errno == ENOMEM) {
+				/* Free a descriptor and retry next turn, or
+				 * back off if there is nobody to evict. */
+				if (!evict_idlest())
+					D.accept_paused_until =
+						now_ms() + SCIFD_ACCEPT_PAUSE_MS;
+				return;
+			}
+			if (errno != EAGAIN && errno != EWOULDBLOCK) {
+				/* Unexpected: report it, and back off rather
+				 * than spin on a listener that stays ready. */
+				fprintf(stderr, "scifd: accept: %s\n",
+					strerror(errno));
+				D.accept_paused_until =
+					now_ms() + SCIFD_ACCEPT_PAUSE_MS;
+			}
+			return;
+		}
+		/* Evict only once someone is waiting: SCIFD_FD_SLACK leaves
+		 * the descriptor this accept needed. */
+		if (D.nclients >= D.max_clients)
+			evict_idlest();
+		D.pfd[PFD_CLIENT0 + D.nclients] =
+			(struct pollfd){ .fd = fd, .events = POLLIN };
+		D.stamp[D.nclients] = ++D.tick;
+		D.nclients++;
+	}
+}
+
+/* Returns the exit status. */
+static int run(int sfd, int lfd)
+{
+	D.pfd[PFD_SIGNAL] = (struct pollfd){ .fd = sfd, .events = POLLIN };
+	D.pfd[PFD_LISTEN] = (struct pollfd){ .fd = lfd, .events = POLLIN };
+
+	for (;;) {
+		int timeout = -1;
+		int n;
+
+		if (D.accept_paused_until) {
+			int64_t left = D.accept_paused_until - now_ms();
+
+			if (left <= 0) {
+				D.accept_paused_until = 0;
+			} else {
+				timeout = (int)left;
+			}
+		}
+		D.pfd[PFD_LISTEN].events = D.accept_paused_until ? 0 : POLLIN;
+
+		n = poll(D.pfd, PFD_CLIENT0 + D.nclients, timeout);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			fprintf(stderr, "scifd: poll: %s\n", strerror(errno));
+			return 1;
+		}
+
+		if (D.pfd[PFD_SIGNAL].revents) {
+			struct signalfd_siginfo si;
+
+			if (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
+				return 0; /* SIGTERM or SIGINT: clean exit */
+		}
+
+		/* drop_client() moves the last client into slot i, which is
+		 * then served in turn, so i only advances past a kept one. */
+		for (unsigned i = 0; i < D.nclients;) {
+			short re = D.pfd[PFD_CLIENT0 + i].revents;
+			bool keep = true;
+
+			if (re & POLLIN)
+				keep = serve_client(i);
+			else if (re & (POLLHUP | POLLERR | POLLNVAL))
+				keep = false;
+			if (keep) {
+				i++;
+			} else {
+				drop_client(i);
+			}
+		}
+
+		/* After the clients: new ones have no revents this turn. */
+		if (D.pfd[PFD_LISTEN].revents & POLLIN)
+			accept_clients(lfd);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "cards", required_argument, NULL, 'c' },
+		{ "fabric", required_argument, NULL, 'f' },
+		{ "ready-fd", required_argument, NULL, 'r' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	unsigned long v;
+	long cards = -1;
+	int ready_fd = -1;
+	const char *fabric_arg = NULL;
+	sigset_t set;
+	int opt, r, sfd, lfd, status;
+
+	/* Block the stop signals first, so one arriving at any point from
+	 * here on waits for the loop rather than killing us uncleanly. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	/* MSG_NOSIGNAL covers our sends; this covers the ready-fd write. */
+	signal(SIGPIPE, SIG_IGN);
+
+	while ((opt = getopt_long(argc, argv, "c:f:r:h", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'c':
+			if (parse_uint(optarg, SKIFF_MAX_NODE, &v) < 0) {
+				fprintf(stderr, "scifd: --cards: '%s' is not a "
+					"number in 0..%d\n", optarg,
+					SKIFF_MAX_NODE);
+				return 2;
+			}
+			cards = (long)v;
+			break;
+		case 'f':
+			fabric_arg = optarg;
+			break;
+		case 'r':
+			if (parse_uint(optarg, INT_MAX, &v) < 0 ||
+			    fcntl((int)v, F_GETFD) < 0) {
+				fprintf(stderr, "scifd: --ready-fd: '%s' is not "
+					"an open descriptor\n", optarg);
+				return 2;
+			}
+			ready_fd = (int)v;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "scifd: unexpected argument '%s'\n", argv[optind]);
+		usage(stderr);
+		return 2;
+	}
+	if (cards < 0) {
+		fprintf(stderr, "scifd: --cards is required\n");
+		usage(stderr);
+		return 2;
+	}
+
+	/* One validation rule for --fabric and SCIF_FABRIC: skiff_fabric()'s,
+	 * so the daemon accepts exactly the names libscif does. */
+	if (fabric_arg && (!*fabric_arg ||
+			   setenv("SCIF_FABRIC", fabric_arg, 1) < 0)) {
+		fprintf(stderr, "scifd: invalid fabric name '%s'\n", fabric_arg);
+		return 2;
+	}
+	r = skiff_fabric(D.fabric);
+	if (r < 0) {
+		fprintf(stderr, "scifd: invalid fabric name '%s' (1..%d "
+			"characters of A-Z a-z 0-9 . _ -)\n",
+			fabric_arg ? fabric_arg : getenv("SCIF_FABRIC"),
+			SKIFF_FABRIC_MAX);
+		return 2;
+	}
+	D.ncards = (unsigned)cards;
+	D.pid = (uint32_t)getpid();
+	D.max_clients = plan_clients();
+
+	sfd = open_signalfd();
+	if (sfd < 0)
+		return 1;
+	lfd = open_listener(D.fabric);
+	if (lfd < 0)
+		return 1;
+
+	fprintf(stderr, "scifd: fabric '%s': %u card%s online (pid %u)\n",
+		D.fabric, D.ncards, D.ncards == 1 ? "" : "s", (unsigned)D.pid);
+	if (ready_fd >= 0)
+		signal_ready(ready_fd);
+
+	status = run(sfd, lfd);
+
+	while (D.nclients)
+		drop_client(D.nclients - 1);
+	close(lfd);
+	close(sfd);
+	return status;
+}

@@ -1,0 +1,77 @@
+/*
+ * fuzz_wire - libFuzzer harness for the wire decoder and the port-name
+ * parser (src/common). Every peer and every local process can send us
+ * records or create abstract names, so both must take any bytes.
+ *
+ * After a successful decode, the result must be what the protocol promises
+ * (docs/PROTOCOL.md); any violation abort()s so libFuzzer reports it.
+ */
+#include "names.h"
+#include "wire.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void check_decode(const uint8_t *data, size_t size)
+{
+	struct skiff_wire_msg m;
+	size_t want, hl = sizeof(m.hdr);
+	const unsigned char *tail;
+
+	if (skiff_wire_decode(data, size, &m) != 0)
+		return;
+	want = skiff_wire_body_len(m.hdr.type);
+	if (size < hl || m.hdr.magic != SKIFF_WIRE_MAGIC ||
+	    m.hdr.version != SKIFF_WIRE_VERSION || m.hdr.type == 0 ||
+	    m.hdr.type > SKIFF_MSG_TYPE_MAX || m.hdr.reserved != 0)
+		abort();
+	if (m.hdr.body_len != want || want > sizeof(m.body) ||
+	    size < hl + want)
+		abort();
+	/* header and body are copied verbatim, the rest of @m is zero */
+	if (memcmp(&m, data, hl + want) != 0)
+		abort();
+	tail = (const unsigned char *)&m + hl + want;
+	for (size_t i = 0; i < sizeof(m) - hl - want; i++)
+		if (tail[i] != 0)
+			abort();
+	/* exactly header + body is enough; one byte less is not */
+	if (skiff_wire_decode(data, hl + want, &m) != 0)
+		abort();
+	if (skiff_wire_decode(data, hl + want - 1, &m) == 0)
+		abort();
+}
+
+static void check_port_name(const uint8_t *data, size_t size)
+{
+	char *s = malloc(size + 1);
+	char canon[32];
+	uint16_t node, port;
+
+	if (!s)
+		return;
+	memcpy(s, data, size);
+	s[size] = '\0';
+	if (skiff_parse_port_name(s, &node, &port) == 0) {
+		if (node > SKIFF_MAX_NODE)
+			abort();
+		/* A name parses only in its canonical spelling: otherwise two
+		 * socket names would claim the same (node, port), and a tool
+		 * would list a port nobody can connect to by that name. */
+		snprintf(canon, sizeof(canon), "n%u/p%u", node, port);
+		if (strcmp(s, canon) != 0)
+			abort();
+	}
+	free(s);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	check_decode(data, size);
+	check_port_name(data, size);
+	return 0;
+}

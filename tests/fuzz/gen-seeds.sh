@@ -1,0 +1,29 @@
+#!/bin/sh
+# Regenerate the committed seed corpus of fuzz_wire (corpus/wire/).
+# Each file is one valid input: a wire record (docs/PROTOCOL.md, little
+# endian) or a port name. Run from anywhere: tests/fuzz/gen-seeds.sh
+set -eu
+out="$(dirname "$0")/corpus/wire"
+mkdir -p "$out"
+
+u8() { printf "\\$(printf '%03o' "$1")"; } # octal escape: POSIX printf
+u16() { u8 $(($1 & 255)); u8 $(($1 >> 8 & 255)); }
+u32() { u16 $(($1 & 65535)); u16 $(($1 >> 16 & 65535)); }
+u64() { u32 $(($1 & 0xffffffff)); u32 $(($1 >> 32 & 0xffffffff)); }
+# header: magic "SKIF", version 1, type, body_len, reserved 0
+hdr() { printf 'SKIF'; u16 1; u16 "$1"; u32 "$2"; u32 0; }
+
+# CONN_REQ: 0:1088 -> 1:2000, ring 4096, region 4096 + 2 * 4096, cookie
+{ hdr 1 24; u16 0; u16 1088; u16 1; u16 2000; u32 4096; u32 12288
+  u64 0x0123456789abcdef; } > "$out/conn_req"
+# CONN_GRANT: acceptor 1:2000, status 0, the cookie echoed
+{ hdr 2 16; u16 1; u16 2000; u32 0; u64 0x0123456789abcdef; } > "$out/conn_grant"
+{ hdr 3 0; } > "$out/doorbell"
+# CREDIT with a little padding (real ones are padded to 20 KiB)
+{ hdr 4 0; head -c 48 /dev/zero; } > "$out/credit_padded"
+{ hdr 5 8; u32 0; u32 0; } > "$out/node_query"
+# NODE_INFO: 3 cards, daemon pid 1000, no device memory
+{ hdr 6 16; u32 3; u32 1000; u64 0; } > "$out/node_info"
+# port names (the part after "skiff/<fabric>/")
+printf 'n0/p1088' > "$out/port_name"
+printf 'n255/p65535' > "$out/port_name_max"
