@@ -1,0 +1,13 @@
+/* subcommands.h - entry points of the scif subcommands (main.c's table). */
+#ifndef SKIFF_SUBCOMMANDS_H
+#define SKIFF_SUBCOMMANDS_H
+
+/* Each takes argv[0] = its own name and returns the process exit status. */
+int skiff_cmd_info(int argc, char **argv);
+int skiff_cmd_ping(int argc, char **argv);
+int skiff_cmd_bench(int argc, char **argv);
+
+/* scif bench <name>: benchmarks, dispatched by bench.c's table. */
+int skiff_bench_lat(int argc, char **argv);
+
+#endif
