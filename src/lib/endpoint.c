@@ -134,9 +134,12 @@ int skiff_ep_verify(struct skiff_ep *ep)
 	return 0;
 }
 
+static void drop_stale(int fd, struct skiff_ep *ep);
+
 int skiff_ep_register(struct skiff_ep *ep)
 {
 	_Atomic(struct skiff_ep *) *s = slot(ep->fd, 1);
+	struct skiff_ep *old;
 	int r;
 
 	if (!s)
@@ -144,6 +147,11 @@ int skiff_ep_register(struct skiff_ep *ep)
 	r = skiff_ep_refresh_identity(ep);
 	if (r < 0)
 		return r;
+	/* The number is free again, so whatever the slot holds is an endpoint
+	 * the user closed with close(): release it. */
+	old = atomic_load_explicit(s, memory_order_acquire);
+	if (old && old != ep)
+		drop_stale(ep->fd, old);
 	atomic_store_explicit(s, ep, memory_order_release);
 	return 0;
 }

@@ -65,6 +65,27 @@ static inline void cpu_relax(void)
 #endif
 }
 
+/*
+ * One step of a bounded busy wait that began at @start. The first
+ * microseconds are pure polling (a peer on another CPU answers in well under
+ * that); after that each step yields, so a peer sharing our CPU gets to run.
+ * Returns 0 once the budget is spent.
+ */
+#define PURE_SPIN_NS 2000
+
+static int spin_step(int64_t start, const uint32_t *watch, uint32_t old)
+{
+	int64_t t = now_ns(CLOCK_MONOTONIC) - start;
+
+	if (t >= spin_budget())
+		return 0;
+	if (t > PURE_SPIN_NS)
+		sched_yield();
+	for (int i = 0; i < 64 && LOAD(watch) == old; i++)
+		cpu_relax();
+	return 1;
+}
+
 /* Rate-limited liveness check, so a peer killed with SIGKILL is noticed by
  * calls that would otherwise succeed into the ring. */
 static int peer_dead(struct skiff_ep *ep)
@@ -208,16 +229,12 @@ static int do_send(struct skiff_ep *ep, const unsigned char *buf, int len,
 			continue;
 		}
 		/* ring full */
-		if (!block || !spin_end) {
-			if (block) {
-				spin_end = now_ns(CLOCK_MONOTONIC) + spin_budget();
-				continue;
-			}
-		} else if (now_ns(CLOCK_MONOTONIC) < spin_end) {
-			for (int i = 0; i < 64; i++)
-				cpu_relax();
+		if (block && !spin_end) {
+			spin_end = now_ns(CLOCK_MONOTONIC);
 			continue;
 		}
+		if (block && spin_step(spin_end, &r->ctl->tail, r->cached))
+			continue;
 		/* About to give up (non-blocking) or sleep: leave a credit so
 		 * that our descriptor shows POLLOUT only once the peer frees
 		 * space, then look again. */
@@ -254,7 +271,7 @@ static int do_recv(struct skiff_ep *ep, unsigned char *buf, int len, int block)
 		 * the reply often lands before we would reach the spin. A
 		 * plain store: its latency is hidden behind our wait. */
 		spun = 1;
-		STORE(&r->ctl->spinning, 1);
+		STORE(&ep->tx.ctl->spinning, 1);
 	}
 	for (;;) {
 		avail = r->cached - r->pos;
@@ -292,18 +309,17 @@ static int do_recv(struct skiff_ep *ep, unsigned char *buf, int len, int block)
 			return got ? (int)got : reset_err(ep);
 		}
 		if (block && !spin_end) {
-			spin_end = now_ns(CLOCK_MONOTONIC) + spin_budget();
+			spin_end = now_ns(CLOCK_MONOTONIC);
 			if (!spun) {
 				/* back from a sleep: watching again */
 				spun = 1;
-				STORE(&r->ctl->spinning, 1);
+				STORE(&ep->tx.ctl->spinning, 1);
 			}
 			continue;
 		}
-		if (block && now_ns(CLOCK_MONOTONIC) < spin_end) {
-			for (int i = 0; i < 64 && LOAD(&r->ctl->head) == r->pos; i++)
-				cpu_relax();
-			skiff_settle_skipped_try(ep);
+		if (block && spin_step(spin_end, &r->ctl->head, r->pos)) {
+			if (now_ns(CLOCK_MONOTONIC) - spin_end > PURE_SPIN_NS)
+				skiff_settle_skipped_try(ep);
 			continue;
 		}
 		/* Going back to the user or to sleep with the ring empty: stop

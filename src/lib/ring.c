@@ -222,7 +222,7 @@ int skiff_settle_skipped(struct skiff_ep *ep)
 
 	if (!atomic_load_explicit(&r->skip_pending, memory_order_relaxed))
 		return 0;
-	if (LOAD(&r->ctl->spinning))
+	if (LOAD(&ep->rx.ctl->spinning))
 		return 0; /* still watching: it will see them or leave later */
 	atomic_store_explicit(&r->skip_pending, 0, memory_order_relaxed);
 	if (LOAD(&r->ctl->tail) == r->pos)
@@ -249,7 +249,7 @@ int skiff_post_data_doorbell(struct skiff_ep *ep)
 	 * consumer's stores to spinning and d_drained. A consumer spinning
 	 * in a blocking recv sees the bytes without a doorbell: that is what
 	 * keeps a busy exchange free of system calls. */
-	if (LOAD(&r->ctl->spinning)) {
+	if (LOAD(&ep->rx.ctl->spinning)) { /* the peer's flag (region.h) */
 		atomic_store_explicit(&r->skip_pending, 1, memory_order_relaxed);
 		return 0;
 	}
@@ -269,7 +269,7 @@ void skiff_recv_leave(struct skiff_ep *ep, int spun)
 	struct skiff_ring *r = &ep->rx;
 
 	if (spun) /* a plain store: the consumer's critical path */
-		STORE(&r->ctl->spinning, 0);
+		STORE(&ep->tx.ctl->spinning, 0);
 	if (LOAD(&r->ctl->head) == r->pos &&
 	    (int32_t)(LOAD(&r->ctl->d_posted) - r->drained) > 0)
 		skiff_drain_doorbells(ep);
@@ -367,7 +367,7 @@ int skiff_drain_doorbells(struct skiff_ep *ep)
 
 	/* Nobody is spinning on the ring any more: from here on the producer
 	 * must ring. The exchange is a full barrier against its head store. */
-	__atomic_exchange_n(&r->ctl->spinning, 0, __ATOMIC_SEQ_CST);
+	__atomic_exchange_n(&ep->tx.ctl->spinning, 0, __ATOMIC_SEQ_CST);
 	target = LOAD(&r->ctl->d_posted);
 	if ((int32_t)(target - r->drained) <= 0) /* none outstanding */
 		return skiff_rx_avail(ep, &bad) ? 1 : 0;
