@@ -1,0 +1,138 @@
+#!/usr/bin/env bash
+# test.sh - build skiff and run every test suite; exits non-zero on any failure.
+#
+#   scripts/test.sh
+#
+# Stages, each in its own build directory under $BUILD_ROOT (default: the
+# repository, as build-test, build-asan and build-fuzz):
+#   1. release   gcc, Release build, ctest
+#   2. asan      gcc, RelWithDebInfo, -DSKIFF_SANITIZE=address,undefined, ctest
+#   3. fuzz      clang, -DSKIFF_FUZZ=ON, ctest -R fuzz  (only if clang can
+#                link -fsanitize=fuzzer; required when SKIFF_REQUIRE_FUZZ=1)
+#   4. man pages groff lint of docs/man (only if groff is installed)
+#
+# Environment: BUILD_ROOT, JOBS (parallel build and test jobs, default: nproc),
+# TEST_TIMEOUT (seconds per test, default 120), SKIFF_TEST_STAGES (a subset of
+# "release asan fuzz man", default all), SKIFF_REQUIRE_FUZZ=1.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+root=$PWD
+BUILD_ROOT=${BUILD_ROOT:-$root}
+JOBS=${JOBS:-$(nproc 2>/dev/null || echo 2)}
+TEST_TIMEOUT=${TEST_TIMEOUT:-120}
+STAGES=${SKIFF_TEST_STAGES:-release asan fuzz man}
+STAGE_LIMIT=${STAGE_LIMIT:-900} # wall-clock seconds per ctest run
+
+failed=()
+passed=()
+skipped=()
+t_start=$SECONDS
+
+say() { printf '\n==== %s\n' "$*"; }
+want() { [[ " $STAGES " == *" $1 "* ]]; }
+
+# stage NAME BUILD_DIR CTEST_ARGS -- CMAKE_ARGS...
+# Configures, builds and runs ctest; records the result instead of exiting so
+# that one broken stage does not hide the others.
+stage() {
+	local name=$1 dir=$2 ctest_args=$3 t0=$SECONDS
+	shift 4
+	say "$name: configure ($dir)"
+	if ! cmake -S "$root" -B "$dir" "$@"; then
+		failed+=("$name (configure)")
+		return
+	fi
+	say "$name: build"
+	if ! cmake --build "$dir" -j "$JOBS"; then
+		failed+=("$name (build)")
+		return
+	fi
+	say "$name: ctest $ctest_args"
+	# shellcheck disable=SC2086 # ctest_args is a word list
+	if (cd "$dir" && timeout --kill-after=30 "$STAGE_LIMIT" \
+		ctest --output-on-failure -j "$JOBS" --timeout "$TEST_TIMEOUT" \
+		--no-tests=error $ctest_args); then
+		passed+=("$name ($((SECONDS - t0)) s)")
+	else
+		failed+=("$name (tests)")
+	fi
+}
+
+have_gcc=gcc
+command -v gcc >/dev/null || have_gcc=cc
+
+if want release; then
+	stage release "$BUILD_ROOT/build-test" "" -- \
+		-DCMAKE_C_COMPILER="$have_gcc" -DCMAKE_BUILD_TYPE=Release \
+		-DSKIFF_SANITIZE= -DSKIFF_FUZZ=OFF
+fi
+
+if want asan; then
+	# Leak checks on; abort at the first report so ctest sees a failure.
+	export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:strict_string_checks=1}
+	export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+	stage asan "$BUILD_ROOT/build-asan" "" -- \
+		-DCMAKE_C_COMPILER="$have_gcc" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+		-DSKIFF_SANITIZE=address,undefined -DSKIFF_FUZZ=OFF
+fi
+
+# Can clang build a libFuzzer binary here? (Debian: libclang-rt-NN-dev.)
+fuzz_ok() {
+	command -v clang >/dev/null || return 1
+	local d
+	d=$(mktemp -d)
+	printf '%s\n' '#include <stdint.h>' '#include <stddef.h>' \
+		'int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)' \
+		'{ (void)d; (void)n; return 0; }' >"$d/f.c"
+	if clang -fsanitize=fuzzer,address -o "$d/f" "$d/f.c" 2>/dev/null; then
+		rm -rf "$d"
+		return 0
+	fi
+	rm -rf "$d"
+	return 1
+}
+
+if want fuzz; then
+	if fuzz_ok; then
+		stage fuzz "$BUILD_ROOT/build-fuzz" "-R fuzz" -- \
+			-DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+			-DSKIFF_FUZZ=ON -DSKIFF_SANITIZE=
+	elif [[ ${SKIFF_REQUIRE_FUZZ:-0} == 1 ]]; then
+		say "fuzz: clang with libFuzzer is required (SKIFF_REQUIRE_FUZZ=1) but missing"
+		failed+=("fuzz (no clang/libFuzzer)")
+	else
+		say "fuzz: SKIPPED: clang cannot link -fsanitize=fuzzer (install clang and libclang-rt-dev)"
+		skipped+=("fuzz")
+	fi
+fi
+
+if want man; then
+	if command -v groff >/dev/null; then
+		say "man: groff lint of docs/man"
+		man_bad=0
+		for page in "$root"/docs/man/man*/*.[1-9]; do
+			[[ -e $page ]] || continue
+			out=$(groff -man -ww -z -Tutf8 "$page" 2>&1) || man_bad=1
+			if [[ -n $out ]]; then
+				printf '%s:\n%s\n' "$page" "$out"
+				man_bad=1
+			fi
+		done
+		if ((man_bad)); then failed+=("man"); else passed+=("man"); fi
+	else
+		say "man: SKIPPED: groff not installed"
+		skipped+=("man")
+	fi
+fi
+
+say "summary ($((SECONDS - t_start)) s)"
+for s in "${passed[@]}"; do echo "  passed:  $s"; done
+for s in "${skipped[@]}"; do echo "  skipped: $s"; done
+for s in "${failed[@]}"; do echo "  FAILED:  $s"; done
+if ((${#failed[@]} == 0)); then
+	echo "test.sh: every stage succeeded"
+else
+	echo "test.sh: ${#failed[@]} stage(s) FAILED"
+	exit 1
+fi
