@@ -23,17 +23,17 @@
 #define SKIFF_REGION_HDR     4096u       /* header page before the rings */
 
 struct skiff_ring_ctl {
-	/* written by the producer on every send. spinning: the producer of
-	 * this ring is spinning, as consumer, on the other ring. It sits here,
-	 * in a line its owner writes anyway and its peer is about to poll for
-	 * the reply, so reading it after a send costs no extra line transfer. */
+	/* written by the producer on every send */
 	_Alignas(64) uint32_t head;
-	uint32_t spinning;
 	/* written by the producer when it posts a doorbell / credit record */
 	_Alignas(64) uint32_t d_posted;
 	uint32_t c_posted;
 	/* written by the consumer on every receive */
 	_Alignas(64) uint32_t tail;
+	/* written by the consumer when a blocking receive starts to poll the
+	 * ring: (want << 32) | pos, "I wait at pos for want more bytes"; 0
+	 * when it stops polling without having consumed. See ring.c. */
+	_Alignas(64) uint64_t spin;
 	/* written by the consumer when it drains doorbells / credits */
 	_Alignas(64) uint32_t d_drained;
 	uint32_t c_drained;

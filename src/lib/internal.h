@@ -51,9 +51,7 @@ struct skiff_ring {
 	uint32_t c_posted;  /* producer: credits sent */
 	uint32_t drained;   /* consumer: doorbells drained */
 	uint32_t c_drained; /* consumer: credits drained */
-	/* producer: a doorbell was skipped because the consumer was spinning
-	 * (read by our receiving thread too, hence atomic) */
-	_Atomic int skip_pending;
+
 };
 
 struct skiff_ep {
@@ -115,12 +113,11 @@ int skiff_peer_gone(struct skiff_ep *ep);
 int skiff_check_hup(struct skiff_ep *ep);
 uint32_t skiff_rx_avail(struct skiff_ep *ep, int *bad);
 uint32_t skiff_tx_space(struct skiff_ep *ep, int *bad);
-int skiff_post_data_doorbell(struct skiff_ep *ep);
+int skiff_post_data_doorbell(struct skiff_ep *ep, uint32_t h0);
 int skiff_post_credit(struct skiff_ep *ep);
 int skiff_drain_doorbells(struct skiff_ep *ep);
-void skiff_recv_leave(struct skiff_ep *ep, int spun);
-int skiff_settle_skipped(struct skiff_ep *ep);
-void skiff_settle_skipped_try(struct skiff_ep *ep);
+void skiff_recv_leave(struct skiff_ep *ep);
+void skiff_spin_announce(struct skiff_ep *ep, uint32_t want);
 int skiff_drain_credits(struct skiff_ep *ep);
 int skiff_take_record(struct skiff_ep *ep);
 void skiff_mark_dead(struct skiff_ep *ep);

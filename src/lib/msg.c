@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #define LOAD(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
 #define STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
@@ -32,12 +33,11 @@ static long spin_budget(void)
 
 	if (v < 0) {
 		const char *s = getenv("SKIFF_SPIN_US");
-		cpu_set_t set;
-
 		v = 50 * 1000; /* 50 us */
-		/* on one CPU the peer cannot act while we spin */
-		if (sched_getaffinity(0, sizeof(set), &set) == 0 &&
-		    CPU_COUNT(&set) < 2)
+		/* with one CPU the peer cannot act while we spin (a process
+		 * pinned to one CPU may still have a peer on another: the
+		 * spin yields after PURE_SPIN_NS for peers sharing a CPU) */
+		if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
 			v = 0;
 		if (s && *s)
 			v = atol(s) * 1000;
@@ -201,7 +201,6 @@ static int do_send(struct skiff_ep *ep, const unsigned char *buf, int len,
 	int64_t spin_end = 0;
 	int bad = 0, ret, credited = 0;
 
-	skiff_settle_skipped(ep);
 	for (;;) {
 		if (ep->state == SKIFF_EP_DISCONNECTED || peer_dead(ep)) {
 			ep->state = SKIFF_EP_DISCONNECTED;
@@ -219,7 +218,7 @@ static int do_send(struct skiff_ep *ep, const unsigned char *buf, int len,
 				n = space;
 			ring_put(r, buf + sent, n);
 			sent += n;
-			ret = skiff_post_data_doorbell(ep);
+			ret = skiff_post_data_doorbell(ep, r->pos - n);
 			if (ret < 0)
 				continue;
 			spin_end = 0;
@@ -248,7 +247,6 @@ static int do_send(struct skiff_ep *ep, const unsigned char *buf, int len,
 		}
 		if (!block)
 			return (int)sent;
-		skiff_settle_skipped(ep);
 		ret = sleep_on(ep, POLLOUT);
 		if (ret < 0)
 			return sent ? (int)sent : ret;
@@ -261,18 +259,9 @@ static int do_recv(struct skiff_ep *ep, unsigned char *buf, int len, int block)
 {
 	struct skiff_ring *r = &ep->rx;
 	uint32_t got = 0, avail, n;
-	int64_t spin_end = 0;
+	int64_t spin_start = 0;
 	int bad = 0, ret, spun = 0;
 
-	/* we may owe the peer a doorbell (we send to it, too) */
-	skiff_settle_skipped_try(ep);
-	if (block) {
-		/* Announce at once that we watch the ring: in a ping-pong
-		 * the reply often lands before we would reach the spin. A
-		 * plain store: its latency is hidden behind our wait. */
-		spun = 1;
-		STORE(&ep->tx.ctl->spinning, 1);
-	}
 	for (;;) {
 		avail = r->cached - r->pos;
 		if (!avail)
@@ -287,13 +276,13 @@ static int do_recv(struct skiff_ep *ep, unsigned char *buf, int len, int block)
 				n = avail;
 			ring_get(r, buf + got, n);
 			got += n;
+			spun = 0; /* our spin word went stale by consuming */
 			/* we freed space: a producer waiting on a credit needs
 			 * its socket writable again */
 			if (LOAD(&r->ctl->c_posted) != r->c_drained)
 				skiff_drain_credits(ep);
-			spin_end = 0;
 			if (got == (uint32_t)len) {
-				skiff_recv_leave(ep, spun);
+				skiff_recv_leave(ep);
 				return (int)got;
 			}
 			continue;
@@ -303,27 +292,28 @@ static int do_recv(struct skiff_ep *ep, unsigned char *buf, int len, int block)
 			/* bytes published before the close are still ours */
 			if (skiff_rx_avail(ep, &bad))
 				continue;
-			if (spun)
-				skiff_recv_leave(ep, spun);
+			if (spun) /* a spin word we did not consume from */
+				__atomic_store_n(&r->ctl->spin, 0, __ATOMIC_RELEASE);
 			ep->state = SKIFF_EP_DISCONNECTED;
 			return got ? (int)got : reset_err(ep);
 		}
-		if (block && !spin_end) {
-			spin_end = now_ns(CLOCK_MONOTONIC);
-			if (!spun) {
-				/* back from a sleep: watching again */
-				spun = 1;
-				STORE(&ep->tx.ctl->spinning, 1);
-			}
+		if (block && !spun && !spin_start) {
+			/* tell the producer we are polling: bytes that we are
+			 * sure to take need no doorbell */
+			skiff_spin_announce(ep, (uint32_t)len - got);
+			spun = 1;
+			spin_start = now_ns(CLOCK_MONOTONIC);
 			continue;
 		}
-		if (block && spin_step(spin_end, &r->ctl->head, r->pos)) {
-			if (now_ns(CLOCK_MONOTONIC) - spin_end > PURE_SPIN_NS)
-				skiff_settle_skipped_try(ep);
-			continue;
+		if (block && !spun && spin_start) {
+			/* consumed part of what we wait for: announce the rest */
+			skiff_spin_announce(ep, (uint32_t)len - got);
+			spun = 1;
 		}
+		if (block && spin_step(spin_start, &r->ctl->head, r->pos))
+			continue;
 		/* Going back to the user or to sleep with the ring empty: stop
-		 * spinning and take our doorbells off the socket, so that the
+		 * polling and take our doorbells off the socket, so that the
 		 * producer's next bytes ring it and POLLIN means data again. */
 		spun = 0;
 		ret = skiff_drain_doorbells(ep);
@@ -334,7 +324,6 @@ static int do_recv(struct skiff_ep *ep, unsigned char *buf, int len, int block)
 				continue; /* report the reset above */
 			return (int)got;
 		}
-		skiff_settle_skipped_try(ep);
 		ret = sleep_on(ep, POLLIN);
 		if (ret < 0)
 			return got ? (int)got : ret;

@@ -76,8 +76,6 @@ static void arm(int epd, short events)
 		pthread_mutex_unlock(&ep->recv_lock);
 	}
 	if (pthread_mutex_trylock(&ep->send_lock) == 0) {
-		if (ep->region)
-			skiff_settle_skipped(ep);
 		if ((events & POLLOUT) && ep->region &&
 		    !skiff_tx_space(ep, &bad) && !bad)
 			skiff_post_credit(ep);

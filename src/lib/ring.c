@@ -211,65 +211,46 @@ static int post_doorbell(struct skiff_ep *ep)
 }
 
 /*
- * A doorbell we skipped because the consumer was spinning is owed once the
- * consumer stopped spinning with those bytes still queued (its receive was
- * satisfied just before they landed). Called on our way through the
- * library; cheap when nothing is pending.
+ * Doorbells and spinning consumers. A consumer about to poll the ring in a
+ * blocking receive publishes spin = (want << 32) | pos: it waits at pos and
+ * will not return before it has consumed want more bytes. A producer whose
+ * new bytes [h0, h1) start exactly there and fit in want skips the
+ * doorbell: the consumer is bound to take them all, so no bytes are left
+ * unannounced when it returns, and a busy exchange makes no system call.
+ * Once the consumer consumed from pos, its stale spin word can never match
+ * again (later bytes start beyond pos), so leaving a receive needs no store.
+ * Going to sleep, it clears the word with a full barrier before its last
+ * look at the ring (skiff_drain_doorbells): Dekker against the producer's
+ * head exchange and spin load.
  */
-int skiff_settle_skipped(struct skiff_ep *ep)
+void skiff_spin_announce(struct skiff_ep *ep, uint32_t want)
 {
-	struct skiff_ring *r = &ep->tx;
-
-	if (!atomic_load_explicit(&r->skip_pending, memory_order_relaxed))
-		return 0;
-	if (LOAD(&ep->rx.ctl->spinning))
-		return 0; /* still watching: it will see them or leave later */
-	atomic_store_explicit(&r->skip_pending, 0, memory_order_relaxed);
-	if (LOAD(&r->ctl->tail) == r->pos)
-		return 0; /* all consumed */
-	return post_doorbell(ep);
+	/* a plain store: its latency hides behind the wait that follows */
+	__atomic_store_n(&ep->rx.ctl->spin,
+			 ((uint64_t)want << 32) | ep->rx.pos, __ATOMIC_RELEASE);
 }
 
-/* From the receiving side: the producer state belongs to send_lock. */
-void skiff_settle_skipped_try(struct skiff_ep *ep)
-{
-	if (!atomic_load_explicit(&ep->tx.skip_pending, memory_order_relaxed))
-		return;
-	if (pthread_mutex_trylock(&ep->send_lock) == 0) {
-		skiff_settle_skipped(ep);
-		pthread_mutex_unlock(&ep->send_lock);
-	} /* else the sending thread settles it */
-}
-
-int skiff_post_data_doorbell(struct skiff_ep *ep)
+int skiff_post_data_doorbell(struct skiff_ep *ep, uint32_t h0)
 {
 	struct skiff_ring *r = &ep->tx;
+	uint64_t spin = __atomic_load_n(&r->ctl->spin, __ATOMIC_ACQUIRE);
+	uint32_t want = (uint32_t)(spin >> 32);
 
-	/* ring_put's head store was a full barrier: it orders against the
-	 * consumer's stores to spinning and d_drained. A consumer spinning
-	 * in a blocking recv sees the bytes without a doorbell: that is what
-	 * keeps a busy exchange free of system calls. */
-	if (LOAD(&ep->rx.ctl->spinning)) { /* the peer's flag (region.h) */
-		atomic_store_explicit(&r->skip_pending, 1, memory_order_relaxed);
+	/* ring_put's head exchange was a full barrier (see above) */
+	if (want && (uint32_t)spin == h0 && r->pos - h0 <= want)
 		return 0;
-	}
-	atomic_store_explicit(&r->skip_pending, 0, memory_order_relaxed);
 	return post_doorbell(ep);
 }
 
 /*
- * Leaving a receive that got all it asked for. @spun: we had announced
- * ourselves as spinning. While the user is outside the library,
- * "ring empty => no doorbell queued" should hold (poll() tells the truth),
- * and "ring non-empty => doorbell queued" must: the producer settles a
- * doorbell it skipped while we spun (skiff_settle_skipped).
+ * Leaving a receive that got all it asked for: with the ring empty, take
+ * doorbells off the socket so that poll() shows no stale POLLIN. (With
+ * bytes left, a doorbell announced them: see above.)
  */
-void skiff_recv_leave(struct skiff_ep *ep, int spun)
+void skiff_recv_leave(struct skiff_ep *ep)
 {
 	struct skiff_ring *r = &ep->rx;
 
-	if (spun) /* a plain store: the consumer's critical path */
-		STORE(&ep->tx.ctl->spinning, 0);
 	if (LOAD(&r->ctl->head) == r->pos &&
 	    (int32_t)(LOAD(&r->ctl->d_posted) - r->drained) > 0)
 		skiff_drain_doorbells(ep);
@@ -365,9 +346,9 @@ int skiff_drain_doorbells(struct skiff_ep *ep)
 	uint32_t target;
 	int bad = 0, n = 0, ret;
 
-	/* Nobody is spinning on the ring any more: from here on the producer
-	 * must ring. The exchange is a full barrier against its head store. */
-	__atomic_exchange_n(&ep->tx.ctl->spinning, 0, __ATOMIC_SEQ_CST);
+	/* Nobody polls the ring any more: from here on the producer must
+	 * ring. The exchange is a full barrier against its head exchange. */
+	__atomic_exchange_n(&r->ctl->spin, 0, __ATOMIC_SEQ_CST);
 	target = LOAD(&r->ctl->d_posted);
 	if ((int32_t)(target - r->drained) <= 0) /* none outstanding */
 		return skiff_rx_avail(ep, &bad) ? 1 : 0;
