@@ -101,7 +101,6 @@ struct skiff_ep *skiff_ep_alloc(void)
 	memset(&ep->tx, 0, sizeof(ep->tx));
 	memset(&ep->rx, 0, sizeof(ep->rx));
 	atomic_store(&ep->dead, 0);
-	ep->hup_check = 0;
 	return ep;
 }
 

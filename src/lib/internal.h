@@ -35,7 +35,9 @@ enum skiff_ep_state {
 	SKIFF_EP_LISTENING,
 	SKIFF_EP_CONNECTING, /* non-blocking connect in progress */
 	SKIFF_EP_CONNECTED,
-	SKIFF_EP_DISCONNECTED, /* peer gone; queued bytes can still be read */
+	SKIFF_EP_DISCONNECTED, /* unused by the data paths, which track the
+				* peer's death in ep->dead (send and receive
+				* threads must not race on ep->state) */
 };
 
 /* One direction of a connection as seen by one side. */
@@ -51,6 +53,10 @@ struct skiff_ring {
 	uint32_t c_posted;  /* producer: credits sent */
 	uint32_t drained;   /* consumer: doorbells drained */
 	uint32_t c_drained; /* consumer: credits drained */
+	/* rate limit of liveness checks, per direction: the sending and the
+	 * receiving thread each keep their own */
+	unsigned hup_check;
+	uint64_t last_check; /* CLOCK_MONOTONIC_COARSE ns */
 
 };
 
@@ -71,8 +77,6 @@ struct skiff_ep {
 	size_t region_size;
 	struct skiff_ring tx, rx;
 	_Atomic int dead;      /* socket hung up / protocol violation */
-	unsigned hup_check;    /* counter that rate-limits liveness checks */
-	uint64_t last_check;   /* CLOCK_MONOTONIC_COARSE ns of the last one */
 	pthread_mutex_t send_lock;
 	pthread_mutex_t recv_lock;
 	pthread_mutex_t lock; /* state changes: bind, listen, connect, close */

@@ -88,18 +88,18 @@ static int spin_step(int64_t start, const uint32_t *watch, uint32_t old)
 
 /* Rate-limited liveness check, so a peer killed with SIGKILL is noticed by
  * calls that would otherwise succeed into the ring. */
-static int peer_dead(struct skiff_ep *ep)
+static int peer_dead(struct skiff_ep *ep, struct skiff_ring *r)
 {
 	int64_t t;
 
 	if (skiff_peer_gone(ep))
 		return 1;
-	if (++ep->hup_check & 15)
+	if (++r->hup_check & 15)
 		return 0;
 	t = now_ns(CLOCK_MONOTONIC_COARSE);
-	if ((uint64_t)(t - (int64_t)ep->last_check) < (uint64_t)LIVENESS_NS)
+	if ((uint64_t)(t - (int64_t)r->last_check) < (uint64_t)LIVENESS_NS)
 		return 0;
-	ep->last_check = (uint64_t)t;
+	r->last_check = (uint64_t)t;
 	return skiff_check_hup(ep);
 }
 
@@ -202,10 +202,8 @@ static int do_send(struct skiff_ep *ep, const unsigned char *buf, int len,
 	int bad = 0, ret, credited = 0;
 
 	for (;;) {
-		if (ep->state == SKIFF_EP_DISCONNECTED || peer_dead(ep)) {
-			ep->state = SKIFF_EP_DISCONNECTED;
+		if (peer_dead(ep, r))
 			return sent ? (int)sent : reset_err(ep);
-		}
 		/* trust the cached tail while it shows enough room */
 		space = r->size - 1 - (r->pos - r->cached);
 		if (space < (uint32_t)len - sent)
@@ -266,10 +264,8 @@ static int do_recv(struct skiff_ep *ep, unsigned char *buf, int len, int block)
 		avail = r->cached - r->pos;
 		if (!avail)
 			avail = skiff_rx_avail(ep, &bad);
-		if (bad) {
-			ep->state = SKIFF_EP_DISCONNECTED;
+		if (bad)
 			return got ? (int)got : reset_err(ep);
-		}
 		if (avail) {
 			n = (uint32_t)len - got;
 			if (n > avail)
@@ -288,13 +284,12 @@ static int do_recv(struct skiff_ep *ep, unsigned char *buf, int len, int block)
 			continue;
 		}
 		/* ring empty */
-		if (ep->state == SKIFF_EP_DISCONNECTED || peer_dead(ep)) {
+		if (peer_dead(ep, r)) {
 			/* bytes published before the close are still ours */
 			if (skiff_rx_avail(ep, &bad))
 				continue;
 			if (spun) /* a spin word we did not consume from */
 				__atomic_store_n(&r->ctl->spin, 0, __ATOMIC_RELEASE);
-			ep->state = SKIFF_EP_DISCONNECTED;
 			return got ? (int)got : reset_err(ep);
 		}
 		if (block && !spun && !spin_start) {
