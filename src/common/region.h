@@ -39,6 +39,14 @@ struct skiff_ring_ctl {
 	uint32_t c_drained;
 };
 
+/* RMA progress of one side, written by that side only: fences with
+ * SCIF_FENCE_INIT_PEER read the peer's (and validate what they read). */
+struct skiff_rma_ctl {
+	_Alignas(64) uint64_t submitted; /* RMAs initiated, by sequence */
+	uint64_t completed;              /* every RMA up to this one is done */
+	uint32_t ctl_posted;             /* records sent on the RMA socket */
+};
+
 struct skiff_region_hdr {
 	uint32_t magic;
 	uint32_t version;
@@ -47,6 +55,7 @@ struct skiff_region_hdr {
 	/* closed[i]: side i closed its endpoint (graceful disconnect) */
 	_Alignas(64) uint32_t closed[2];
 	struct skiff_ring_ctl ring[2];
+	struct skiff_rma_ctl rma[2];
 };
 
 _Static_assert(sizeof(struct skiff_region_hdr) <= SKIFF_REGION_HDR,

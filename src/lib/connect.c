@@ -206,6 +206,7 @@ static int rebind(struct skiff_ep *ep)
 	int fl = fcntl(ep->fd, F_GETFL), p, s, r;
 	uint16_t port;
 
+	skiff_rma_detach(ep);
 	skiff_conn_detach(ep);
 	if (ep->sock >= 0) /* it holds the name: drop it before re-binding */
 		close(ep->sock);
@@ -229,21 +230,49 @@ static int rebind(struct skiff_ep *ep)
 	return 0;
 }
 
-/* Connector: read the grant. 0, -EAGAIN (not yet), -ECONNREFUSED. */
+/* Connector: read the grant, which carries our end of the connection's RMA
+ * control socket. 0, -EAGAIN (not yet), -ECONNREFUSED. */
 static int read_grant(struct skiff_ep *ep)
 {
 	unsigned char buf[128];
+	union {
+		char b[CMSG_SPACE(4 * sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct iovec iov = { buf, sizeof(buf) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
+			     .msg_control = u.b, .msg_controllen = sizeof(u.b) };
 	struct skiff_wire_msg m;
-	ssize_t n = recv(ep->fd, buf, sizeof(buf), MSG_DONTWAIT);
+	struct cmsghdr *cm;
+	int ctl = -1, r;
+	ssize_t n = recvmsg(ep->fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
 
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return -EAGAIN;
-	if (n <= 0)
-		return -ECONNREFUSED;
-	if (skiff_wire_decode(buf, (size_t)n, &m) < 0 ||
+	for (cm = n >= 0 ? CMSG_FIRSTHDR(&mh) : NULL; cm; cm = CMSG_NXTHDR(&mh, cm)) {
+		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+			continue;
+		for (size_t j = 0; j < (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int); j++) {
+			int x;
+			memcpy(&x, CMSG_DATA(cm) + j * sizeof(int), sizeof(int));
+			if (ctl < 0)
+				ctl = x;
+			else
+				close(x);
+		}
+	}
+	if (n <= 0 || skiff_wire_decode(buf, (size_t)n, &m) < 0 ||
 	    m.hdr.type != SKIFF_MSG_CONN_GRANT || m.body.grant.status != 0 ||
-	    m.body.grant.cookie != ep->cookie)
+	    m.body.grant.cookie != ep->cookie || ctl < 0) {
+		if (ctl >= 0)
+			close(ctl);
 		return -ECONNREFUSED;
+	}
+	r = skiff_rma_attach(ep, ctl);
+	if (r < 0) {
+		close(ctl);
+		return r == -ENOMEM ? -ENOMEM : -ECONNREFUSED;
+	}
 	ep->peer_node = m.body.grant.node;
 	ep->peer_port = m.body.grant.port;
 	ep->state = SKIFF_EP_CONNECTED;
@@ -482,15 +511,31 @@ bad:
 	return r;
 }
 
-static int send_grant(int s, struct skiff_ep *lep, uint64_t cookie)
+static int send_grant(int s, struct skiff_ep *lep, uint64_t cookie, int ctl)
 {
 	struct skiff_wire_msg m;
+	struct iovec iov;
+	union {
+		char b[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
+			     .msg_control = u.b, .msg_controllen = sizeof(u.b) };
+	struct cmsghdr *cm;
 
 	skiff_wire_init(&m, SKIFF_MSG_CONN_GRANT);
 	m.body.grant.node = lep->node;
 	m.body.grant.port = lep->port;
 	m.body.grant.cookie = cookie;
-	if (send(s, &m, sizeof(m.hdr) + m.hdr.body_len, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+	iov.iov_base = &m;
+	iov.iov_len = sizeof(m.hdr) + m.hdr.body_len;
+	memset(&u, 0, sizeof(u));
+	cm = CMSG_FIRSTHDR(&mh);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &ctl, sizeof(int));
+	if (sendmsg(s, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
 		return -ECONNABORTED;
 	return 0;
 }
@@ -526,7 +571,7 @@ static int accept_one(struct skiff_ep *lep, int s, struct scif_portID *peer,
 	struct skiff_conn_req req;
 	struct skiff_ep *ep;
 	uint16_t pn, pp;
-	int memfd, r;
+	int memfd, r, ctl[2];
 
 	memfd = read_request(s, &req);
 	if (memfd < 0)
@@ -546,8 +591,18 @@ static int accept_one(struct skiff_ep *lep, int s, struct scif_portID *peer,
 	if (r == 0)
 		r = skiff_conn_attach(ep, memfd, 1, req.ring_size, req.region_size);
 	close(memfd);
-	if (r == 0)
-		r = send_grant(s, lep, req.cookie);
+	/* the connection's RMA control socket: we keep one end, the
+	 * connector gets the other with the grant */
+	if (r == 0 && socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ctl) < 0)
+		r = -ENOMEM;
+	if (r == 0) {
+		r = skiff_rma_attach(ep, ctl[0]);
+		if (r < 0)
+			close(ctl[0]);
+		else
+			r = send_grant(s, lep, req.cookie, ctl[1]);
+		close(ctl[1]);
+	}
 	if (r == 0) {
 		ep->node = lep->node;
 		ep->port = lep->port;
@@ -557,6 +612,7 @@ static int accept_one(struct skiff_ep *lep, int s, struct scif_portID *peer,
 		r = skiff_ep_register(ep);
 	}
 	if (r < 0) {
+		skiff_rma_detach(ep);
 		skiff_conn_detach(ep);
 		ep->fd = -1;
 		skiff_ep_free(ep);

@@ -100,6 +100,7 @@ struct skiff_ep *skiff_ep_alloc(void)
 	ep->region_size = 0;
 	memset(&ep->tx, 0, sizeof(ep->tx));
 	memset(&ep->rx, 0, sizeof(ep->rx));
+	ep->rma = NULL;
 	atomic_store(&ep->dead, 0);
 	return ep;
 }
@@ -166,6 +167,7 @@ static void drop_stale(int fd, struct skiff_ep *ep)
 	pthread_mutex_lock(&ep->lock);
 	pthread_mutex_lock(&ep->send_lock);
 	pthread_mutex_lock(&ep->recv_lock);
+	skiff_rma_detach(ep);
 	skiff_conn_detach(ep);
 	if (ep->sock >= 0)
 		close(ep->sock);
@@ -315,6 +317,8 @@ SKIFF_API int scif_close(scif_epd_t epd)
 	pthread_mutex_lock(&ep->lock);
 	pthread_mutex_lock(&ep->send_lock);
 	pthread_mutex_lock(&ep->recv_lock);
+	/* RMAs in progress complete, windows are unregistered */
+	skiff_rma_detach(ep);
 	if (ep->region)
 		__atomic_store_n(&ep->region->closed[ep->side], 1,
 				 __ATOMIC_RELEASE);

@@ -60,6 +60,69 @@ struct skiff_ring {
 
 };
 
+/* --- windows and RMA (window.c, rma.c, dma.c, fence.c, mmap.c) --- */
+
+/* A range of user memory re-backed by a memfd (window.c). */
+struct skiff_backing {
+	uintptr_t start;
+	size_t len;
+	int fd;
+	int refs; /* windows using it */
+};
+
+/* Part of a local window backed by one memfd. */
+struct skiff_piece {
+	struct skiff_backing *b;
+	uint64_t file_off;
+	uint64_t len;
+	unsigned char *view; /* the library's own mapping: immune to the
+			      * user's later munmap/mmap of the range */
+};
+
+struct skiff_lwin {
+	uint64_t off, len;
+	int prot;
+	int peer_refs; /* the peer's scif_mmap()s of (part of) it */
+	int zombie;    /* unregistered, waiting for peer_refs to drop */
+	unsigned npieces;
+	struct skiff_piece *pieces;
+};
+
+/* A piece of a peer's window, mapped in this process. */
+struct skiff_rwin {
+	uint64_t off, len;
+	int prot;
+	unsigned char *map;
+	uint64_t dead_seq; /* graveyard: unmap once RMAs up to it are done */
+};
+
+#define SKIFF_RMA_TRACK 4096 /* RMAs in flight per endpoint */
+
+struct skiff_sig; /* fence.c */
+
+struct skiff_rma {
+	int ctl;           /* RMA control socket */
+	uint32_t ctl_seen; /* records of the peer consumed */
+	uint32_t ctl_sent;
+	pthread_mutex_t lock; /* tables below, ctl socket */
+	struct skiff_lwin *lwin; /* sorted by off */
+	size_t nlwin, caplwin;
+	struct skiff_rwin *rwin; /* sorted by off */
+	size_t nrwin, caprwin;
+	struct skiff_rwin *grave;
+	size_t ngrave, capgrave;
+	uint64_t next_auto; /* where automatic offsets continue */
+
+	/* completion tracking, in submission order */
+	pthread_mutex_t clock;
+	pthread_cond_t ccond;
+	uint64_t submitted;  /* under clock */
+	_Atomic uint64_t completed;
+	unsigned char done[SKIFF_RMA_TRACK];
+	struct skiff_sig *sigs; /* fence signals waiting, under clock */
+	struct skiff_rma_ctl *self_ctl, *peer_ctl; /* in the region */
+};
+
 struct skiff_ep {
 	int fd;           /* the descriptor the user holds (epd) */
 	int sock;         /* socket while bound but not yet visible, else -1 */
@@ -77,6 +140,7 @@ struct skiff_ep {
 	size_t region_size;
 	struct skiff_ring tx, rx;
 	_Atomic int dead;      /* socket hung up / protocol violation */
+	struct skiff_rma *rma; /* windows, RMA, fences: while connected */
 	pthread_mutex_t send_lock;
 	pthread_mutex_t recv_lock;
 	pthread_mutex_t lock; /* state changes: bind, listen, connect, close */
@@ -89,6 +153,40 @@ struct skiff_ctx {
 	int node;       /* this process's node, or -ENODEV */
 };
 const struct skiff_ctx *skiff_ctx(void);
+
+/* window.c */
+int skiff_rma_attach(struct skiff_ep *ep, int ctl);
+void skiff_rma_detach(struct skiff_ep *ep);
+int skiff_rma_sync(struct skiff_ep *ep); /* take in the peer's records */
+void skiff_rma_sync_locked(struct skiff_ep *ep); /* rma->lock held */
+int skiff_rma_enter(int epd, struct skiff_ep **out); /* state checks */
+struct skiff_lwin *skiff_lwin_find(struct skiff_rma *r, uint64_t off);
+struct skiff_rwin *skiff_rwin_find(struct skiff_rma *r, uint64_t off);
+int skiff_rma_send_range(struct skiff_ep *ep, uint16_t type, uint64_t off,
+			 uint64_t len);
+unsigned char *skiff_lwin_addr(struct skiff_lwin *w, uint64_t off,
+			       uint64_t *contig);
+
+/* dma.c */
+struct skiff_seg {
+	unsigned char *dst;
+	const unsigned char *src;
+	size_t n;
+};
+int skiff_dma_submit(struct skiff_ep *ep, struct skiff_seg *segs, size_t nseg,
+		     size_t total, int flags, uint64_t *seq_out);
+uint64_t skiff_rma_begin_inline(struct skiff_ep *ep);
+void skiff_rma_complete(struct skiff_ep *ep, uint64_t seq);
+int skiff_rma_wait(struct skiff_ep *ep, uint64_t seq);
+void skiff_copy(unsigned char *dst, const unsigned char *src, size_t n);
+void skiff_copy_ordered(struct skiff_seg *segs, size_t nseg, size_t total);
+
+/* fence.c */
+void skiff_fence_fire(struct skiff_rma *r); /* under clock */
+void skiff_fence_drop(struct skiff_rma *r);
+
+/* mmap.c */
+void skiff_mmap_forget(struct skiff_ep *ep);
 
 /* endpoint.c */
 int skiff_ep_get(int epd, struct skiff_ep **out); /* -EBADF / -ENOTTY */

@@ -1,0 +1,381 @@
+/*
+ * dma.c - the process's "DMA engine" and per-endpoint RMA completion.
+ *
+ * Channels are worker threads (SKIFF_DMA_CHANNELS, default 2) with a FIFO
+ * each. An RMA becomes one job, or one per channel when it is large, so big
+ * copies use both cores' memory bandwidth. Large chunks are copied with
+ * non-temporal stores, which beat memcpy on these machines from a few MiB
+ * (limits.md; measured again by `scif bench bw`).
+ *
+ * Completion is tracked per endpoint in submission order: RMA n is
+ * "completed" once it and every RMA before it are done. That is what fences
+ * wait for (fence.c), and what the peer reads in the shared region for
+ * SCIF_FENCE_INIT_PEER.
+ */
+#define _GNU_SOURCE
+#include "internal.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+#define SPLIT_MIN (1u << 20)    /* split RMAs above this across channels */
+#define NT_MIN_DEFAULT (4u << 20) /* non-temporal stores above this */
+#define MAX_CHANNELS 16
+
+struct op {
+	struct skiff_rma *r;
+	uint64_t seq;
+	struct skiff_seg *segs;
+	size_t nseg;
+	_Atomic int pending;
+	int ordered;
+	struct skiff_seg tail; /* ORDERED: copied after everything else */
+};
+
+struct job {
+	struct op *op;
+	size_t begin, end; /* byte range of the op's body */
+	struct job *next;
+};
+
+struct chan {
+	pthread_mutex_t m;
+	pthread_cond_t c;
+	struct job *head, *tail;
+	pthread_t th;
+};
+
+static pthread_mutex_t eng_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct chan *chans;
+static int nchan;
+static pid_t eng_pid; /* a fork()ed child starts its own engine */
+static _Atomic unsigned rr;
+static size_t nt_min = NT_MIN_DEFAULT;
+
+/* ---- copying ---- */
+
+#if defined(__x86_64__)
+static void copy_nt(unsigned char *d, const unsigned char *s, size_t n)
+{
+	size_t head = (16 - ((uintptr_t)d & 15)) & 15;
+
+	if (head > n)
+		head = n;
+	memcpy(d, s, head);
+	d += head;
+	s += head;
+	n -= head;
+	while (n >= 64) {
+		__m128i a = _mm_loadu_si128((const __m128i *)s);
+		__m128i b = _mm_loadu_si128((const __m128i *)(s + 16));
+		__m128i c = _mm_loadu_si128((const __m128i *)(s + 32));
+		__m128i e = _mm_loadu_si128((const __m128i *)(s + 48));
+		_mm_stream_si128((__m128i *)d, a);
+		_mm_stream_si128((__m128i *)(d + 16), b);
+		_mm_stream_si128((__m128i *)(d + 32), c);
+		_mm_stream_si128((__m128i *)(d + 48), e);
+		d += 64;
+		s += 64;
+		n -= 64;
+	}
+	memcpy(d, s, n);
+	_mm_sfence(); /* streaming stores are weakly ordered */
+}
+#endif
+
+void skiff_copy(unsigned char *dst, const unsigned char *src, size_t n)
+{
+#if defined(__x86_64__)
+	if (n >= nt_min) {
+		copy_nt(dst, src, n);
+		return;
+	}
+#endif
+	memcpy(dst, src, n);
+}
+
+/* Copy bytes [begin, end) of a segment list. */
+static void copy_range(struct skiff_seg *segs, size_t nseg, size_t begin,
+		       size_t end)
+{
+	size_t pos = 0;
+
+	for (size_t i = 0; i < nseg && pos < end; i++) {
+		size_t s0 = pos, s1 = pos + segs[i].n;
+		pos = s1;
+		if (s1 <= begin)
+			continue;
+		size_t a = begin > s0 ? begin - s0 : 0;
+		size_t b = (end < s1 ? end : s1) - s0;
+		skiff_copy(segs[i].dst + a, segs[i].src + a, b - a);
+	}
+}
+
+/* The last cache line (or partial line) of the source: split off so that it
+ * lands after everything else (SCIF_RMA_ORDERED). */
+static void split_tail(struct skiff_seg *segs, size_t nseg, struct skiff_seg *tail)
+{
+	struct skiff_seg *l = &segs[nseg - 1];
+	uintptr_t e = (uintptr_t)l->src + l->n;
+	size_t k = e - ((e - 1) & ~(uintptr_t)63);
+
+	if (k > l->n)
+		k = l->n;
+	l->n -= k;
+	tail->dst = l->dst + l->n;
+	tail->src = l->src + l->n;
+	tail->n = k;
+}
+
+void skiff_copy_ordered(struct skiff_seg *segs, size_t nseg, size_t total)
+{
+	struct skiff_seg tail;
+
+	if (!nseg)
+		return;
+	split_tail(segs, nseg, &tail);
+	copy_range(segs, nseg, 0, total - tail.n);
+	/* stores become visible in program order (x86-TSO; copy_nt ends with
+	 * sfence): the compiler must not reorder them */
+	__asm__ __volatile__("" ::: "memory");
+	memcpy(tail.dst, tail.src, tail.n);
+}
+
+/* ---- completion ---- */
+
+static void publish(struct skiff_rma *r, uint64_t done)
+{
+	atomic_store_explicit(&r->completed, done, memory_order_release);
+	__atomic_store_n(&r->self_ctl->completed, done, __ATOMIC_RELEASE);
+}
+
+uint64_t skiff_rma_begin_inline(struct skiff_ep *ep)
+{
+	struct skiff_rma *r = ep->rma;
+	uint64_t seq;
+
+	pthread_mutex_lock(&r->clock);
+	while (r->submitted - atomic_load(&r->completed) >= SKIFF_RMA_TRACK)
+		pthread_cond_wait(&r->ccond, &r->clock);
+	seq = ++r->submitted;
+	__atomic_store_n(&r->self_ctl->submitted, seq, __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&r->clock);
+	return seq;
+}
+
+static void complete(struct skiff_rma *r, uint64_t seq)
+{
+	uint64_t done;
+
+	pthread_mutex_lock(&r->clock);
+	done = atomic_load(&r->completed);
+	r->done[seq % SKIFF_RMA_TRACK] = 1;
+	while (r->done[(done + 1) % SKIFF_RMA_TRACK] && done < r->submitted) {
+		r->done[(done + 1) % SKIFF_RMA_TRACK] = 0;
+		done++;
+	}
+	publish(r, done);
+	if (r->sigs)
+		skiff_fence_fire(r);
+	pthread_cond_broadcast(&r->ccond);
+	pthread_mutex_unlock(&r->clock);
+}
+
+void skiff_rma_complete(struct skiff_ep *ep, uint64_t seq)
+{
+	complete(ep->rma, seq);
+}
+
+int skiff_rma_wait(struct skiff_ep *ep, uint64_t seq)
+{
+	struct skiff_rma *r = ep->rma;
+
+	/* SCIF_RMA_SYNC promises busy waiting: spin a little first */
+	for (int i = 0; i < 2000; i++) {
+		if (atomic_load_explicit(&r->completed, memory_order_acquire) >= seq)
+			return 0;
+#if defined(__x86_64__)
+		__builtin_ia32_pause();
+#endif
+	}
+	pthread_mutex_lock(&r->clock);
+	while (atomic_load(&r->completed) < seq)
+		pthread_cond_wait(&r->ccond, &r->clock);
+	pthread_mutex_unlock(&r->clock);
+	return 0;
+}
+
+/* ---- channels ---- */
+
+static void *worker(void *arg)
+{
+	struct chan *c = arg;
+
+	for (;;) {
+		struct job *j;
+		struct op *op;
+
+		pthread_mutex_lock(&c->m);
+		while (!c->head)
+			pthread_cond_wait(&c->c, &c->m);
+		j = c->head;
+		c->head = j->next;
+		if (!c->head)
+			c->tail = NULL;
+		pthread_mutex_unlock(&c->m);
+
+		op = j->op;
+		copy_range(op->segs, op->nseg, j->begin, j->end);
+		free(j);
+		if (atomic_fetch_sub(&op->pending, 1) == 1) {
+			/* the fetch_sub that saw the last part finish orders
+			 * every part's stores before the tail's */
+			if (op->ordered && op->tail.n)
+				memcpy(op->tail.dst, op->tail.src, op->tail.n);
+			complete(op->r, op->seq);
+			free(op->segs);
+			free(op);
+		}
+	}
+	return NULL;
+}
+
+static int engine(void)
+{
+	const char *s;
+	int n = 2;
+
+	pthread_mutex_lock(&eng_lock);
+	if (chans && eng_pid == getpid()) {
+		pthread_mutex_unlock(&eng_lock);
+		return 0;
+	}
+	/* first use, or a child of fork(): its parent's threads are not here */
+	s = getenv("SKIFF_DMA_CHANNELS");
+	if (s && *s)
+		n = atoi(s);
+	if (n < 1)
+		n = 1;
+	if (n > MAX_CHANNELS)
+		n = MAX_CHANNELS;
+	s = getenv("SKIFF_NT_MIN");
+	if (s && *s)
+		nt_min = (size_t)strtoull(s, NULL, 0);
+	chans = calloc((size_t)n, sizeof(*chans));
+	if (!chans) {
+		pthread_mutex_unlock(&eng_lock);
+		return -ENOMEM;
+	}
+	for (int i = 0; i < n; i++) {
+		pthread_attr_t at;
+		sigset_t all, old;
+
+		pthread_mutex_init(&chans[i].m, NULL);
+		pthread_cond_init(&chans[i].c, NULL);
+		pthread_attr_init(&at);
+		pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+		/* the user's signals belong to the user's threads */
+		sigfillset(&all);
+		pthread_sigmask(SIG_SETMASK, &all, &old);
+		if (pthread_create(&chans[i].th, &at, worker, &chans[i]) != 0) {
+			pthread_sigmask(SIG_SETMASK, &old, NULL);
+			pthread_attr_destroy(&at);
+			n = i;
+			break;
+		}
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+		pthread_attr_destroy(&at);
+	}
+	if (n == 0) {
+		free(chans);
+		chans = NULL;
+		pthread_mutex_unlock(&eng_lock);
+		return -EAGAIN;
+	}
+	nchan = n;
+	eng_pid = getpid();
+	pthread_mutex_unlock(&eng_lock);
+	return 0;
+}
+
+static void enqueue(struct chan *c, struct job *j)
+{
+	j->next = NULL;
+	pthread_mutex_lock(&c->m);
+	if (c->tail)
+		c->tail->next = j;
+	else
+		c->head = j;
+	c->tail = j;
+	pthread_cond_signal(&c->c);
+	pthread_mutex_unlock(&c->m);
+}
+
+/*
+ * Queue an RMA (takes ownership of @segs). Returns its sequence number in
+ * *seq_out; it may complete after we return.
+ */
+int skiff_dma_submit(struct skiff_ep *ep, struct skiff_seg *segs, size_t nseg,
+		     size_t total, int flags, uint64_t *seq_out)
+{
+	struct op *op;
+	size_t body, parts, step;
+	int ret = engine();
+
+	if (ret < 0) {
+		free(segs);
+		return ret;
+	}
+	op = calloc(1, sizeof(*op));
+	if (!op) {
+		free(segs);
+		return -ENOMEM;
+	}
+	op->r = ep->rma;
+	op->segs = segs;
+	op->nseg = nseg;
+	op->ordered = !!(flags & SCIF_RMA_ORDERED);
+	body = total;
+	if (op->ordered) {
+		split_tail(segs, nseg, &op->tail);
+		body = total - op->tail.n;
+	}
+	parts = body >= SPLIT_MIN ? (size_t)nchan : 1;
+	step = ((body + parts - 1) / parts + 63) & ~(size_t)63;
+	atomic_store(&op->pending, (int)parts);
+	op->seq = skiff_rma_begin_inline(ep);
+	*seq_out = op->seq;
+	for (size_t i = 0; i < parts; i++) {
+		struct job *j = calloc(1, sizeof(*j));
+		size_t b = i * step, e = b + step;
+
+		if (b > body)
+			b = body;
+		if (e > body)
+			e = body;
+		if (!j) {
+			/* no memory for the job: do this part here */
+			copy_range(segs, nseg, b, e);
+			if (atomic_fetch_sub(&op->pending, 1) == 1) {
+				if (op->ordered && op->tail.n)
+					memcpy(op->tail.dst, op->tail.src, op->tail.n);
+				complete(op->r, op->seq);
+				free(op->segs);
+				free(op);
+			}
+			continue;
+		}
+		j->op = op;
+		j->begin = b;
+		j->end = e;
+		enqueue(&chans[(parts > 1 ? i : atomic_fetch_add(&rr, 1)) % (size_t)nchan], j);
+	}
+	return 0;
+}

@@ -1,0 +1,260 @@
+/*
+ * fence.c - scif_fence_mark, scif_fence_wait, scif_fence_signal.
+ *
+ * A mark is an RMA sequence number (dma.c): INIT_SELF marks ours; INIT_PEER
+ * marks the peer's, read from its progress words in the shared region, and
+ * sets bit 31 as SCIF's SCIF_REMOTE_FENCE does. Waiting for our own marks
+ * sleeps on the completion condition; waiting for the peer's polls its
+ * progress (its DMA threads make progress without its main thread).
+ * A self-initiated signal is a write queued behind the marked RMAs: it is
+ * done by whoever completes the last of them.
+ */
+#define _GNU_SOURCE
+#include "internal.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MARK_MASK 0x7fffffffu
+#define REMOTE_FENCE 0x80000000u
+/* a peer that makes no progress for this long fails the wait (SCIF: 10 s) */
+#define PEER_STALL_MS 10000
+
+struct skiff_sig {
+	uint64_t seq;
+	unsigned char *lp, *rp; /* NULL: not requested */
+	uint64_t lval, rval;
+	struct skiff_sig *next;
+};
+
+static void write_u64(unsigned char *p, uint64_t v)
+{
+	if (((uintptr_t)p & 7) == 0)
+		__atomic_store_n((uint64_t *)(void *)p, v, __ATOMIC_RELEASE);
+	else
+		memcpy(p, &v, sizeof(v)); /* 4-byte aligned, as SCIF allows */
+}
+
+static void sig_write(struct skiff_sig *s)
+{
+	if (s->lp)
+		write_u64(s->lp, s->lval);
+	if (s->rp)
+		write_u64(s->rp, s->rval);
+}
+
+void skiff_fence_fire(struct skiff_rma *r)
+{
+	uint64_t done = atomic_load(&r->completed);
+	struct skiff_sig **pp = &r->sigs;
+
+	while (*pp) {
+		struct skiff_sig *s = *pp;
+		if (s->seq <= done) {
+			sig_write(s);
+			*pp = s->next;
+			free(s);
+		} else {
+			pp = &s->next;
+		}
+	}
+}
+
+void skiff_fence_drop(struct skiff_rma *r)
+{
+	while (r->sigs) {
+		struct skiff_sig *s = r->sigs;
+		r->sigs = s->next;
+		free(s);
+	}
+}
+
+/* The full sequence number whose low 31 bits are @m, at most @cur. */
+static uint64_t unmark(uint64_t cur, uint32_t m)
+{
+	uint64_t s = (cur & ~(uint64_t)MARK_MASK) | m;
+
+	if (s > cur && s > MARK_MASK)
+		s -= (uint64_t)MARK_MASK + 1;
+	return s;
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Wait until the peer's RMAs up to @seq completed. */
+static int wait_peer(struct skiff_ep *ep, uint64_t seq)
+{
+	struct skiff_rma_ctl *pc = ep->rma->peer_ctl;
+	uint64_t last = __atomic_load_n(&pc->completed, __ATOMIC_ACQUIRE);
+	int64_t since = now_ms();
+
+	for (unsigned i = 0;; i++) {
+		uint64_t c = __atomic_load_n(&pc->completed, __ATOMIC_ACQUIRE);
+		if (c >= seq)
+			return 0;
+		if (c != last) {
+			last = c;
+			since = now_ms();
+		}
+		if (i < 4096) {
+#if defined(__x86_64__)
+			__builtin_ia32_pause();
+#endif
+			continue;
+		}
+		if (skiff_check_hup(ep))
+			return -ECONNRESET;
+		if (now_ms() - since > PEER_STALL_MS)
+			return -ETIMEDOUT;
+		usleep(i < 8192 ? 20 : 200);
+	}
+}
+
+SKIFF_API int scif_fence_mark(scif_epd_t epd, int flags, int *mark)
+{
+	struct skiff_ep *ep;
+	int r = skiff_rma_enter(epd, &ep);
+
+	if (r < 0)
+		SKIFF_RET(r);
+	if (flags != SCIF_FENCE_INIT_SELF && flags != SCIF_FENCE_INIT_PEER)
+		SKIFF_RET(-EINVAL);
+	if (!mark)
+		SKIFF_RET(-EFAULT);
+	if (flags == SCIF_FENCE_INIT_SELF) {
+		uint64_t s;
+		pthread_mutex_lock(&ep->rma->clock);
+		s = ep->rma->submitted;
+		pthread_mutex_unlock(&ep->rma->clock);
+		*mark = (int)(uint32_t)(s & MARK_MASK);
+	} else {
+		uint64_t s = __atomic_load_n(&ep->rma->peer_ctl->submitted,
+					     __ATOMIC_ACQUIRE);
+		*mark = (int)(uint32_t)((s & MARK_MASK) | REMOTE_FENCE);
+	}
+	return 0;
+}
+
+SKIFF_API int scif_fence_wait(scif_epd_t epd, int mark)
+{
+	struct skiff_ep *ep;
+	uint32_t m = (uint32_t)mark;
+	int r = skiff_rma_enter(epd, &ep);
+
+	if (r < 0)
+		SKIFF_RET(r);
+	if (m & REMOTE_FENCE) {
+		uint64_t cur = __atomic_load_n(&ep->rma->peer_ctl->submitted,
+					       __ATOMIC_ACQUIRE);
+		SKIFF_RET(wait_peer(ep, unmark(cur, m & MARK_MASK)));
+	}
+	{
+		uint64_t cur, seq;
+		pthread_mutex_lock(&ep->rma->clock);
+		cur = ep->rma->submitted;
+		pthread_mutex_unlock(&ep->rma->clock);
+		seq = unmark(cur, m);
+		if (seq > cur)
+			SKIFF_RET(-EINVAL); /* never handed out */
+		SKIFF_RET(skiff_rma_wait(ep, seq));
+	}
+}
+
+/* Where an 8-byte signal value goes: inside one writable window. */
+static int target(struct skiff_rma *r, int remote, off_t off,
+		  unsigned char **out)
+{
+	uint64_t o = (uint64_t)off, c;
+
+	if (off < 0)
+		return -ENXIO;
+	if (remote) {
+		struct skiff_rwin *w = skiff_rwin_find(r, o);
+		if (!w || o + 8 > w->off + w->len || !(w->prot & SCIF_PROT_WRITE))
+			return -ENXIO;
+		*out = w->map + (o - w->off);
+		return 0;
+	} else {
+		struct skiff_lwin *w = skiff_lwin_find(r, o);
+		unsigned char *p;
+		if (!w || o + 8 > w->off + w->len || !(w->prot & SCIF_PROT_WRITE))
+			return -ENXIO;
+		p = skiff_lwin_addr(w, o, &c);
+		if (!p || c < 8)
+			return -ENXIO; /* straddles two re-backed pieces */
+		*out = p;
+		return 0;
+	}
+}
+
+SKIFF_API int scif_fence_signal(scif_epd_t epd, off_t loff, uint64_t lval,
+				off_t roff, uint64_t rval, int flags)
+{
+	int init = flags & (SCIF_FENCE_INIT_SELF | SCIF_FENCE_INIT_PEER);
+	int sig = flags & (SCIF_SIGNAL_LOCAL | SCIF_SIGNAL_REMOTE);
+	struct skiff_sig s = { 0 };
+	struct skiff_ep *ep;
+	struct skiff_rma *r;
+	int ret = skiff_rma_enter(epd, &ep);
+
+	if (ret < 0)
+		SKIFF_RET(ret);
+	if ((init != SCIF_FENCE_INIT_SELF && init != SCIF_FENCE_INIT_PEER) ||
+	    !sig || (flags & ~(init | sig)))
+		SKIFF_RET(-EINVAL);
+	if (((sig & SCIF_SIGNAL_LOCAL) && (loff & 3)) ||
+	    ((sig & SCIF_SIGNAL_REMOTE) && (roff & 3)))
+		SKIFF_RET(-EINVAL);
+	r = ep->rma;
+	pthread_mutex_lock(&r->lock);
+	skiff_rma_sync_locked(ep);
+	if (sig & SCIF_SIGNAL_LOCAL)
+		ret = target(r, 0, loff, &s.lp);
+	if (!ret && (sig & SCIF_SIGNAL_REMOTE))
+		ret = target(r, 1, roff, &s.rp);
+	s.lval = lval;
+	s.rval = rval;
+	if (ret < 0) {
+		pthread_mutex_unlock(&r->lock);
+		SKIFF_RET(ret);
+	}
+	if (init == SCIF_FENCE_INIT_PEER) {
+		/* the peer's RMAs complete in the peer: wait for them here
+		 * (the targets stay mapped: we hold the table lock) */
+		uint64_t ps = __atomic_load_n(&r->peer_ctl->submitted,
+					      __ATOMIC_ACQUIRE);
+		ret = wait_peer(ep, ps);
+		if (ret == 0)
+			sig_write(&s);
+		pthread_mutex_unlock(&r->lock);
+		SKIFF_RET(ret);
+	}
+	/* queued behind every RMA submitted so far */
+	pthread_mutex_lock(&r->clock);
+	s.seq = r->submitted;
+	if (atomic_load(&r->completed) >= s.seq) {
+		sig_write(&s);
+	} else {
+		struct skiff_sig *q = malloc(sizeof(*q));
+		if (!q) {
+			pthread_mutex_unlock(&r->clock);
+			pthread_mutex_unlock(&r->lock);
+			SKIFF_RET(-ENOMEM);
+		}
+		*q = s;
+		q->next = r->sigs;
+		r->sigs = q;
+	}
+	pthread_mutex_unlock(&r->clock);
+	pthread_mutex_unlock(&r->lock);
+	return 0;
+}

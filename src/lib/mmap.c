@@ -1,0 +1,178 @@
+/*
+ * mmap.c - scif_mmap, scif_munmap: map the peer's registered memory.
+ *
+ * The peer's window pieces are already mapped in this process (window.c).
+ * scif_mmap makes further mappings of the same shared pages with
+ * mremap(old_size = 0), so no descriptor needs to be kept per window. Such a
+ * mapping is truly shared and coherent with the peer's own view (same
+ * physical pages), and stays valid after the peer closes or exits (the pages
+ * live as long as a mapping does). The owner is told (MAP_REF) so that the
+ * offsets stay reserved until we unmap, as SCIF documents.
+ */
+#define _GNU_SOURCE
+#include "internal.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "wire_rma.h"
+
+#define PAGE 4096ULL
+#define OFF_MAX ((uint64_t)INT64_MAX)
+
+struct mapping {
+	uintptr_t addr;
+	size_t len;
+	uint64_t off;
+	struct skiff_ep *ep; /* NULL once the endpoint closed */
+	struct mapping *next;
+};
+
+static pthread_mutex_t maps_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct mapping *maps;
+
+void skiff_mmap_forget(struct skiff_ep *ep)
+{
+	pthread_mutex_lock(&maps_lock);
+	for (struct mapping *m = maps; m; m = m->next)
+		if (m->ep == ep)
+			m->ep = NULL;
+	pthread_mutex_unlock(&maps_lock);
+}
+
+static int map_pieces(struct skiff_rma *r, unsigned char *dest, uint64_t off,
+		      size_t len, int prot)
+{
+	size_t pos = 0;
+	int mprot = (prot & SCIF_PROT_READ ? PROT_READ : 0) |
+		    (prot & SCIF_PROT_WRITE ? PROT_WRITE : 0);
+
+	/* coverage first (ENXIO), then protection (EACCES) */
+	for (pos = 0; pos < len;) {
+		struct skiff_rwin *w = skiff_rwin_find(r, off + pos);
+		if (!w)
+			return -ENXIO;
+		pos += w->off + w->len - (off + pos);
+	}
+	for (pos = 0; pos < len;) {
+		struct skiff_rwin *w = skiff_rwin_find(r, off + pos);
+		if ((prot & ~w->prot) & (SCIF_PROT_READ | SCIF_PROT_WRITE))
+			return -EACCES;
+		pos += w->off + w->len - (off + pos);
+	}
+	for (pos = 0; pos < len;) {
+		struct skiff_rwin *w = skiff_rwin_find(r, off + pos);
+		uint64_t rel = off + pos - w->off, n = w->len - rel;
+		void *p;
+
+		if (n > len - pos)
+			n = len - pos;
+		p = mremap(w->map + rel, 0, n, MREMAP_MAYMOVE | MREMAP_FIXED,
+			   dest + pos);
+		if (p == MAP_FAILED)
+			return -ENOMEM;
+		/* a read-only window came as a read-only descriptor: the
+		 * kernel refuses PROT_WRITE on it, now and later */
+		if (mprotect(dest + pos, n, mprot) < 0)
+			return -EACCES;
+		pos += n;
+	}
+	return 0;
+}
+
+SKIFF_API void *scif_mmap(void *addr, size_t len, int prot_flags, int map_flags,
+			  scif_epd_t epd, off_t offset)
+{
+	struct mapping *m = NULL;
+	struct skiff_ep *ep;
+	struct skiff_rma *r;
+	unsigned char *dest;
+	size_t mlen;
+	int ret = skiff_rma_enter(epd, &ep);
+
+	if (ret < 0)
+		goto fail;
+	mlen = (len + PAGE - 1) & ~(PAGE - 1);
+	if ((map_flags & ~SCIF_MAP_FIXED) ||
+	    (prot_flags & ~(SCIF_PROT_READ | SCIF_PROT_WRITE)) || !len ||
+	    mlen < len || offset < 0 || ((uint64_t)offset & (PAGE - 1)) ||
+	    mlen > OFF_MAX - (uint64_t)offset ||
+	    ((map_flags & SCIF_MAP_FIXED) && ((uintptr_t)addr & (PAGE - 1)))) {
+		ret = -EINVAL;
+		goto fail;
+	}
+	m = calloc(1, sizeof(*m));
+	if (!m) {
+		ret = -ENOMEM;
+		goto fail;
+	}
+	if (map_flags & SCIF_MAP_FIXED)
+		dest = addr;
+	else {
+		/* reserve the address range, then map the pieces over it */
+		dest = mmap(addr, mlen, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS |
+			    MAP_NORESERVE, -1, 0);
+		if (dest == MAP_FAILED) {
+			ret = -ENOMEM;
+			goto fail;
+		}
+	}
+	r = ep->rma;
+	pthread_mutex_lock(&r->lock);
+	skiff_rma_sync_locked(ep);
+	ret = map_pieces(r, dest, (uint64_t)offset, mlen, prot_flags);
+	if (ret == 0)
+		skiff_rma_send_range(ep, SKIFF_RMA_MAP_REF, (uint64_t)offset, mlen);
+	pthread_mutex_unlock(&r->lock);
+	if (ret < 0) {
+		if (!(map_flags & SCIF_MAP_FIXED))
+			munmap(dest, mlen);
+		else /* as mmap(MAP_FIXED) would: the old mapping is gone */
+			mmap(dest, mlen, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS |
+			     MAP_FIXED | MAP_NORESERVE, -1, 0);
+		goto fail;
+	}
+	m->addr = (uintptr_t)dest;
+	m->len = mlen;
+	m->off = (uint64_t)offset;
+	m->ep = ep;
+	pthread_mutex_lock(&maps_lock);
+	m->next = maps;
+	maps = m;
+	pthread_mutex_unlock(&maps_lock);
+	return dest;
+fail:
+	free(m);
+	errno = -ret;
+	return SCIF_MMAP_FAILED;
+}
+
+SKIFF_API int scif_munmap(void *addr, size_t len)
+{
+	uintptr_t a = (uintptr_t)addr;
+	struct mapping **pp, *hit = NULL;
+
+	if (munmap(addr, len) < 0)
+		return -1;
+	/* a whole scif_mmap()ed range unmapped: tell its owner */
+	pthread_mutex_lock(&maps_lock);
+	for (pp = &maps; *pp; pp = &(*pp)->next) {
+		struct mapping *m = *pp;
+		if (m->addr >= a && m->addr + m->len <= a + len) {
+			*pp = m->next;
+			hit = m;
+			break;
+		}
+	}
+	if (hit && hit->ep && hit->ep->rma) {
+		struct skiff_ep *ep = hit->ep;
+		pthread_mutex_lock(&ep->rma->lock);
+		skiff_rma_send_range(ep, SKIFF_RMA_MAP_UNREF, hit->off, hit->len);
+		pthread_mutex_unlock(&ep->rma->lock);
+	}
+	pthread_mutex_unlock(&maps_lock);
+	free(hit);
+	return 0;
+}

@@ -1,0 +1,819 @@
+/*
+ * window.c - registered windows: scif_register, scif_unregister, the
+ * endpoint's local and remote window tables, and the RMA control socket.
+ *
+ * To make registered pages reachable by the peer without a bounce buffer and
+ * without the owner's help, the range is re-backed once by a memfd at the
+ * same virtual address (contents copied, then mmap(MAP_FIXED|MAP_SHARED)),
+ * and the memfd is passed to the peer, which maps it. Ranges re-backed once
+ * are reused, so the same pages may back several windows on several
+ * endpoints. Consequences (documented in scif_register(3)): a write by
+ * another thread to the range during the re-backing may be lost; after
+ * fork() a child shares those pages with the parent instead of getting a
+ * copy (MADV_DONTFORK gives the child nothing there, as with SCIF).
+ */
+#define _GNU_SOURCE
+#include "internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "wire_rma.h"
+
+#define PAGE 4096ULL
+#define LOAD(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
+#define STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
+/* automatic offsets start here, clear of small fixed offsets */
+#define AUTO_BASE (1ULL << 40)
+#define OFF_MAX ((uint64_t)INT64_MAX)
+
+/* ---- process-wide registry of re-backed ranges ---- */
+
+static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct skiff_backing **reg; /* sorted by start */
+static size_t nreg, capreg;
+
+/* index of the first backing whose end is above @p */
+static size_t reg_search(uintptr_t p)
+{
+	size_t lo = 0, hi = nreg;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (reg[mid]->start + reg[mid]->len <= p)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static void raise_nofile(void)
+{
+	static int done;
+	struct rlimit rl;
+
+	/* each re-backed range holds a memfd; windows are many */
+	if (done)
+		return;
+	done = 1;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+static struct skiff_backing *reback(uintptr_t p, size_t n, int *err)
+{
+	struct skiff_backing *b;
+	size_t done = 0;
+	int fd;
+
+	fd = memfd_create("skiff-window", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (fd < 0) {
+		*err = errno == EMFILE || errno == ENFILE ? -EAGAIN : -ENOMEM;
+		return NULL;
+	}
+	if (ftruncate(fd, (off_t)n) < 0)
+		goto nomem;
+	/* copy the contents: pwrite reads the user's pages (EFAULT if they
+	 * are not there) straight into the new file's pages */
+	while (done < n) {
+		ssize_t w = pwrite(fd, (void *)(p + done), n - done, (off_t)done);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			*err = (w < 0 && errno == EFAULT) ? -EFAULT : -ENOMEM;
+			close(fd);
+			return NULL;
+		}
+		done += (size_t)w;
+	}
+	/* the peer maps this file: it must not be able to shrink it under us
+	 * (SIGBUS), nor we under it */
+	if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0)
+		goto nomem;
+	if (mmap((void *)p, n, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd,
+		 0) == MAP_FAILED)
+		goto nomem;
+	b = calloc(1, sizeof(*b));
+	if (!b)
+		goto nomem;
+	b->start = p;
+	b->len = n;
+	b->fd = fd;
+	return b;
+nomem:
+	*err = -ENOMEM;
+	close(fd);
+	return NULL;
+}
+
+static void backing_put(struct skiff_backing *b)
+{
+	size_t i;
+
+	pthread_mutex_lock(&reg_lock);
+	if (--b->refs == 0) {
+		i = reg_search(b->start);
+		if (i < nreg && reg[i] == b) {
+			memmove(&reg[i], &reg[i + 1], (nreg - i - 1) * sizeof(*reg));
+			nreg--;
+		}
+		/* the user's range stays memfd-backed; only our handle goes */
+		close(b->fd);
+		free(b);
+	}
+	pthread_mutex_unlock(&reg_lock);
+}
+
+static void pieces_put(struct skiff_piece *pc, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++) {
+		if (pc[i].view)
+			munmap(pc[i].view, pc[i].len);
+		backing_put(pc[i].b);
+	}
+	free(pc);
+}
+
+/* Describe [a, a + len) as pieces of re-backed ranges, re-backing gaps. */
+static int acquire(uintptr_t a, size_t len, struct skiff_piece **out,
+		   unsigned *nout)
+{
+	struct skiff_piece *pc = NULL;
+	unsigned npc = 0, cap = 0;
+	uintptr_t p = a, end = a + len;
+	int err = 0;
+
+	raise_nofile();
+	pthread_mutex_lock(&reg_lock);
+	while (p < end) {
+		size_t i = reg_search(p);
+		struct skiff_backing *b = NULL;
+		size_t n;
+
+		if (npc == cap) {
+			unsigned nc = cap ? cap * 2 : 4;
+			void *t = realloc(pc, nc * sizeof(*pc));
+			if (!t) {
+				err = -ENOMEM;
+				break;
+			}
+			pc = t;
+			cap = nc;
+		}
+		if (i < nreg && reg[i]->start <= p) {
+			b = reg[i];
+			n = b->start + b->len - p;
+		} else {
+			uintptr_t gend = end;
+			if (i < nreg && reg[i]->start < gend)
+				gend = reg[i]->start;
+			n = gend - p;
+			if (nreg == capreg) {
+				size_t nc = capreg ? capreg * 2 : 64;
+				void *t = realloc(reg, nc * sizeof(*reg));
+				if (!t) {
+					err = -ENOMEM;
+					break;
+				}
+				reg = t;
+				capreg = nc;
+			}
+			b = reback(p, n, &err);
+			if (!b)
+				break;
+			memmove(&reg[i + 1], &reg[i], (nreg - i) * sizeof(*reg));
+			reg[i] = b;
+			nreg++;
+		}
+		if (n > end - p)
+			n = end - p;
+		b->refs++;
+		pc[npc].b = b;
+		pc[npc].file_off = p - b->start;
+		pc[npc].len = n;
+		pc[npc].view = NULL;
+		npc++;
+		p += n;
+	}
+	pthread_mutex_unlock(&reg_lock);
+	for (unsigned i = 0; !err && i < npc; i++) {
+		void *v = mmap(NULL, pc[i].len, PROT_READ | PROT_WRITE, MAP_SHARED,
+			       pc[i].b->fd, (off_t)pc[i].file_off);
+		if (v == MAP_FAILED)
+			err = -ENOMEM;
+		else
+			pc[i].view = v;
+	}
+	if (err) {
+		pieces_put(pc, npc);
+		return err;
+	}
+	*out = pc;
+	*nout = npc;
+	return 0;
+}
+
+/* ---- the control socket ---- */
+
+static int send_rec(struct skiff_ep *ep, struct skiff_rma_msg *m, int fd)
+{
+	struct skiff_rma *r = ep->rma;
+	struct iovec iov = { m, sizeof(m->hdr) + m->hdr.body_len };
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+
+	if (r->ctl < 0)
+		return -ECONNRESET;
+	if (fd >= 0) {
+		struct cmsghdr *cm;
+		memset(&u, 0, sizeof(u));
+		mh.msg_control = u.buf;
+		mh.msg_controllen = sizeof(u.buf);
+		cm = CMSG_FIRSTHDR(&mh);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+	}
+	/* blocking: the peer's library drains this socket whenever it calls
+	 * into RMA; a full queue means it lives and will */
+	for (;;) {
+		if (sendmsg(r->ctl, &mh, MSG_NOSIGNAL) >= 0)
+			break;
+		if (errno == EINTR)
+			continue;
+		return errno == ENOMEM || errno == ENOBUFS ? -ENOMEM : -ECONNRESET;
+	}
+	r->ctl_sent++;
+	STORE(&r->self_ctl->ctl_posted, r->ctl_sent);
+	return 0;
+}
+
+int skiff_rma_send_range(struct skiff_ep *ep, uint16_t type, uint64_t off,
+			 uint64_t len)
+{
+	struct skiff_rma_msg m;
+
+	skiff_rma_msg_init(&m, type);
+	m.body.range.offset = off;
+	m.body.range.len = len;
+	return send_rec(ep, &m, -1);
+}
+
+static int announce(struct skiff_ep *ep, struct skiff_lwin *w)
+{
+	uint64_t off = w->off;
+	int r = 0;
+
+	for (unsigned i = 0; i < w->npieces && !r; i++) {
+		struct skiff_piece *pc = &w->pieces[i];
+		struct skiff_rma_msg m;
+		int fd = pc->b->fd, rofd = -1;
+
+		if (!(w->prot & SCIF_PROT_WRITE)) {
+			/* a read-only window: the peer gets a descriptor that
+			 * cannot write, whatever it does with it */
+			char path[64];
+			snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+			rofd = open(path, O_RDONLY | O_CLOEXEC);
+			if (rofd < 0)
+				return -ENOMEM;
+			fd = rofd;
+		}
+		skiff_rma_msg_init(&m, SKIFF_RMA_WIN_ADD);
+		m.body.win.offset = off;
+		m.body.win.len = pc->len;
+		m.body.win.file_off = pc->file_off;
+		m.body.win.prot = (uint32_t)w->prot;
+		r = send_rec(ep, &m, fd);
+		if (rofd >= 0)
+			close(rofd);
+		off += pc->len;
+	}
+	return r;
+}
+
+/* ---- tables ---- */
+
+static size_t lwin_search(struct skiff_rma *r, uint64_t off)
+{
+	size_t lo = 0, hi = r->nlwin;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (r->lwin[mid].off + r->lwin[mid].len <= off)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static size_t rwin_search(struct skiff_rwin *t, size_t n, uint64_t off)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (t[mid].off + t[mid].len <= off)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+struct skiff_lwin *skiff_lwin_find(struct skiff_rma *r, uint64_t off)
+{
+	size_t i = lwin_search(r, off);
+
+	if (i < r->nlwin && r->lwin[i].off <= off && !r->lwin[i].zombie)
+		return &r->lwin[i];
+	return NULL;
+}
+
+struct skiff_rwin *skiff_rwin_find(struct skiff_rma *r, uint64_t off)
+{
+	size_t i = rwin_search(r->rwin, r->nrwin, off);
+
+	if (i < r->nrwin && r->rwin[i].off <= off)
+		return &r->rwin[i];
+	return NULL;
+}
+
+unsigned char *skiff_lwin_addr(struct skiff_lwin *w, uint64_t off,
+			       uint64_t *contig)
+{
+	uint64_t rel = off - w->off;
+
+	for (unsigned i = 0; i < w->npieces; i++) {
+		if (rel < w->pieces[i].len) {
+			*contig = w->pieces[i].len - rel;
+			return w->pieces[i].view + rel;
+		}
+		rel -= w->pieces[i].len;
+	}
+	*contig = 0;
+	return NULL;
+}
+
+/* Is [off, off + len) free of windows (live or zombie)? */
+static int range_free(struct skiff_rma *r, uint64_t off, uint64_t len)
+{
+	size_t i = lwin_search(r, off);
+
+	return !(i < r->nlwin && r->lwin[i].off < off + len);
+}
+
+static int lwin_insert(struct skiff_rma *r, struct skiff_lwin *w)
+{
+	size_t i = lwin_search(r, w->off);
+
+	if (r->nlwin == r->caplwin) {
+		size_t nc = r->caplwin ? r->caplwin * 2 : 16;
+		void *t = realloc(r->lwin, nc * sizeof(*r->lwin));
+		if (!t)
+			return -ENOMEM;
+		r->lwin = t;
+		r->caplwin = nc;
+	}
+	memmove(&r->lwin[i + 1], &r->lwin[i], (r->nlwin - i) * sizeof(*r->lwin));
+	r->lwin[i] = *w;
+	r->nlwin++;
+	return 0;
+}
+
+static void lwin_remove(struct skiff_rma *r, size_t i)
+{
+	pieces_put(r->lwin[i].pieces, r->lwin[i].npieces);
+	memmove(&r->lwin[i], &r->lwin[i + 1], (r->nlwin - i - 1) * sizeof(*r->lwin));
+	r->nlwin--;
+}
+
+static int push_rwin(struct skiff_rwin **t, size_t *n, size_t *cap, size_t at,
+		     const struct skiff_rwin *w)
+{
+	if (*n == *cap) {
+		size_t nc = *cap ? *cap * 2 : 16;
+		void *x = realloc(*t, nc * sizeof(**t));
+		if (!x)
+			return -ENOMEM;
+		*t = x;
+		*cap = nc;
+	}
+	memmove(&(*t)[at + 1], &(*t)[at], (*n - at) * sizeof(**t));
+	(*t)[at] = *w;
+	(*n)++;
+	return 0;
+}
+
+/* ---- taking in the peer's records ---- */
+
+static void peer_win_add(struct skiff_rma *r, const struct skiff_rma_win *w,
+			 int fd)
+{
+	struct skiff_rwin nw = { 0 };
+	struct stat st;
+	int seals, acc, mprot;
+	size_t i;
+
+	/* everything here comes from the peer: check it all */
+	if (fd < 0 || !w->len || (w->offset | w->len | w->file_off) & (PAGE - 1) ||
+	    w->offset > OFF_MAX || w->len > OFF_MAX - w->offset ||
+	    w->file_off > OFF_MAX - w->len || !w->prot ||
+	    (w->prot & ~(uint32_t)(SCIF_PROT_READ | SCIF_PROT_WRITE)))
+		return;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+	    (uint64_t)st.st_size < w->file_off + w->len)
+		return;
+	seals = fcntl(fd, F_GET_SEALS);
+	if (seals < 0 || !(seals & F_SEAL_SHRINK))
+		return; /* it could shrink under our mapping: SIGBUS */
+	acc = fcntl(fd, F_GETFL) & O_ACCMODE;
+	mprot = PROT_READ | (acc == O_RDWR ? PROT_WRITE : 0);
+	if ((w->prot & SCIF_PROT_WRITE) && !(mprot & PROT_WRITE))
+		return;
+	i = rwin_search(r->rwin, r->nrwin, w->offset);
+	if (i < r->nrwin && r->rwin[i].off < w->offset + w->len)
+		return; /* overlaps a live piece: not from an honest owner */
+	nw.map = mmap(NULL, w->len, mprot, MAP_SHARED, fd, (off_t)w->file_off);
+	if (nw.map == MAP_FAILED)
+		return;
+	nw.off = w->offset;
+	nw.len = w->len;
+	nw.prot = (int)w->prot;
+	if (push_rwin(&r->rwin, &r->nrwin, &r->caprwin, i, &nw) < 0)
+		munmap(nw.map, nw.len);
+}
+
+static void reap_grave(struct skiff_rma *r)
+{
+	uint64_t done = atomic_load(&r->completed);
+	size_t k = 0;
+
+	for (size_t i = 0; i < r->ngrave; i++) {
+		if (r->grave[i].dead_seq <= done)
+			munmap(r->grave[i].map, r->grave[i].len);
+		else
+			r->grave[k++] = r->grave[i];
+	}
+	r->ngrave = k;
+}
+
+static void peer_win_del(struct skiff_rma *r, uint64_t off, uint64_t len)
+{
+	size_t i;
+	uint64_t seq;
+
+	if (len > OFF_MAX || off > OFF_MAX - len)
+		return;
+	pthread_mutex_lock(&r->clock);
+	seq = r->submitted;
+	pthread_mutex_unlock(&r->clock);
+	i = rwin_search(r->rwin, r->nrwin, off);
+	while (i < r->nrwin && r->rwin[i].off + r->rwin[i].len <= off + len &&
+	       r->rwin[i].off >= off) {
+		/* RMAs already queued may still use it: unmap once done */
+		struct skiff_rwin g = r->rwin[i];
+		g.dead_seq = seq;
+		if (push_rwin(&r->grave, &r->ngrave, &r->capgrave, r->ngrave, &g) < 0)
+			munmap(g.map, g.len);
+		memmove(&r->rwin[i], &r->rwin[i + 1],
+			(r->nrwin - i - 1) * sizeof(*r->rwin));
+		r->nrwin--;
+	}
+	reap_grave(r);
+}
+
+static void owner_map_ref(struct skiff_rma *r, uint64_t off, uint64_t len,
+			  int delta)
+{
+	size_t i;
+
+	if (len > OFF_MAX || off > OFF_MAX - len)
+		return;
+	i = lwin_search(r, off);
+	while (i < r->nlwin && r->lwin[i].off < off + len) {
+		struct skiff_lwin *w = &r->lwin[i];
+		if (delta > 0)
+			w->peer_refs++;
+		else if (w->peer_refs > 0)
+			w->peer_refs--;
+		if (w->zombie && w->peer_refs == 0) {
+			lwin_remove(r, i); /* the last reference went */
+			continue;
+		}
+		i++;
+	}
+}
+
+/* Take in every record the peer sent on the control socket. Called with
+ * r->lock held. Cheap when there is none: one load of the peer's counter. */
+void skiff_rma_sync_locked(struct skiff_ep *ep)
+{
+	struct skiff_rma *r = ep->rma;
+	uint32_t posted = LOAD(&r->peer_ctl->ctl_posted);
+
+	if (r->ngrave)
+		reap_grave(r);
+	if (posted == r->ctl_seen || r->ctl < 0)
+		return;
+	for (int k = 0; k < 65536; k++) {
+		unsigned char buf[128];
+		union {
+			char b[CMSG_SPACE(4 * sizeof(int))];
+			struct cmsghdr align;
+		} u;
+		struct iovec iov = { buf, sizeof(buf) };
+		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
+				     .msg_control = u.b, .msg_controllen = sizeof(u.b) };
+		struct skiff_rma_msg m;
+		struct cmsghdr *cm;
+		int fd = -1;
+		ssize_t n = recvmsg(r->ctl, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		for (cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
+			if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+				continue;
+			for (size_t j = 0; j < (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int); j++) {
+				int x;
+				memcpy(&x, CMSG_DATA(cm) + j * sizeof(int), sizeof(int));
+				if (fd < 0)
+					fd = x;
+				else
+					close(x);
+			}
+		}
+		r->ctl_seen++;
+		if (skiff_rma_decode(buf, (size_t)n, &m) == 0) {
+			switch (m.hdr.type) {
+			case SKIFF_RMA_WIN_ADD:
+				peer_win_add(r, &m.body.win, fd);
+				break;
+			case SKIFF_RMA_WIN_DEL:
+				peer_win_del(r, m.body.range.offset, m.body.range.len);
+				break;
+			case SKIFF_RMA_MAP_REF:
+				owner_map_ref(r, m.body.range.offset, m.body.range.len, 1);
+				break;
+			case SKIFF_RMA_MAP_UNREF:
+				owner_map_ref(r, m.body.range.offset, m.body.range.len, -1);
+				break;
+			}
+		}
+		if (fd >= 0)
+			close(fd);
+	}
+	/* a counter that ran ahead of the records (a hostile peer) must not
+	 * make every later call look again */
+	r->ctl_seen = posted;
+}
+
+int skiff_rma_sync(struct skiff_ep *ep)
+{
+	pthread_mutex_lock(&ep->rma->lock);
+	skiff_rma_sync_locked(ep);
+	pthread_mutex_unlock(&ep->rma->lock);
+	return 0;
+}
+
+/* ---- endpoint life ---- */
+
+int skiff_rma_attach(struct skiff_ep *ep, int ctl)
+{
+	struct skiff_rma *r = calloc(1, sizeof(*r));
+
+	if (!r)
+		return -ENOMEM;
+	r->ctl = ctl;
+	pthread_mutex_init(&r->lock, NULL);
+	pthread_mutex_init(&r->clock, NULL);
+	pthread_cond_init(&r->ccond, NULL);
+	r->self_ctl = &ep->region->rma[ep->side];
+	r->peer_ctl = &ep->region->rma[1 - ep->side];
+	r->next_auto = AUTO_BASE;
+	ep->rma = r;
+	return 0;
+}
+
+void skiff_rma_detach(struct skiff_ep *ep)
+{
+	struct skiff_rma *r = ep->rma;
+	uint64_t last;
+
+	if (!r)
+		return;
+	/* RMAs in progress through this endpoint complete first */
+	pthread_mutex_lock(&r->clock);
+	last = r->submitted;
+	pthread_mutex_unlock(&r->clock);
+	skiff_rma_wait(ep, last);
+	skiff_mmap_forget(ep);
+	pthread_mutex_lock(&r->lock);
+	while (r->nlwin)
+		lwin_remove(r, r->nlwin - 1);
+	for (size_t i = 0; i < r->nrwin; i++)
+		munmap(r->rwin[i].map, r->rwin[i].len);
+	for (size_t i = 0; i < r->ngrave; i++)
+		munmap(r->grave[i].map, r->grave[i].len);
+	if (r->ctl >= 0)
+		close(r->ctl);
+	pthread_mutex_unlock(&r->lock);
+	free(r->lwin);
+	free(r->rwin);
+	free(r->grave);
+	skiff_fence_drop(r);
+	pthread_mutex_destroy(&r->lock);
+	pthread_mutex_destroy(&r->clock);
+	pthread_cond_destroy(&r->ccond);
+	free(r);
+	ep->rma = NULL;
+}
+
+/* Look up a connected endpoint for a window/RMA call: ENOTCONN before a
+ * connection, ECONNRESET once the peer is gone. No fstat here: the RMA
+ * calls are a fast path too. */
+int skiff_rma_enter(int epd, struct skiff_ep **out)
+{
+	struct skiff_ep *ep;
+	int r = skiff_ep_get_fast(epd, &ep);
+
+	if (r < 0)
+		return r;
+	if (ep->fd != epd)
+		return -EBADF;
+	if (ep->state != SKIFF_EP_CONNECTED || !ep->rma)
+		return -ENOTCONN;
+	if (skiff_peer_gone(ep))
+		return -ECONNRESET;
+	*out = ep;
+	return 0;
+}
+
+/* ---- the calls ---- */
+
+SKIFF_API off_t scif_register(scif_epd_t epd, void *addr, size_t len,
+			      off_t offset, int prot_flags, int map_flags)
+{
+	struct skiff_lwin w = { 0 };
+	struct skiff_ep *ep;
+	struct skiff_rma *r;
+	uint64_t off;
+	int ret;
+
+	ret = skiff_ep_get(epd, &ep);
+	if (ret == 0 && (ep->state != SKIFF_EP_CONNECTED || !ep->rma))
+		ret = -ENOTCONN;
+	if (ret == 0 && skiff_check_hup(ep))
+		ret = -ECONNRESET;
+	if (ret < 0)
+		goto fail;
+	if ((map_flags & ~SCIF_MAP_FIXED) || !prot_flags ||
+	    (prot_flags & ~(SCIF_PROT_READ | SCIF_PROT_WRITE)) ||
+	    ((uintptr_t)addr & (PAGE - 1)) || !len || (len & (PAGE - 1)) ||
+	    (uintptr_t)addr + len < (uintptr_t)addr) {
+		ret = -EINVAL;
+		goto fail;
+	}
+	if ((map_flags & SCIF_MAP_FIXED) &&
+	    (offset < 0 || ((uint64_t)offset & (PAGE - 1)) ||
+	     len > OFF_MAX - (uint64_t)offset)) {
+		ret = -EINVAL;
+		goto fail;
+	}
+	r = ep->rma;
+	pthread_mutex_lock(&r->lock);
+	skiff_rma_sync_locked(ep); /* release what the peer let go of */
+	if (map_flags & SCIF_MAP_FIXED) {
+		off = (uint64_t)offset;
+		if (!range_free(r, off, len)) {
+			pthread_mutex_unlock(&r->lock);
+			ret = -EADDRINUSE;
+			goto fail;
+		}
+	} else {
+		/* the hint is a suggestion; continue above the last window
+		 * automatic placement gave, else search from the hint */
+		off = r->next_auto;
+		if (offset > 0)
+			off = ((uint64_t)offset + PAGE - 1) & ~(PAGE - 1);
+		for (;;) {
+			size_t i;
+			if (off > OFF_MAX - len)
+				off = PAGE; /* wrap: first fit from the bottom */
+			if (range_free(r, off, len))
+				break;
+			i = lwin_search(r, off);
+			off = r->lwin[i].off + r->lwin[i].len;
+			if (off == PAGE) /* searched everything */
+				break;
+		}
+		if (!range_free(r, off, len)) {
+			pthread_mutex_unlock(&r->lock);
+			ret = -ENOMEM;
+			goto fail;
+		}
+	}
+	w.off = off;
+	w.len = len;
+	w.prot = prot_flags;
+	ret = acquire((uintptr_t)addr, len, &w.pieces, &w.npieces);
+	if (ret == 0) {
+		ret = lwin_insert(r, &w);
+		if (ret < 0)
+			pieces_put(w.pieces, w.npieces);
+	}
+	if (ret == 0) {
+		ret = announce(ep, skiff_lwin_find(r, off));
+		if (ret < 0) {
+			lwin_remove(r, lwin_search(r, off));
+			skiff_rma_send_range(ep, SKIFF_RMA_WIN_DEL, off, len);
+		} else if (!(map_flags & SCIF_MAP_FIXED) && off + len > r->next_auto) {
+			r->next_auto = off + len;
+		}
+	}
+	pthread_mutex_unlock(&r->lock);
+	if (ret < 0)
+		goto fail;
+	return (off_t)off;
+fail:
+	errno = -ret;
+	return SCIF_REGISTER_FAILED;
+}
+
+SKIFF_API int scif_unregister(scif_epd_t epd, off_t offset, size_t len)
+{
+	struct skiff_ep *ep;
+	struct skiff_rma *r;
+	uint64_t off = (uint64_t)offset, end, last;
+	size_t i, j;
+	int ret = skiff_ep_get(epd, &ep);
+
+	if (ret == 0 && (ep->state != SKIFF_EP_CONNECTED || !ep->rma))
+		ret = -ENOTCONN;
+	if (ret == 0 && skiff_check_hup(ep))
+		ret = -ECONNRESET;
+	if (ret < 0)
+		SKIFF_RET(ret);
+	if (offset < 0 || (off & (PAGE - 1)) || len > OFF_MAX - off)
+		SKIFF_RET(-EINVAL);
+	if (!len)
+		SKIFF_RET(-ENXIO);
+	end = off + len;
+	r = ep->rma;
+	pthread_mutex_lock(&r->lock);
+	/* our own RMAs still in flight may use these windows; new ones cannot
+	 * start while we hold the table lock (completion needs only clock) */
+	pthread_mutex_lock(&r->clock);
+	last = r->submitted;
+	pthread_mutex_unlock(&r->clock);
+	skiff_rma_wait(ep, last);
+	skiff_rma_sync_locked(ep);
+	i = lwin_search(r, off);
+	/* nothing changes on error: check everything first */
+	for (j = i; j < r->nlwin && r->lwin[j].off < end; j++) {
+		if (r->lwin[j].off < off || r->lwin[j].off + r->lwin[j].len > end) {
+			pthread_mutex_unlock(&r->lock);
+			SKIFF_RET(-EINVAL); /* cuts into a window */
+		}
+	}
+	for (j = i; j < r->nlwin && r->lwin[j].off < end; j++)
+		if (!r->lwin[j].zombie)
+			break;
+	if (j == r->nlwin || r->lwin[j].off >= end) {
+		pthread_mutex_unlock(&r->lock);
+		SKIFF_RET(-ENXIO); /* no window there */
+	}
+	ret = skiff_rma_send_range(ep, SKIFF_RMA_WIN_DEL, off, len);
+	while (i < r->nlwin && r->lwin[i].off < end) {
+		if (r->lwin[i].peer_refs > 0) {
+			/* mapped by the peer: its offsets stay taken until
+			 * the peer lets go */
+			r->lwin[i].zombie = 1;
+			i++;
+		} else {
+			lwin_remove(r, i);
+		}
+	}
+	pthread_mutex_unlock(&r->lock);
+	(void)ret; /* a gone peer does not keep us from unregistering */
+	return 0;
+}
