@@ -199,7 +199,7 @@ static int do_send(struct skiff_ep *ep, const unsigned char *buf, int len,
 	struct skiff_ring *r = &ep->tx;
 	uint32_t sent = 0, space, n;
 	int64_t spin_end = 0;
-	int bad = 0, ret, credited = 0;
+	int bad = 0, ret;
 
 	for (;;) {
 		if (peer_dead(ep, r))
@@ -220,7 +220,6 @@ static int do_send(struct skiff_ep *ep, const unsigned char *buf, int len,
 			if (ret < 0)
 				continue;
 			spin_end = 0;
-			credited = 0;
 			if (sent == (uint32_t)len)
 				return (int)sent;
 			continue;
@@ -232,24 +231,20 @@ static int do_send(struct skiff_ep *ep, const unsigned char *buf, int len,
 		}
 		if (block && spin_step(spin_end, &r->ctl->tail, r->cached))
 			continue;
-		/* About to give up (non-blocking) or sleep: leave a credit so
-		 * that our descriptor shows POLLOUT only once the peer frees
-		 * space, then look again. */
-		if (!credited) {
-			ret = skiff_post_credit(ep);
-			if (ret < 0)
-				continue;
-			credited = 1;
-			if (skiff_tx_space(ep, &bad) || bad)
-				continue;
-		}
+		/* About to give up (non-blocking) or sleep: make sure a credit
+		 * is outstanding (posting is a no-op while one is), so that our
+		 * descriptor shows POLLOUT only once the peer frees space,
+		 * then look again: the peer may have drained an earlier one. */
+		ret = skiff_post_credit(ep);
+		if (ret < 0)
+			continue;
+		if (skiff_tx_space(ep, &bad) || bad)
+			continue;
 		if (!block)
 			return (int)sent;
 		ret = sleep_on(ep, POLLOUT);
 		if (ret < 0)
 			return sent ? (int)sent : ret;
-		if (ret > 0 && (ret & POLLOUT))
-			credited = 0; /* the peer drained our credit */
 	}
 }
 

@@ -200,14 +200,15 @@ static int post_doorbell(struct skiff_ep *ep)
 
 	if (LOAD(&r->ctl->d_drained) != r->posted)
 		return 0; /* one is outstanding: POLLIN already shows */
-	ret = send_record(ep, SKIFF_MSG_DOORBELL, 0);
-	if (ret == -EAGAIN)
-		return 0; /* our records fill the peer's queue: it is readable */
-	if (ret < 0)
-		return ret;
+	/* count it before it can be seen: a consumer woken by the record
+	 * must find the counter covering it, or it leaves it queued */
 	r->posted++;
 	STORE(&r->ctl->d_posted, r->posted);
-	return 0;
+	ret = send_record(ep, SKIFF_MSG_DOORBELL, 0);
+	if (ret == -EAGAIN)
+		return 0; /* our records fill the peer's queue: it is readable;
+			   * the consumer resyncs the lost count (drain_to) */
+	return ret < 0 ? ret : 0;
 }
 
 /*
@@ -256,30 +257,42 @@ void skiff_recv_leave(struct skiff_ep *ep)
 		skiff_drain_doorbells(ep);
 }
 
+/* Is our descriptor writable, i.e. is no credit of ours still queued? */
+static int sock_writable(struct skiff_ep *ep)
+{
+	struct pollfd p = { .fd = ep->fd, .events = POLLOUT };
+
+	return poll(&p, 1, 0) == 1 && (p.revents & POLLOUT);
+}
+
 int skiff_post_credit(struct skiff_ep *ep)
 {
 	struct skiff_ring *r = &ep->tx;
 	int ret;
 
-	if (LOAD(&r->ctl->c_drained) == r->c_posted) {
+	/* The consumer removes a credit just after freeing space, so one we
+	 * count as outstanding may be gone already (and the space it stood
+	 * for used up): then our descriptor is writable, and we need a new
+	 * one. Several outstanding are fine: the consumer drains through the
+	 * last it was told of. */
+	if (LOAD(&r->ctl->c_drained) == r->c_posted || sock_writable(ep)) {
+		/* counted before sent (see post_doorbell); the doorbell
+		 * behind the credit replaces one the consumer may remove on
+		 * its way to the credit */
+		r->posted++;
+		STORE(&r->ctl->d_posted, r->posted);
+		r->c_posted++;
+		/* full barrier: c_posted store vs the consumer's tail store */
+		__atomic_exchange_n(&r->ctl->c_posted, r->c_posted, __ATOMIC_SEQ_CST);
 		ret = send_record(ep, SKIFF_MSG_CREDIT,
 				  SKIFF_CREDIT_BYTES - sizeof(struct skiff_wire_hdr));
 		if (ret < 0 && ret != -EAGAIN)
 			return ret;
-		if (ret == 0) {
-			/* The consumer drains through the credit, possibly
-			 * removing the doorbell before it: send another. */
-			ret = send_record(ep, SKIFF_MSG_DOORBELL, 0);
-			if (ret < 0 && ret != -EAGAIN)
-				return ret;
-			r->c_posted++;
-			if (ret == 0) {
-				r->posted++;
-				STORE(&r->ctl->d_posted, r->posted);
-			}
-		}
+		ret = send_record(ep, SKIFF_MSG_DOORBELL, 0);
+		if (ret < 0 && ret != -EAGAIN)
+			return ret;
+		return 0;
 	}
-	/* full barrier: c_posted store vs the consumer's tail store */
 	__atomic_exchange_n(&r->ctl->c_posted, r->c_posted, __ATOMIC_SEQ_CST);
 	return 0;
 }
@@ -321,17 +334,52 @@ int skiff_take_record(struct skiff_ep *ep)
 	return 1;
 }
 
-int skiff_drain_credits(struct skiff_ep *ep)
-{
-	uint32_t target = LOAD(&ep->rx.ctl->c_posted);
-	int n = 0, r;
+/*
+ * Remove records until @dt doorbells and @ct credits in all were drained.
+ * Counters are bumped just before a record is sent, so one may be a moment
+ * away: wait for it briefly. A record that never comes (the producer's send
+ * failed with a full queue, or a hostile counter) is written off, so the
+ * counts meet again.
+ */
+#define RECORD_WAIT_MS 20
 
-	while ((int32_t)(target - ep->rx.c_drained) > 0 && n++ < DRAIN_MAX) {
-		r = skiff_take_record(ep);
-		if (r <= 0)
-			return r;
+static int drain_to(struct skiff_ep *ep, uint32_t dt, uint32_t ct)
+{
+	struct skiff_ring *r = &ep->rx;
+	int n = 0, waited = 0, ret;
+
+	while (((int32_t)(dt - r->drained) > 0 || (int32_t)(ct - r->c_drained) > 0) &&
+	       n++ < DRAIN_MAX) {
+		ret = skiff_take_record(ep);
+		if (ret < 0)
+			return ret;
+		if (ret > 0)
+			continue;
+		if (waited < RECORD_WAIT_MS) {
+			struct pollfd p = { .fd = ep->fd, .events = POLLIN };
+			poll(&p, 1, 1);
+			waited++;
+			continue;
+		}
+		if ((int32_t)(dt - r->drained) > 0)
+			r->drained = dt;
+		if ((int32_t)(ct - r->c_drained) > 0)
+			r->c_drained = ct;
+		STORE(&r->ctl->c_drained, r->c_drained);
+		break;
 	}
 	return 0;
+}
+
+int skiff_drain_credits(struct skiff_ep *ep)
+{
+	struct skiff_ring *r = &ep->rx;
+	uint32_t ct = LOAD(&r->ctl->c_posted);
+
+	if ((int32_t)(ct - r->c_drained) > DRAIN_MAX)
+		ct = r->c_drained + DRAIN_MAX; /* hostile counter */
+	/* doorbells before the credit go too; the one behind it stays */
+	return drain_to(ep, r->drained, ct);
 }
 
 /*
@@ -344,7 +392,7 @@ int skiff_drain_doorbells(struct skiff_ep *ep)
 {
 	struct skiff_ring *r = &ep->rx;
 	uint32_t target;
-	int bad = 0, n = 0, ret;
+	int bad = 0, ret;
 
 	/* Nobody polls the ring any more: from here on the producer must
 	 * ring. The exchange is a full barrier against its head exchange. */
@@ -361,13 +409,7 @@ int skiff_drain_doorbells(struct skiff_ep *ep)
 		STORE(&r->ctl->d_drained, r->drained);
 		return bad ? 0 : 1;
 	}
-	while (r->drained != target && n++ < DRAIN_MAX) {
-		ret = skiff_take_record(ep);
-		if (ret < 0)
-			return ret;
-		if (ret == 0)
-			break; /* counter ran ahead of the records: hostile */
-	}
+	ret = drain_to(ep, target, r->c_drained);
 	STORE(&r->ctl->d_drained, r->drained);
-	return 0;
+	return ret < 0 ? ret : 0;
 }
