@@ -14,6 +14,7 @@ static size_t body_len(uint16_t type)
 	case SKIFF_RMA_WIN_DEL:
 	case SKIFF_RMA_MAP_REF:
 	case SKIFF_RMA_MAP_UNREF:
+	case SKIFF_RMA_WIN_DEL_ACK:
 		return sizeof(struct skiff_rma_range);
 	default:
 		return 0;

@@ -19,6 +19,8 @@ enum skiff_rma_type {
 	SKIFF_RMA_WIN_DEL = 33,   /* owner -> peer: windows in a range are gone */
 	SKIFF_RMA_MAP_REF = 34,   /* peer -> owner: it mapped a range */
 	SKIFF_RMA_MAP_UNREF = 35, /* peer -> owner: it unmapped that range */
+	SKIFF_RMA_WIN_DEL_ACK = 36, /* peer -> owner: WIN_DEL done, and no RMA
+				     * of the peer touches those pages any more */
 };
 
 struct skiff_rma_win {

@@ -268,6 +268,19 @@ static int read_grant(struct skiff_ep *ep)
 			close(ctl);
 		return -ECONNREFUSED;
 	}
+	{
+		/* it must be what an honest acceptor sends: a socket of a
+		 * SOCK_SEQPACKET pair (window.c reads records from it) */
+		int type = 0, dom = 0;
+		socklen_t sl = sizeof(int);
+		if (getsockopt(ctl, SOL_SOCKET, SO_TYPE, &type, &sl) < 0 ||
+		    type != SOCK_SEQPACKET ||
+		    getsockopt(ctl, SOL_SOCKET, SO_DOMAIN, &dom, &sl) < 0 ||
+		    dom != AF_UNIX) {
+			close(ctl);
+			return -ECONNREFUSED;
+		}
+	}
 	r = skiff_rma_attach(ep, ctl);
 	if (r < 0) {
 		close(ctl);

@@ -58,6 +58,15 @@ static int nchan;
 static pid_t eng_pid; /* a fork()ed child starts its own engine */
 static _Atomic unsigned rr;
 static size_t nt_min = NT_MIN_DEFAULT;
+static pthread_once_t nt_once = PTHREAD_ONCE_INIT;
+
+static void nt_init(void)
+{
+	const char *s = getenv("SKIFF_NT_MIN");
+
+	if (s && *s)
+		nt_min = (size_t)strtoull(s, NULL, 0);
+}
 
 /* ---- copying ---- */
 
@@ -93,6 +102,7 @@ static void copy_nt(unsigned char *d, const unsigned char *s, size_t n)
 void skiff_copy(unsigned char *dst, const unsigned char *src, size_t n)
 {
 #if defined(__x86_64__)
+	pthread_once(&nt_once, nt_init);
 	if (n >= nt_min) {
 		copy_nt(dst, src, n);
 		return;
@@ -181,9 +191,11 @@ static void complete(struct skiff_rma *r, uint64_t seq)
 		r->done[(done + 1) % SKIFF_RMA_TRACK] = 0;
 		done++;
 	}
-	publish(r, done);
+	/* signals first: whoever sees the new count may unmap their
+	 * targets (scif_unregister, a dropped remote window) */
 	if (r->sigs)
-		skiff_fence_fire(r);
+		skiff_fence_fire(r, done);
+	publish(r, done);
 	pthread_cond_broadcast(&r->ccond);
 	pthread_mutex_unlock(&r->clock);
 }
@@ -200,7 +212,7 @@ int skiff_rma_wait(struct skiff_ep *ep, uint64_t seq)
 	/* SCIF_RMA_SYNC promises busy waiting: spin a little first */
 	for (int i = 0; i < 2000; i++) {
 		if (atomic_load_explicit(&r->completed, memory_order_acquire) >= seq)
-			return 0;
+			return 0; /* callers that free r take r->clock once more */
 #if defined(__x86_64__)
 		__builtin_ia32_pause();
 #endif
@@ -265,9 +277,6 @@ static int engine(void)
 		n = 1;
 	if (n > MAX_CHANNELS)
 		n = MAX_CHANNELS;
-	s = getenv("SKIFF_NT_MIN");
-	if (s && *s)
-		nt_min = (size_t)strtoull(s, NULL, 0);
 	chans = calloc((size_t)n, sizeof(*chans));
 	if (!chans) {
 		pthread_mutex_unlock(&eng_lock);

@@ -46,9 +46,8 @@ static void sig_write(struct skiff_sig *s)
 		write_u64(s->rp, s->rval);
 }
 
-void skiff_fence_fire(struct skiff_rma *r)
+void skiff_fence_fire(struct skiff_rma *r, uint64_t done)
 {
-	uint64_t done = atomic_load(&r->completed);
 	struct skiff_sig **pp = &r->sigs;
 
 	while (*pp) {

@@ -68,6 +68,7 @@ struct skiff_backing {
 	size_t len;
 	int fd;
 	int refs; /* windows using it */
+	unsigned id; /* in the memfd's name: tells our mapping from others */
 };
 
 /* Part of a local window backed by one memfd. */
@@ -102,6 +103,7 @@ struct skiff_sig; /* fence.c */
 
 struct skiff_rma {
 	int ctl;           /* RMA control socket */
+	struct svc *svc;   /* the control service watching ctl (window.c) */
 	uint32_t ctl_seen; /* records of the peer consumed */
 	uint32_t ctl_sent;
 	pthread_mutex_t lock; /* tables below, ctl socket */
@@ -112,6 +114,7 @@ struct skiff_rma {
 	struct skiff_rwin *grave;
 	size_t ngrave, capgrave;
 	uint64_t next_auto; /* where automatic offsets continue */
+	uint32_t del_sent, del_acked; /* WIN_DEL round trips */
 
 	/* completion tracking, in submission order */
 	pthread_mutex_t clock;
@@ -159,6 +162,7 @@ int skiff_rma_attach(struct skiff_ep *ep, int ctl);
 void skiff_rma_detach(struct skiff_ep *ep);
 int skiff_rma_sync(struct skiff_ep *ep); /* take in the peer's records */
 void skiff_rma_sync_locked(struct skiff_ep *ep); /* rma->lock held */
+void skiff_svc_del(struct skiff_ep *ep);
 int skiff_rma_enter(int epd, struct skiff_ep **out); /* state checks */
 struct skiff_lwin *skiff_lwin_find(struct skiff_rma *r, uint64_t off);
 struct skiff_rwin *skiff_rwin_find(struct skiff_rma *r, uint64_t off);
@@ -182,7 +186,7 @@ void skiff_copy(unsigned char *dst, const unsigned char *src, size_t n);
 void skiff_copy_ordered(struct skiff_seg *segs, size_t nseg, size_t total);
 
 /* fence.c */
-void skiff_fence_fire(struct skiff_rma *r); /* under clock */
+void skiff_fence_fire(struct skiff_rma *r, uint64_t done); /* under clock */
 void skiff_fence_drop(struct skiff_rma *r);
 
 /* mmap.c */

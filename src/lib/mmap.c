@@ -26,6 +26,7 @@ struct mapping {
 	uintptr_t addr;
 	size_t len;
 	uint64_t off;
+	size_t left; /* bytes still mapped: released when it reaches 0 */
 	struct skiff_ep *ep; /* NULL once the endpoint closed */
 	struct mapping *next;
 };
@@ -134,8 +135,11 @@ SKIFF_API void *scif_mmap(void *addr, size_t len, int prot_flags, int map_flags,
 			     MAP_FIXED | MAP_NORESERVE, -1, 0);
 		goto fail;
 	}
+	/* SCIF's mappings are not inherited across fork() (VM_DONTCOPY) */
+	madvise(dest, mlen, MADV_DONTFORK);
 	m->addr = (uintptr_t)dest;
 	m->len = mlen;
+	m->left = mlen;
 	m->off = (uint64_t)offset;
 	m->ep = ep;
 	pthread_mutex_lock(&maps_lock);
@@ -151,28 +155,40 @@ fail:
 
 SKIFF_API int scif_munmap(void *addr, size_t len)
 {
-	uintptr_t a = (uintptr_t)addr;
-	struct mapping **pp, *hit = NULL;
+	uintptr_t a = (uintptr_t)addr, e;
+	struct mapping **pp;
 
 	if (munmap(addr, len) < 0)
 		return -1;
-	/* a whole scif_mmap()ed range unmapped: tell its owner */
+	e = a + ((len + PAGE - 1) & ~(PAGE - 1));
+	/* Every scif_mmap()ed range this covers loses those bytes; one that
+	 * has none left is released, and its owner told (it may then reuse
+	 * the offsets of windows it unregistered meanwhile). */
 	pthread_mutex_lock(&maps_lock);
-	for (pp = &maps; *pp; pp = &(*pp)->next) {
+	for (pp = &maps; *pp;) {
 		struct mapping *m = *pp;
-		if (m->addr >= a && m->addr + m->len <= a + len) {
-			*pp = m->next;
-			hit = m;
-			break;
+		uintptr_t lo = m->addr > a ? m->addr : a;
+		uintptr_t hi = m->addr + m->len < e ? m->addr + m->len : e;
+
+		if (lo >= hi) {
+			pp = &m->next;
+			continue;
 		}
-	}
-	if (hit && hit->ep && hit->ep->rma) {
-		struct skiff_ep *ep = hit->ep;
-		pthread_mutex_lock(&ep->rma->lock);
-		skiff_rma_send_range(ep, SKIFF_RMA_MAP_UNREF, hit->off, hit->len);
-		pthread_mutex_unlock(&ep->rma->lock);
+		/* a range unmapped twice must not count twice: clamp */
+		m->left -= hi - lo < m->left ? hi - lo : m->left;
+		if (m->left) {
+			pp = &m->next;
+			continue;
+		}
+		*pp = m->next;
+		if (m->ep && m->ep->rma) {
+			struct skiff_ep *ep = m->ep;
+			pthread_mutex_lock(&ep->rma->lock);
+			skiff_rma_send_range(ep, SKIFF_RMA_MAP_UNREF, m->off, m->len);
+			pthread_mutex_unlock(&ep->rma->lock);
+		}
+		free(m);
 	}
 	pthread_mutex_unlock(&maps_lock);
-	free(hit);
 	return 0;
 }

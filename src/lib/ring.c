@@ -10,8 +10,9 @@
  * - outbound ring full after a credit  =>  a CREDIT record (big enough to make
  *   our socket unwritable) is queued at the peer, which reads it once it has
  *   freed space (so POLLOUT follows the ring).
- * Counters are bumped after the record is sent: a consumer told of N records
- * finds them queued and never waits for one.
+ * Counters are bumped just before the record is sent, so a consumer woken
+ * by a record finds it counted; a consumer told of a record that is not
+ * there yet waits for it briefly, and writes it off if it never comes.
  */
 #define _GNU_SOURCE
 #include "internal.h"
@@ -324,12 +325,20 @@ int skiff_take_record(struct skiff_ep *ep)
 	if (skiff_wire_decode(buf, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf),
 			      &m) < 0)
 		return 1; /* garbage from a hostile peer: dropped */
+	/* Every record is counted before it is sent: one found with its
+	 * count already reached was written off by drain_to() (it came too
+	 * late). Counting it again would put us ahead of the producer, which
+	 * would then believe one is outstanding for good. */
 	if (m.hdr.type == SKIFF_MSG_DOORBELL) {
-		ep->rx.drained++;
-		STORE(&ep->rx.ctl->d_drained, ep->rx.drained);
+		if ((int32_t)(LOAD(&ep->rx.ctl->d_posted) - ep->rx.drained) > 0) {
+			ep->rx.drained++;
+			STORE(&ep->rx.ctl->d_drained, ep->rx.drained);
+		}
 	} else if (m.hdr.type == SKIFF_MSG_CREDIT) {
-		ep->rx.c_drained++;
-		STORE(&ep->rx.ctl->c_drained, ep->rx.c_drained);
+		if ((int32_t)(LOAD(&ep->rx.ctl->c_posted) - ep->rx.c_drained) > 0) {
+			ep->rx.c_drained++;
+			STORE(&ep->rx.ctl->c_drained, ep->rx.c_drained);
+		}
 	}
 	return 1;
 }

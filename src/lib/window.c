@@ -20,6 +20,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <poll.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -71,13 +75,18 @@ static void raise_nofile(void)
 	}
 }
 
+static unsigned backing_ids;
+
 static struct skiff_backing *reback(uintptr_t p, size_t n, int *err)
 {
 	struct skiff_backing *b;
 	size_t done = 0;
+	unsigned id = ++backing_ids; /* under reg_lock */
+	char name[48];
 	int fd;
 
-	fd = memfd_create("skiff-window", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	snprintf(name, sizeof(name), "skiff-window-%u", id);
+	fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	if (fd < 0) {
 		*err = errno == EMFILE || errno == ENFILE ? -EAGAIN : -ENOMEM;
 		return NULL;
@@ -110,11 +119,54 @@ static struct skiff_backing *reback(uintptr_t p, size_t n, int *err)
 	b->start = p;
 	b->len = n;
 	b->fd = fd;
+	b->id = id;
 	return b;
 nomem:
 	*err = -ENOMEM;
 	close(fd);
 	return NULL;
+}
+
+/*
+ * The last window on a range went: make it private memory again, so that
+ * fork() copies it and freed heap pages behave as heap pages. Only if the
+ * range is still our mapping, whole: the user may have unmapped it (then
+ * its pages are gone already) or mapped something else there.
+ */
+static void restore_private(struct skiff_backing *b)
+{
+	char path[96], link[160], want[64];
+	size_t wl, done = 0;
+	ssize_t n;
+	void *tmp;
+
+	snprintf(path, sizeof(path), "/proc/self/map_files/%lx-%lx",
+		 (unsigned long)b->start, (unsigned long)(b->start + b->len));
+	n = readlink(path, link, sizeof(link) - 1);
+	if (n < 0)
+		return;
+	link[n] = 0;
+	wl = (size_t)snprintf(want, sizeof(want), "/memfd:skiff-window-%u", b->id);
+	if (strncmp(link, want, wl) || (link[wl] && link[wl] != ' '))
+		return;
+	tmp = mmap(NULL, b->len, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (tmp == MAP_FAILED)
+		return;
+	while (done < b->len) {
+		ssize_t r = pread(b->fd, (char *)tmp + done, b->len - done,
+				  (off_t)done);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			munmap(tmp, b->len);
+			return;
+		}
+		done += (size_t)r;
+	}
+	if (mremap(tmp, b->len, b->len, MREMAP_MAYMOVE | MREMAP_FIXED,
+		   (void *)b->start) == MAP_FAILED)
+		munmap(tmp, b->len);
 }
 
 static void backing_put(struct skiff_backing *b)
@@ -128,7 +180,7 @@ static void backing_put(struct skiff_backing *b)
 			memmove(&reg[i], &reg[i + 1], (nreg - i - 1) * sizeof(*reg));
 			nreg--;
 		}
-		/* the user's range stays memfd-backed; only our handle goes */
+		restore_private(b);
 		close(b->fd);
 		free(b);
 	}
@@ -474,13 +526,16 @@ static void reap_grave(struct skiff_rma *r)
 	r->ngrave = k;
 }
 
-static void peer_win_del(struct skiff_rma *r, uint64_t off, uint64_t len)
+static int send_rec(struct skiff_ep *ep, struct skiff_rma_msg *m, int fd);
+
+static void peer_win_del(struct skiff_ep *ep, uint64_t off, uint64_t len)
 {
+	struct skiff_rma *r = ep->rma;
 	size_t i;
 	uint64_t seq;
 
 	if (len > OFF_MAX || off > OFF_MAX - len)
-		return;
+		goto ack;
 	pthread_mutex_lock(&r->clock);
 	seq = r->submitted;
 	pthread_mutex_unlock(&r->clock);
@@ -496,7 +551,12 @@ static void peer_win_del(struct skiff_rma *r, uint64_t off, uint64_t len)
 			(r->nrwin - i - 1) * sizeof(*r->rwin));
 		r->nrwin--;
 	}
+	/* our RMAs already queued may still write those pages: the owner may
+	 * reuse them as soon as we answer, so answer once they are done */
+	skiff_rma_wait(ep, seq);
 	reap_grave(r);
+ack:
+	skiff_rma_send_range(ep, SKIFF_RMA_WIN_DEL_ACK, off, len);
 }
 
 static void owner_map_ref(struct skiff_rma *r, uint64_t off, uint64_t len,
@@ -523,14 +583,14 @@ static void owner_map_ref(struct skiff_rma *r, uint64_t off, uint64_t len,
 
 /* Take in every record the peer sent on the control socket. Called with
  * r->lock held. Cheap when there is none: one load of the peer's counter. */
-void skiff_rma_sync_locked(struct skiff_ep *ep)
+static void sync_any(struct skiff_ep *ep, int force)
 {
 	struct skiff_rma *r = ep->rma;
 	uint32_t posted = LOAD(&r->peer_ctl->ctl_posted);
 
 	if (r->ngrave)
 		reap_grave(r);
-	if (posted == r->ctl_seen || r->ctl < 0)
+	if ((posted == r->ctl_seen && !force) || r->ctl < 0)
 		return;
 	for (int k = 0; k < 65536; k++) {
 		unsigned char buf[128];
@@ -569,7 +629,10 @@ void skiff_rma_sync_locked(struct skiff_ep *ep)
 				peer_win_add(r, &m.body.win, fd);
 				break;
 			case SKIFF_RMA_WIN_DEL:
-				peer_win_del(r, m.body.range.offset, m.body.range.len);
+				peer_win_del(ep, m.body.range.offset, m.body.range.len);
+				break;
+			case SKIFF_RMA_WIN_DEL_ACK:
+				r->del_acked++;
 				break;
 			case SKIFF_RMA_MAP_REF:
 				owner_map_ref(r, m.body.range.offset, m.body.range.len, 1);
@@ -587,13 +650,141 @@ void skiff_rma_sync_locked(struct skiff_ep *ep)
 	r->ctl_seen = posted;
 }
 
-int skiff_rma_sync(struct skiff_ep *ep)
+void skiff_rma_sync_locked(struct skiff_ep *ep)
 {
-	pthread_mutex_lock(&ep->rma->lock);
-	skiff_rma_sync_locked(ep);
-	pthread_mutex_unlock(&ep->rma->lock);
-	return 0;
+	sync_any(ep, 0);
 }
+
+/* ---- the control service ----
+ * A thread of the library takes in the peer's records as they come, so
+ * that a peer registering many windows never blocks on our full socket
+ * while we are busy elsewhere (RMA needs no help from the target). */
+
+/* One service generation: its epoll set, an eventfd to stop it, its
+ * thread. It ends when its last endpoint leaves, so a process with no
+ * connection holds no descriptor of ours. */
+struct svc {
+	int epfd, evfd;
+	pthread_t th;
+	int count, quit;
+	pid_t pid;
+};
+
+static pthread_mutex_t svc_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct svc *svc_cur;
+
+static void *svc_main(void *arg)
+{
+	struct svc *sv = arg;
+	struct epoll_event ev[16];
+
+	for (;;) {
+		int n = epoll_wait(sv->epfd, ev, 16, -1);
+
+		if (n <= 0)
+			continue;
+		pthread_mutex_lock(&svc_lock);
+		if (sv->quit) {
+			pthread_mutex_unlock(&svc_lock);
+			break;
+		}
+		for (int i = 0; i < n; i++) {
+			struct skiff_ep *ep = ev[i].data.ptr;
+			struct skiff_rma *r;
+
+			if (!ep)
+				continue; /* the eventfd */
+			r = ep->rma;
+			if (!r || r->svc != sv)
+				continue; /* removed while we waited */
+			pthread_mutex_lock(&r->lock);
+			sync_any(ep, 1);
+			pthread_mutex_unlock(&r->lock);
+			if (ev[i].events & (EPOLLHUP | EPOLLERR))
+				/* the peer is gone: nothing more will come */
+				epoll_ctl(sv->epfd, EPOLL_CTL_DEL, r->ctl, NULL);
+		}
+		pthread_mutex_unlock(&svc_lock);
+	}
+	close(sv->epfd);
+	close(sv->evfd);
+	return NULL;
+}
+
+static struct svc *svc_start(void)
+{
+	struct epoll_event e = { .events = EPOLLIN, .data.ptr = NULL };
+	struct svc *sv = calloc(1, sizeof(*sv));
+	sigset_t all, old;
+	int ok;
+
+	if (!sv)
+		return NULL;
+	sv->epfd = epoll_create1(EPOLL_CLOEXEC);
+	sv->evfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (sv->epfd < 0 || sv->evfd < 0 ||
+	    epoll_ctl(sv->epfd, EPOLL_CTL_ADD, sv->evfd, &e) < 0)
+		goto fail;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old); /* user signals go elsewhere */
+	ok = pthread_create(&sv->th, NULL, svc_main, sv) == 0;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (!ok)
+		goto fail;
+	sv->pid = getpid();
+	return sv;
+fail:
+	if (sv->epfd >= 0)
+		close(sv->epfd);
+	if (sv->evfd >= 0)
+		close(sv->evfd);
+	free(sv);
+	return NULL;
+}
+
+static void svc_add(struct skiff_ep *ep)
+{
+	struct epoll_event e = { .events = EPOLLIN, .data.ptr = ep };
+
+	pthread_mutex_lock(&svc_lock);
+	/* first use, the last one stopping, or a child of fork(): a new one */
+	if (!svc_cur || svc_cur->quit || svc_cur->pid != getpid())
+		svc_cur = svc_start();
+	/* without one, records are still taken in by our own calls */
+	if (svc_cur && epoll_ctl(svc_cur->epfd, EPOLL_CTL_ADD, ep->rma->ctl, &e) == 0) {
+		ep->rma->svc = svc_cur;
+		svc_cur->count++;
+	}
+	pthread_mutex_unlock(&svc_lock);
+}
+
+void skiff_svc_del(struct skiff_ep *ep)
+{
+	struct svc *sv;
+	int stop = 0;
+
+	pthread_mutex_lock(&svc_lock);
+	sv = ep->rma->svc;
+	ep->rma->svc = NULL;
+	if (sv && sv->pid == getpid()) {
+		epoll_ctl(sv->epfd, EPOLL_CTL_DEL, ep->rma->ctl, NULL);
+		if (--sv->count == 0) {
+			uint64_t one = 1;
+			sv->quit = 1;
+			stop = write(sv->evfd, &one, sizeof(one)) == sizeof(one);
+			if (svc_cur == sv)
+				svc_cur = NULL;
+		}
+	}
+	pthread_mutex_unlock(&svc_lock);
+	if (stop) {
+		/* wait for it to close its descriptors: none of ours remain */
+		pthread_join(sv->th, NULL);
+		free(sv);
+	}
+}
+
+static int del_round_trip(struct skiff_ep *ep, uint64_t off, uint64_t len);
 
 /* ---- endpoint life ---- */
 
@@ -611,6 +802,7 @@ int skiff_rma_attach(struct skiff_ep *ep, int ctl)
 	r->peer_ctl = &ep->region->rma[1 - ep->side];
 	r->next_auto = AUTO_BASE;
 	ep->rma = r;
+	svc_add(ep);
 	return 0;
 }
 
@@ -626,8 +818,15 @@ void skiff_rma_detach(struct skiff_ep *ep)
 	last = r->submitted;
 	pthread_mutex_unlock(&r->clock);
 	skiff_rma_wait(ep, last);
+	/* the thread that completed the last one may still be inside
+	 * complete(): let it leave before r goes */
+	pthread_mutex_lock(&r->clock);
+	pthread_mutex_unlock(&r->clock);
+	skiff_svc_del(ep);
 	skiff_mmap_forget(ep);
 	pthread_mutex_lock(&r->lock);
+	if (r->nlwin && !skiff_peer_gone(ep))
+		del_round_trip(ep, 0, OFF_MAX); /* the user may free it next */
 	while (r->nlwin)
 		lwin_remove(r, r->nlwin - 1);
 	for (size_t i = 0; i < r->nrwin; i++)
@@ -666,6 +865,47 @@ int skiff_rma_enter(int epd, struct skiff_ep **out)
 		return -ECONNRESET;
 	*out = ep;
 	return 0;
+}
+
+/*
+ * Tell the peer windows in [off, off + len) are gone and wait until it has
+ * dropped them and finished its RMAs on them: after scif_unregister()
+ * returns, the user may free the memory. Called with r->lock held; the
+ * peer's records keep being taken in meanwhile (it may be unregistering
+ * too). A peer that is gone or silent for 10 s is not waited for.
+ */
+static int del_round_trip(struct skiff_ep *ep, uint64_t off, uint64_t len)
+{
+	struct skiff_rma *r = ep->rma;
+	uint32_t ticket = ++r->del_sent;
+	uint64_t progress = __atomic_load_n(&r->peer_ctl->completed, __ATOMIC_ACQUIRE);
+	int stalled = 0;
+	int ret = skiff_rma_send_range(ep, SKIFF_RMA_WIN_DEL, off, len);
+
+	while (ret == 0 && (int32_t)(r->del_acked - ticket) < 0) {
+		struct pollfd p = { .fd = r->ctl, .events = POLLIN };
+		uint64_t c;
+
+		sync_any(ep, 1);
+		if ((int32_t)(r->del_acked - ticket) >= 0)
+			break;
+		/* the peer answers once its RMAs on those pages are done: wait
+		 * while it makes progress, give up on one silent for 1 s */
+		c = __atomic_load_n(&r->peer_ctl->completed, __ATOMIC_ACQUIRE);
+		if (c != progress) {
+			progress = c;
+			stalled = 0;
+		}
+		if (skiff_peer_gone(ep) || stalled >= 1000)
+			break;
+		if (poll(&p, 1, 10) == 1 && (p.revents & (POLLHUP | POLLERR)) &&
+		    !(p.revents & POLLIN))
+			break; /* the peer's end is closed */
+		stalled += 10;
+	}
+	if ((int32_t)(r->del_acked - ticket) < 0)
+		r->del_acked = ticket; /* written off: keep later ones exact */
+	return ret;
 }
 
 /* ---- the calls ---- */
@@ -802,7 +1042,7 @@ SKIFF_API int scif_unregister(scif_epd_t epd, off_t offset, size_t len)
 		pthread_mutex_unlock(&r->lock);
 		SKIFF_RET(-ENXIO); /* no window there */
 	}
-	ret = skiff_rma_send_range(ep, SKIFF_RMA_WIN_DEL, off, len);
+	ret = del_round_trip(ep, off, len);
 	while (i < r->nlwin && r->lwin[i].off < end) {
 		if (r->lwin[i].peer_refs > 0) {
 			/* mapped by the peer: its offsets stay taken until
