@@ -314,7 +314,7 @@ static void t_query(void)
 	CHECK(skiff_query_nodes(fabric, &info) == 0);
 	CHECK(info.ncards == 3);
 	CHECK(info.daemon_pid == (uint32_t)d.pid);
-	CHECK(info.card_mem == 0);
+	CHECK(info.card_mem == 256ull << 20);
 	CHECK(skiff_node_online(fabric, 0) == 1);
 	CHECK(skiff_node_online(fabric, 1) == 1);
 	CHECK(skiff_node_online(fabric, 3) == 1);

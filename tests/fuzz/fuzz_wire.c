@@ -30,6 +30,25 @@ static void check_decode(const uint8_t *data, size_t size)
 	if (m.hdr.body_len != want || want > sizeof(m.body) ||
 	    size < hl + want)
 		abort();
+	/* each type's body is exactly its struct (PROTOCOL.md section 2) */
+	switch (m.hdr.type) {
+	case SKIFF_MSG_NODE_QUERY:
+		if (want != sizeof(struct skiff_node_query))
+			abort();
+		break;
+	case SKIFF_MSG_NODE_INFO:
+		if (want != sizeof(struct skiff_node_info))
+			abort();
+		break;
+	case SKIFF_MSG_CARD_MEM_REQ:
+		if (want != sizeof(struct skiff_card_mem_req))
+			abort();
+		break;
+	case SKIFF_MSG_CARD_MEM:
+		if (want != sizeof(struct skiff_card_mem))
+			abort();
+		break;
+	}
 	/* header and body are copied verbatim, the rest of @m is zero */
 	if (memcmp(&m, data, hl + want) != 0)
 		abort();

@@ -24,6 +24,12 @@ hdr() { printf 'SKIF'; u16 1; u16 "$1"; u32 "$2"; u32 0; }
 { hdr 5 8; u32 0; u32 0; } > "$out/node_query"
 # NODE_INFO: 3 cards, daemon pid 1000, no device memory
 { hdr 6 16; u32 3; u32 1000; u64 0; } > "$out/node_info"
+# CARD_MEM_REQ: the memory of card node 1 (micmem board 0), no flags
+{ hdr 7 8; u32 1; u32 0; } > "$out/card_mem_req"
+# CARD_MEM: node 1, status 0, 256 MiB (the memfd travels as SCM_RIGHTS)
+{ hdr 8 16; u32 1; u32 0; u64 268435456; } > "$out/card_mem"
+# CARD_MEM refused: node 1, status EPERM (1), size 0
+{ hdr 8 16; u32 1; u32 1; u64 0; } > "$out/card_mem_eperm"
 # port names (the part after "skiff/<fabric>/")
 printf 'n0/p1088' > "$out/port_name"
 printf 'n255/p65535' > "$out/port_name_max"
