@@ -8,6 +8,8 @@ _Static_assert(sizeof(struct skiff_conn_req) == 24, "fixed layout");
 _Static_assert(sizeof(struct skiff_conn_grant) == 16, "fixed layout");
 _Static_assert(sizeof(struct skiff_node_query) == 8, "fixed layout");
 _Static_assert(sizeof(struct skiff_node_info) == 16, "fixed layout");
+_Static_assert(sizeof(struct skiff_card_mem_req) == 8, "fixed layout");
+_Static_assert(sizeof(struct skiff_card_mem) == 16, "fixed layout");
 
 size_t skiff_wire_body_len(uint16_t type)
 {
@@ -23,6 +25,10 @@ size_t skiff_wire_body_len(uint16_t type)
 		return sizeof(struct skiff_node_query);
 	case SKIFF_MSG_NODE_INFO:
 		return sizeof(struct skiff_node_info);
+	case SKIFF_MSG_CARD_MEM_REQ:
+		return sizeof(struct skiff_card_mem_req);
+	case SKIFF_MSG_CARD_MEM:
+		return sizeof(struct skiff_card_mem);
 	default:
 		return 0;
 	}

@@ -26,7 +26,9 @@ enum skiff_wire_type {
 	SKIFF_MSG_CREDIT = 4,     /* sender waits for ring space */
 	SKIFF_MSG_NODE_QUERY = 5, /* client -> scifd */
 	SKIFF_MSG_NODE_INFO = 6,  /* scifd -> client */
-	SKIFF_MSG_TYPE_MAX = 6
+	SKIFF_MSG_CARD_MEM_REQ = 7, /* client -> scifd: a card's memory */
+	SKIFF_MSG_CARD_MEM = 8,     /* scifd -> client, carries the memfd */
+	SKIFF_MSG_TYPE_MAX = 8
 };
 
 struct skiff_wire_hdr {
@@ -65,12 +67,25 @@ struct skiff_node_info {
 	uint64_t card_mem; /* bytes of device memory per card */
 };
 
+struct skiff_card_mem_req {
+	uint32_t node;  /* card node, 1..ncards (micmem board b is node b + 1) */
+	uint32_t flags; /* zero */
+};
+
+struct skiff_card_mem {
+	uint32_t node;   /* as requested */
+	uint32_t status; /* 0, or an errno: ENODEV, EPERM */
+	uint64_t size;   /* bytes of device memory (0 unless status is 0) */
+};
+
 /* Largest body of any type. */
 union skiff_wire_body {
 	struct skiff_conn_req conn_req;
 	struct skiff_conn_grant grant;
 	struct skiff_node_query query;
 	struct skiff_node_info info;
+	struct skiff_card_mem_req card_req;
+	struct skiff_card_mem card;
 };
 
 struct skiff_wire_msg {

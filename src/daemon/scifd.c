@@ -7,6 +7,12 @@
  * daemon dies, however it dies. Clients (libscif, the scif CLI) connect,
  * send NODE_QUERY records and get NODE_INFO replies (docs/PROTOCOL.md).
  *
+ * Each card has device memory: a sealed memfd created at start (so it is
+ * zero) and owned by the daemon, so it outlives the programs that use it and
+ * dies with the daemon. A CARD_MEM_REQ from a client running as the
+ * daemon's effective user (SO_PEERCRED) is answered with the memfd attached;
+ * anybody else gets EPERM and no descriptor (libmicmem, docs/PROTOCOL.md).
+ *
  * One thread, one poll() loop. Nothing a client sends or fails to read can
  * crash the daemon or make it block: malformed records and slow readers get
  * disconnected, and the number of clients is bounded.
@@ -26,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -47,6 +54,10 @@
 /* Back-off when accept() fails for lack of resources and nothing can be
  * evicted; otherwise poll() would report the listener readable forever. */
 #define SCIFD_ACCEPT_PAUSE_MS 100
+/* Device memory per card: default, and the limit of --card-mem (the memfd
+ * is sparse: pages exist only once written). */
+#define SCIFD_CARD_MEM_DEFAULT (256ull << 20)
+#define SCIFD_CARD_MEM_MAX     (1ull << 40)
 
 enum { PFD_SIGNAL, PFD_LISTEN, PFD_CLIENT0 };
 
@@ -54,11 +65,17 @@ struct scifd {
 	char fabric[SKIFF_FABRIC_MAX + 1];
 	unsigned ncards;
 	uint32_t pid;
+	uid_t owner;       /* effective uid: the only user given card memory */
+	uint64_t card_mem; /* bytes of device memory per card */
+	int card_fd[SKIFF_MAX_NODE + 1]; /* card_fd[n]: memfd of card node n */
 	unsigned max_clients;
 	unsigned nclients;
 	/* pfd[PFD_CLIENT0 + i] and stamp[i] describe client i */
 	struct pollfd pfd[PFD_CLIENT0 + SCIFD_MAX_CLIENTS];
 	uint64_t stamp[SCIFD_MAX_CLIENTS]; /* last activity, for eviction */
+	/* the client was given a card's memory: a micmem handle keeps this
+	 * connection to notice the daemon going away, so evict it last */
+	bool holds[SCIFD_MAX_CLIENTS];
 	uint64_t tick;
 	int64_t accept_paused_until; /* monotonic ms, 0: not paused */
 };
@@ -68,12 +85,15 @@ static struct scifd D;
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: scifd --cards N [--fabric NAME] [--ready-fd FD]\n"
+		"usage: scifd --cards N [--card-mem SIZE] [--fabric NAME] [--ready-fd FD]\n"
 		"\n"
 		"Bring SCIF cards 1..N of a skiff fabric online for as long as\n"
 		"scifd runs (node 0, the host, is always online).\n"
 		"\n"
 		"  -c, --cards N      number of emulated cards, 0..%d\n"
+		"  -m, --card-mem SIZE  device memory of each card: bytes, or with a\n"
+		"                     K, M or G suffix (powers of 1024); a multiple of\n"
+		"                     4096 up to 1T (default 256M). Zero at start.\n"
 		"  -f, --fabric NAME  fabric to serve (default: $SCIF_FABRIC, else \"%s\")\n"
 		"  -r, --ready-fd FD  write one byte to FD and close it once listening\n"
 		"  -h, --help         show this help\n"
@@ -96,6 +116,61 @@ static int parse_uint(const char *s, unsigned long max, unsigned long *out)
 	if (errno || *end || v > max)
 		return -EINVAL;
 	*out = v;
+	return 0;
+}
+
+/* SIZE[K|M|G|T]: decimal, optional binary suffix, a nonzero multiple of
+ * the page size, at most SCIFD_CARD_MEM_MAX. */
+static int parse_size(const char *s, uint64_t *out)
+{
+	unsigned long long v;
+	unsigned shift = 0;
+	char *end;
+
+	if (!s || *s < '0' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno)
+		return -EINVAL;
+	switch (*end) {
+	case '\0': break;
+	case 'k': case 'K': shift = 10; end++; break;
+	case 'm': case 'M': shift = 20; end++; break;
+	case 'g': case 'G': shift = 30; end++; break;
+	case 't': case 'T': shift = 40; end++; break;
+	default: return -EINVAL;
+	}
+	if (*end || v == 0 || v > (SCIFD_CARD_MEM_MAX >> shift))
+		return -EINVAL;
+	v <<= shift;
+	if (v % 4096)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+/* A fresh (hence zero) memfd of D.card_mem bytes per card, sealed so that
+ * no client can shrink it under another's mapping (SIGBUS) or grow it. */
+static int make_card_memory(void)
+{
+	for (unsigned n = 1; n <= D.ncards; n++) {
+		char name[32];
+		int fd;
+
+		snprintf(name, sizeof(name), "skiff-card%u", n);
+		fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
+		if (fd < 0 || ftruncate(fd, (off_t)D.card_mem) < 0 ||
+		    fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW |
+			  F_SEAL_SEAL) < 0) {
+			fprintf(stderr, "scifd: card %u memory: %s\n", n,
+				strerror(errno));
+			if (fd >= 0)
+				close(fd);
+			return -1;
+		}
+		D.card_fd[n] = fd;
+	}
 	return 0;
 }
 
@@ -200,6 +275,7 @@ static void drop_client(unsigned i)
 	 * the caller can still serve it in this turn. */
 	D.pfd[PFD_CLIENT0 + i] = D.pfd[PFD_CLIENT0 + last];
 	D.stamp[i] = D.stamp[last];
+	D.holds[i] = D.holds[last];
 	D.nclients--;
 }
 
@@ -213,10 +289,69 @@ static bool evict_idlest(void)
 	if (D.nclients == 0)
 		return false;
 	for (unsigned i = 1; i < D.nclients; i++)
-		if (D.stamp[i] < D.stamp[victim])
+		if (D.holds[i] < D.holds[victim] ||
+		    (D.holds[i] == D.holds[victim] &&
+		     D.stamp[i] < D.stamp[victim]))
 			victim = i;
 	drop_client(victim);
 	return true;
+}
+
+/* The effective uid of the process on the other end of @fd, or -1. */
+static long peer_uid(int fd)
+{
+	struct ucred cr;
+	socklen_t len = sizeof(cr);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) < 0 ||
+	    len != sizeof(cr))
+		return -1;
+	return (long)cr.uid;
+}
+
+/* Answer a CARD_MEM_REQ: the card's memfd to the owner's user, a refusal
+ * to anyone else. Returns false if the client must be dropped. */
+static bool serve_card_mem(unsigned i, const struct skiff_card_mem_req *q)
+{
+	int fd = D.pfd[PFD_CLIENT0 + i].fd;
+	struct skiff_wire_msg r;
+	char cbuf[CMSG_SPACE(sizeof(int))];
+	struct iovec iov;
+	struct msghdr mh;
+	uint32_t status = 0;
+	ssize_t n;
+
+	if (q->flags != 0)
+		return false; /* no flag is defined yet: see serve_client */
+	if (q->node < 1 || q->node > D.ncards)
+		status = ENODEV;
+	else if (peer_uid(fd) != (long)D.owner)
+		status = EPERM;
+
+	skiff_wire_init(&r, SKIFF_MSG_CARD_MEM);
+	r.body.card.node = q->node;
+	r.body.card.status = status;
+	r.body.card.size = status ? 0 : D.card_mem;
+	iov.iov_base = &r;
+	iov.iov_len = sizeof(r.hdr) + r.hdr.body_len;
+	memset(&mh, 0, sizeof(mh));
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	if (status == 0) {
+		struct cmsghdr *c;
+
+		memset(cbuf, 0, sizeof(cbuf));
+		mh.msg_control = cbuf;
+		mh.msg_controllen = sizeof(cbuf);
+		c = CMSG_FIRSTHDR(&mh);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(c), &D.card_fd[q->node], sizeof(int));
+		D.holds[i] = true;
+	}
+	n = sendmsg(fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
+	return n == (ssize_t)iov.iov_len;
 }
 
 /* Serve one record from client i. Returns false if it must be dropped. */
@@ -235,8 +370,13 @@ static bool serve_client(unsigned i)
 		return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR;
 	if (n == 0)
 		return false; /* end of file, or an empty record: both are done */
-	if (skiff_wire_decode(buf, (size_t)n, &q) < 0 ||
-	    q.hdr.type != SKIFF_MSG_NODE_QUERY)
+	if (skiff_wire_decode(buf, (size_t)n, &q) < 0)
+		return false;
+	if (q.hdr.type == SKIFF_MSG_CARD_MEM_REQ) {
+		D.stamp[i] = ++D.tick;
+		return serve_card_mem(i, &q.body.card_req);
+	}
+	if (q.hdr.type != SKIFF_MSG_NODE_QUERY)
 		return false;
 	/* No flag is defined yet: refuse any, so that a client relying on
 	 * one learns that this daemon does not know it. */
@@ -247,7 +387,7 @@ static bool serve_client(unsigned i)
 	skiff_wire_init(&r, SKIFF_MSG_NODE_INFO);
 	r.body.info.ncards = D.ncards;
 	r.body.info.daemon_pid = D.pid;
-	r.body.info.card_mem = 0;
+	r.body.info.card_mem = D.card_mem;
 	len = sizeof(r.hdr) + r.hdr.body_len;
 	/* Never wait for a client to read: one that lets replies pile up
 	 * until our send buffer is full is dropped. */
@@ -289,6 +429,7 @@ static void accept_clients(int lfd)
 		D.pfd[PFD_CLIENT0 + D.nclients] =
 			(struct pollfd){ .fd = fd, .events = POLLIN };
 		D.stamp[D.nclients] = ++D.tick;
+		D.holds[D.nclients] = false;
 		D.nclients++;
 	}
 }
@@ -356,6 +497,7 @@ int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "cards", required_argument, NULL, 'c' },
+		{ "card-mem", required_argument, NULL, 'm' },
 		{ "fabric", required_argument, NULL, 'f' },
 		{ "ready-fd", required_argument, NULL, 'r' },
 		{ "help", no_argument, NULL, 'h' },
@@ -377,7 +519,7 @@ int main(int argc, char **argv)
 	/* MSG_NOSIGNAL covers our sends; this covers the ready-fd write. */
 	signal(SIGPIPE, SIG_IGN);
 
-	while ((opt = getopt_long(argc, argv, "c:f:r:h", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "c:m:f:r:h", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'c':
 			if (parse_uint(optarg, SKIFF_MAX_NODE, &v) < 0) {
@@ -387,6 +529,14 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			cards = (long)v;
+			break;
+		case 'm':
+			if (parse_size(optarg, &D.card_mem) < 0) {
+				fprintf(stderr, "scifd: --card-mem: '%s' is not "
+					"a size: a nonzero multiple of 4096 up "
+					"to 1T (suffix K, M, G or T)\n", optarg);
+				return 2;
+			}
 			break;
 		case 'f':
 			fabric_arg = optarg;
@@ -436,6 +586,9 @@ int main(int argc, char **argv)
 	}
 	D.ncards = (unsigned)cards;
 	D.pid = (uint32_t)getpid();
+	D.owner = geteuid();
+	if (!D.card_mem)
+		D.card_mem = SCIFD_CARD_MEM_DEFAULT;
 	D.max_clients = plan_clients();
 
 	sfd = open_signalfd();
@@ -444,9 +597,16 @@ int main(int argc, char **argv)
 	lfd = open_listener(D.fabric);
 	if (lfd < 0)
 		return 1;
+	/* after the listener: a second daemon of the fabric fails first */
+	if (make_card_memory() < 0)
+		return 1;
 
-	fprintf(stderr, "scifd: fabric '%s': %u card%s online (pid %u)\n",
-		D.fabric, D.ncards, D.ncards == 1 ? "" : "s", (unsigned)D.pid);
+	fprintf(stderr, "scifd: fabric '%s': %u card%s online, %llu %s of "
+		"device memory each (pid %u)\n", D.fabric, D.ncards,
+		D.ncards == 1 ? "" : "s",
+		(unsigned long long)(D.card_mem % (1u << 20) ?
+				     D.card_mem >> 10 : D.card_mem >> 20),
+		D.card_mem % (1u << 20) ? "KiB" : "MiB", (unsigned)D.pid);
 	if (ready_fd >= 0)
 		signal_ready(ready_fd);
 
@@ -456,5 +616,7 @@ int main(int argc, char **argv)
 		drop_client(D.nclients - 1);
 	close(lfd);
 	close(sfd);
+	for (unsigned n = 1; n <= D.ncards; n++)
+		close(D.card_fd[n]);
 	return status;
 }

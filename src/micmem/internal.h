@@ -1,0 +1,116 @@
+/*
+ * internal.h - libmicmem internals (see include/micmem.h, docs/PROTOCOL.md
+ * section 7 and micmem(3)).
+ *
+ * Internals return 0 or -errno; the exported calls convert once.
+ */
+#ifndef SKIFF_MICMEM_INTERNAL_H
+#define SKIFF_MICMEM_INTERNAL_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#define MM_PAGE      4096ull
+#define MM_HUGE      (2ull << 20)
+#define MM_LINE      64ull
+#define MM_NCHAN     2
+#define MM_CHUNK     (256ull << 10) /* unit of work sharing in DUAL */
+#define MM_MAX_HANDLES 1024
+/* board b is card node b + 1; nodes end at SKIFF_MAX_NODE (255) */
+#define SKIFF_MICMEM_MAX_BOARDS 255
+
+/* ---- host ranges (range.c) ---- */
+
+struct mm_range {
+	struct mm_range *next;
+	char *base;
+	uint64_t size;
+	uintptr_t ubase;   /* base rounded down to 2 MiB: unit 0 starts here */
+	uint8_t *huge;     /* bit k: unit k is THP-backed and inside the range */
+	uint64_t huge_segs, small_segs;
+	int locked;
+};
+
+/* Pin [base, base + size) (populate, mlock if allowed) and describe it in
+ * segments. *out is malloc()ed; 0 or -errno (EINVAL, ENOMEM). */
+int mm_range_pin(char *base, uint64_t size, struct mm_range **out);
+void mm_range_free(struct mm_range *r);
+
+/* Length of the segment at @off (to its end), at most @max. */
+static inline uint64_t mm_seg_len(const struct mm_range *r, uint64_t off,
+				  uint64_t max)
+{
+	uintptr_t a = (uintptr_t)r->base + off;
+	uint64_t k = (a - r->ubase) / MM_HUGE, end;
+
+	if (r->huge[k / 8] & (1u << (k % 8)))
+		end = r->ubase + (k + 1) * MM_HUGE;
+	else
+		end = (a & ~(uintptr_t)(MM_PAGE - 1)) + MM_PAGE;
+	return end - a < max ? end - a : max;
+}
+
+/* ---- copies (copy.c) ---- */
+
+enum mm_dir { MM_H2D, MM_D2H };
+
+struct mm_req; /* a transfer's completion, on the caller's stack */
+
+/* A piece of a transfer: what one channel copies. */
+struct mm_piece {
+	struct mm_piece *prev, *next; /* in a channel queue while queued */
+	int queued;                   /* under the channel's lock */
+	struct mm_req *req;
+	const struct mm_range *r;
+	uint64_t off;   /* in the host range */
+	char *dev;      /* in the device mapping */
+	uint64_t len;
+	enum mm_dir dir;
+	uint64_t cursor; /* atomic: bytes claimed, in MM_CHUNK steps */
+};
+
+struct mm_chan {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct mm_piece *head, *tail;
+	int nq;      /* queued pieces; atomic (read unlocked while spinning) */
+	int stop;    /* under mu */
+	int started;
+	pthread_t th;
+};
+
+/* AUTO's measurements: per size class (log2 of the size), the recent
+ * cost of SINGLE and DUAL in picoseconds per byte (0: not measured yet). */
+#define MM_AUTO_MIN_LOG 18 /* 256 KiB: below, AUTO is always SINGLE */
+#define MM_AUTO_CLASSES 24 /* classes 18..41 */
+struct mm_auto {
+	uint64_t cost[2];  /* atomic: [0] SINGLE, [1] DUAL */
+	uint64_t n;        /* atomic: AUTO transfers of this class */
+};
+
+struct mm_engine {
+	struct mm_chan ch[MM_NCHAN];
+	struct mm_auto au[MM_AUTO_CLASSES];
+};
+
+int mm_engine_start(struct mm_engine *e);
+void mm_engine_stop(struct mm_engine *e);
+/* Copy synchronously; @flags MICMEM_SINGLE/DUAL/AUTO (validated). */
+void mm_transfer(struct mm_engine *e, const struct mm_range *r, uint64_t off,
+		 char *dev, uint64_t len, enum mm_dir dir, int flags);
+/* Bytes from which AUTO uses DUAL when MICMEM_DUAL_MIN fixes it, else 0
+ * (AUTO measures). */
+uint64_t mm_dual_min(void);
+
+/* ---- the daemon (daemon.c) ---- */
+
+/*
+ * Ask the fabric's scifd for the memory of card @node. On success returns 0
+ * with the memfd in *memfd and its size in *size; if @sock is not NULL the
+ * daemon connection is kept there (it hangs up when the daemon goes away).
+ * -ENODEV (no daemon, card not online), -EPERM (not the fabric owner's
+ * user), or another -errno.
+ */
+int mm_card_mem(uint32_t node, int *memfd, uint64_t *size, int *sock);
+
+#endif
