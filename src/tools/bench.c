@@ -14,13 +14,18 @@ static const struct {
 	const char *help;
 } benches[] = {
 	{ "lat", skiff_bench_lat, "8-byte round trip: scif_send/scif_recv vs raw shared memory" },
+	{ "micmem", skiff_bench_micmem, "micmem host<->card copies: SINGLE, DUAL, AUTO vs memcpy" },
+	{ "bw", skiff_bench_bw, "RMA throughput 4 KiB-256 MiB vs memcpy, send/recv, TCP" },
+	{ "mmap-lat", skiff_bench_mmap_lat, "word round trip through scif_mmap'd memory vs raw spin" },
+	{ "rma-lat", skiff_bench_rma_lat, "8-byte scif_writeto(SYNC), 10 vs 10,000 windows" },
+	{ "register", skiff_bench_register, "scif_register/unregister of 64 MiB vs mlock" },
 };
 
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: scif bench <name> [<args>]\n\nbenchmarks:\n");
 	for (size_t i = 0; i < sizeof(benches) / sizeof(benches[0]); i++)
-		fprintf(f, "  %-6s %s\n", benches[i].name, benches[i].help);
+		fprintf(f, "  %-9s %s\n", benches[i].name, benches[i].help);
 	fprintf(f, "\n'scif bench <name> --help' describes its options.\n");
 }
 

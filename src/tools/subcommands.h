@@ -9,5 +9,10 @@ int skiff_cmd_bench(int argc, char **argv);
 
 /* scif bench <name>: benchmarks, dispatched by bench.c's table. */
 int skiff_bench_lat(int argc, char **argv);
+int skiff_bench_micmem(int argc, char **argv);
+int skiff_bench_bw(int argc, char **argv);
+int skiff_bench_mmap_lat(int argc, char **argv);
+int skiff_bench_rma_lat(int argc, char **argv);
+int skiff_bench_register(int argc, char **argv);
 
 #endif
