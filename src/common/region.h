@@ -16,7 +16,7 @@
 #include <stdint.h>
 
 #define SKIFF_REGION_MAGIC   0x4e474552u /* "REGN" */
-#define SKIFF_REGION_VERSION 1
+#define SKIFF_REGION_VERSION 2 /* 2: spin words, RMA progress */
 #define SKIFF_RING_DEFAULT   4096u       /* 4095 usable bytes, as in SCIF */
 #define SKIFF_RING_MIN       4096u
 #define SKIFF_RING_MAX       (64u << 20)

@@ -17,7 +17,7 @@
 #include <stdint.h>
 
 #define SKIFF_WIRE_MAGIC   0x46494b53u /* "SKIF" little endian */
-#define SKIFF_WIRE_VERSION 1
+#define SKIFF_WIRE_VERSION 2 /* 2: the grant carries the RMA control socket */
 
 enum skiff_wire_type {
 	SKIFF_MSG_CONN_REQ = 1,   /* connector -> listener, carries region memfd */

@@ -8,6 +8,7 @@
  */
 #include "names.h"
 #include "wire.h"
+#include "wire_rma.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -86,11 +87,44 @@ static void check_port_name(const uint8_t *data, size_t size)
 	free(s);
 }
 
+/* The RMA control socket's records (wire_rma.c): same promises. */
+static void check_rma_decode(const uint8_t *data, size_t size)
+{
+	struct skiff_rma_msg m;
+	size_t hl = sizeof(m.hdr);
+
+	if (skiff_rma_decode(data, size, &m) != 0)
+		return;
+	if (m.hdr.magic != SKIFF_WIRE_MAGIC || m.hdr.version != SKIFF_WIRE_VERSION ||
+	    m.hdr.reserved != 0 || size < hl + m.hdr.body_len ||
+	    m.hdr.body_len > sizeof(m.body))
+		abort();
+	switch (m.hdr.type) {
+	case SKIFF_RMA_WIN_ADD:
+		if (m.hdr.body_len != sizeof(struct skiff_rma_win) ||
+		    m.body.win.reserved)
+			abort();
+		break;
+	case SKIFF_RMA_WIN_DEL:
+	case SKIFF_RMA_MAP_REF:
+	case SKIFF_RMA_MAP_UNREF:
+	case SKIFF_RMA_WIN_DEL_ACK:
+		if (m.hdr.body_len != sizeof(struct skiff_rma_range))
+			abort();
+		break;
+	default:
+		abort(); /* an unknown type was accepted */
+	}
+	if (memcmp(&m.body, data + hl, m.hdr.body_len))
+		abort();
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	check_decode(data, size);
+	check_rma_decode(data, size);
 	check_port_name(data, size);
 	return 0;
 }

@@ -10,8 +10,8 @@ u8() { printf "\\$(printf '%03o' "$1")"; } # octal escape: POSIX printf
 u16() { u8 $(($1 & 255)); u8 $(($1 >> 8 & 255)); }
 u32() { u16 $(($1 & 65535)); u16 $(($1 >> 16 & 65535)); }
 u64() { u32 $(($1 & 0xffffffff)); u32 $(($1 >> 32 & 0xffffffff)); }
-# header: magic "SKIF", version 1, type, body_len, reserved 0
-hdr() { printf 'SKIF'; u16 1; u16 "$1"; u32 "$2"; u32 0; }
+# header: magic "SKIF", version 2, type, body_len, reserved 0
+hdr() { printf 'SKIF'; u16 2; u16 "$1"; u32 "$2"; u32 0; }
 
 # CONN_REQ: 0:1088 -> 1:2000, ring 4096, region 4096 + 2 * 4096, cookie
 { hdr 1 24; u16 0; u16 1088; u16 1; u16 2000; u32 4096; u32 12288
@@ -33,3 +33,9 @@ hdr() { printf 'SKIF'; u16 1; u16 "$1"; u32 "$2"; u32 0; }
 # port names (the part after "skiff/<fabric>/")
 printf 'n0/p1088' > "$out/port_name"
 printf 'n255/p65535' > "$out/port_name_max"
+
+# RMA control records (wire_rma.h): WIN_ADD offset 0x100000, 8 KiB, file
+# offset 0, prot READ|WRITE; WIN_DEL and MAP_REF of the same range
+{ hdr 32 32; u64 0x100000; u64 8192; u64 0; u32 3; u32 0; } > "$out/rma_win_add"
+{ hdr 33 16; u64 0x100000; u64 8192; } > "$out/rma_win_del"
+{ hdr 34 16; u64 0x100000; u64 8192; } > "$out/rma_map_ref"
