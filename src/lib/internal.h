@@ -103,7 +103,7 @@ struct skiff_sig; /* fence.c */
 
 struct skiff_rma {
 	int ctl;           /* RMA control socket */
-	struct svc *svc;   /* the control service watching ctl (window.c) */
+	int svc;           /* watched by the control service (window.c) */
 	uint32_t ctl_seen; /* records of the peer consumed */
 	uint32_t ctl_sent;
 	pthread_mutex_t lock; /* tables below, ctl socket */

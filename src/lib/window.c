@@ -21,8 +21,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <signal.h>
-#include <sys/epoll.h>
-#include <sys/eventfd.h>
 #include <poll.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
@@ -656,142 +654,157 @@ void skiff_rma_sync_locked(struct skiff_ep *ep)
 }
 
 /* ---- the control service ----
- * A thread of the library takes in the peer's records as they come, so
- * that a peer registering many windows never blocks on our full socket
- * while we are busy elsewhere (RMA needs no help from the target). */
-
-/* One service generation: its epoll set, an eventfd to stop it, its
- * thread. It ends when its last endpoint leaves, so a process with no
- * connection holds no descriptor of ours. */
-struct svc {
-	int epfd, evfd;
-	pthread_t th;
-	int count, quit;
-	pid_t pid;
-};
+ * A thread of the library takes in the peer's records as they come, so a
+ * peer registering many windows never blocks on our full socket while we
+ * are busy elsewhere, and a peer's scif_unregister gets its answer (RMA
+ * needs no help from the target's threads). It polls the control sockets
+ * of the connected endpoints; with none it sleeps on a condition variable.
+ * It holds no descriptor of its own and lives as long as the process. */
 
 static pthread_mutex_t svc_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct svc *svc_cur;
+static pthread_cond_t svc_cond = PTHREAD_COND_INITIALIZER;
+static struct skiff_ep **svc_eps;
+static size_t svc_n, svc_cap;
+static pid_t svc_pid; /* the process the thread runs in (fork) */
+
+/* New endpoints are picked up within this many ms: records that arrive
+ * meanwhile are taken in by the endpoint's own calls. */
+#define SVC_RESCAN_MS 100
 
 static void *svc_main(void *arg)
 {
-	struct svc *sv = arg;
-	struct epoll_event ev[16];
+	struct pollfd *pf = NULL;
+	struct skiff_ep **eps = NULL;
+	size_t cap = 0;
 
+	(void)arg;
 	for (;;) {
-		int n = epoll_wait(sv->epfd, ev, 16, -1);
+		size_t n;
 
-		if (n <= 0)
+		pthread_mutex_lock(&svc_lock);
+		while (!svc_n)
+			pthread_cond_wait(&svc_cond, &svc_lock);
+		if (svc_n > cap) {
+			void *a = realloc(pf, svc_n * sizeof(*pf));
+			void *b = a ? realloc(eps, svc_n * sizeof(*eps)) : NULL;
+			if (a)
+				pf = a;
+			if (b)
+				eps = b;
+			if (a && b)
+				cap = svc_n;
+		}
+		n = svc_n < cap ? svc_n : cap;
+		for (size_t i = 0; i < n; i++) {
+			eps[i] = svc_eps[i];
+			pf[i].fd = svc_eps[i]->rma->ctl;
+			pf[i].events = POLLIN;
+			pf[i].revents = 0;
+		}
+		pthread_mutex_unlock(&svc_lock);
+
+		if (poll(pf, n, SVC_RESCAN_MS) <= 0)
 			continue;
 		pthread_mutex_lock(&svc_lock);
-		if (sv->quit) {
-			pthread_mutex_unlock(&svc_lock);
-			break;
-		}
-		for (int i = 0; i < n; i++) {
-			struct skiff_ep *ep = ev[i].data.ptr;
-			struct skiff_rma *r;
+		for (size_t i = 0; i < n; i++) {
+			struct skiff_ep *ep = eps[i];
+			struct skiff_rma *r = ep->rma;
 
-			if (!ep)
-				continue; /* the eventfd */
-			r = ep->rma;
-			if (!r || r->svc != sv)
-				continue; /* removed while we waited */
+			if (!pf[i].revents || !r || !r->svc || r->ctl != pf[i].fd)
+				continue; /* left meanwhile */
 			pthread_mutex_lock(&r->lock);
 			sync_any(ep, 1);
 			pthread_mutex_unlock(&r->lock);
-			if (ev[i].events & (EPOLLHUP | EPOLLERR))
-				/* the peer is gone: nothing more will come */
-				epoll_ctl(sv->epfd, EPOLL_CTL_DEL, r->ctl, NULL);
+			if ((pf[i].revents & (POLLHUP | POLLERR | POLLNVAL)) &&
+			    !(pf[i].revents & POLLIN)) {
+				/* the peer is gone: stop watching */
+				for (size_t k = 0; k < svc_n; k++)
+					if (svc_eps[k] == ep) {
+						svc_eps[k] = svc_eps[--svc_n];
+						break;
+					}
+				r->svc = 0;
+			}
 		}
 		pthread_mutex_unlock(&svc_lock);
 	}
-	close(sv->epfd);
-	close(sv->evfd);
-	return NULL;
-}
-
-static struct svc *svc_start(void)
-{
-	struct epoll_event e = { .events = EPOLLIN, .data.ptr = NULL };
-	struct svc *sv = calloc(1, sizeof(*sv));
-	sigset_t all, old;
-	int ok;
-
-	if (!sv)
-		return NULL;
-	sv->epfd = epoll_create1(EPOLL_CLOEXEC);
-	sv->evfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (sv->epfd < 0 || sv->evfd < 0 ||
-	    epoll_ctl(sv->epfd, EPOLL_CTL_ADD, sv->evfd, &e) < 0)
-		goto fail;
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old); /* user signals go elsewhere */
-	ok = pthread_create(&sv->th, NULL, svc_main, sv) == 0;
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (!ok)
-		goto fail;
-	sv->pid = getpid();
-	return sv;
-fail:
-	if (sv->epfd >= 0)
-		close(sv->epfd);
-	if (sv->evfd >= 0)
-		close(sv->evfd);
-	free(sv);
 	return NULL;
 }
 
 static void svc_add(struct skiff_ep *ep)
 {
-	struct epoll_event e = { .events = EPOLLIN, .data.ptr = ep };
-
 	pthread_mutex_lock(&svc_lock);
-	/* first use, the last one stopping, or a child of fork(): a new one */
-	if (!svc_cur || svc_cur->quit || svc_cur->pid != getpid())
-		svc_cur = svc_start();
-	/* without one, records are still taken in by our own calls */
-	if (svc_cur && epoll_ctl(svc_cur->epfd, EPOLL_CTL_ADD, ep->rma->ctl, &e) == 0) {
-		ep->rma->svc = svc_cur;
-		svc_cur->count++;
+	if (svc_pid != getpid()) {
+		/* first use, or a child of fork(): start our own thread */
+		pthread_attr_t at;
+		pthread_t th;
+		sigset_t all, old;
+		int ok;
+
+		svc_n = 0; /* a parent's endpoints are not ours to watch */
+		pthread_attr_init(&at);
+		pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+		sigfillset(&all);
+		pthread_sigmask(SIG_SETMASK, &all, &old); /* user signals: elsewhere */
+		ok = pthread_create(&th, &at, svc_main, NULL) == 0;
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+		pthread_attr_destroy(&at);
+		if (!ok)
+			goto out; /* records are still taken in by our own calls */
+		svc_pid = getpid();
 	}
+	if (svc_n == svc_cap) {
+		size_t nc = svc_cap ? svc_cap * 2 : 16;
+		void *t = realloc(svc_eps, nc * sizeof(*svc_eps));
+		if (!t)
+			goto out;
+		svc_eps = t;
+		svc_cap = nc;
+	}
+	svc_eps[svc_n++] = ep;
+	ep->rma->svc = 1;
+	pthread_cond_signal(&svc_cond);
+out:
 	pthread_mutex_unlock(&svc_lock);
 }
 
 void skiff_svc_del(struct skiff_ep *ep)
 {
-	struct svc *sv;
-	int stop = 0;
-
 	pthread_mutex_lock(&svc_lock);
-	sv = ep->rma->svc;
-	ep->rma->svc = NULL;
-	if (sv && sv->pid == getpid()) {
-		epoll_ctl(sv->epfd, EPOLL_CTL_DEL, ep->rma->ctl, NULL);
-		if (--sv->count == 0) {
-			uint64_t one = 1;
-			sv->quit = 1;
-			stop = write(sv->evfd, &one, sizeof(one)) == sizeof(one);
-			if (svc_cur == sv)
-				svc_cur = NULL;
-		}
+	if (ep->rma->svc && svc_pid == getpid()) {
+		for (size_t k = 0; k < svc_n; k++)
+			if (svc_eps[k] == ep) {
+				svc_eps[k] = svc_eps[--svc_n];
+				break;
+			}
 	}
+	ep->rma->svc = 0;
 	pthread_mutex_unlock(&svc_lock);
-	if (stop) {
-		/* wait for it to close its descriptors: none of ours remain */
-		pthread_join(sv->th, NULL);
-		free(sv);
-	}
 }
 
 static int del_round_trip(struct skiff_ep *ep, uint64_t off, uint64_t len);
 
 /* ---- endpoint life ---- */
 
+/* A few released states are kept for the next connection: a process that
+ * connects and closes in a loop then allocates nothing per connection. */
+#define RMA_CACHE 16
+static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct skiff_rma *rma_cache[RMA_CACHE];
+static int rma_cached;
+
 int skiff_rma_attach(struct skiff_ep *ep, int ctl)
 {
-	struct skiff_rma *r = calloc(1, sizeof(*r));
+	struct skiff_rma *r = NULL;
 
+	pthread_mutex_lock(&cache_lock);
+	if (rma_cached)
+		r = rma_cache[--rma_cached];
+	pthread_mutex_unlock(&cache_lock);
+	if (r)
+		memset(r, 0, sizeof(*r));
+	else
+		r = calloc(1, sizeof(*r));
 	if (!r)
 		return -ENOMEM;
 	r->ctl = ctl;
@@ -843,8 +856,14 @@ void skiff_rma_detach(struct skiff_ep *ep)
 	pthread_mutex_destroy(&r->lock);
 	pthread_mutex_destroy(&r->clock);
 	pthread_cond_destroy(&r->ccond);
-	free(r);
 	ep->rma = NULL;
+	pthread_mutex_lock(&cache_lock);
+	if (rma_cached < RMA_CACHE) {
+		rma_cache[rma_cached++] = r;
+		r = NULL;
+	}
+	pthread_mutex_unlock(&cache_lock);
+	free(r);
 }
 
 /* Look up a connected endpoint for a window/RMA call: ENOTCONN before a
