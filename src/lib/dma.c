@@ -16,16 +16,19 @@
 #include "internal.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <pthread.h>
 #include <unistd.h>
 #if defined(__x86_64__)
 #include <immintrin.h>
 #endif
 
-#define SPLIT_MIN (1u << 20)    /* split RMAs above this across channels */
+#define SPLIT_MIN (4u << 20) /* split RMAs above this across channels: below, waking a
+			       * second channel costs more than it saves (measured) */
 #define NT_MIN_DEFAULT (4u << 20) /* non-temporal stores above this */
 #define MAX_CHANNELS 16
 
@@ -49,8 +52,15 @@ struct chan {
 	pthread_mutex_t m;
 	pthread_cond_t c;
 	struct job *head, *tail;
+	_Atomic int queued;   /* jobs in the queue: polled without the lock */
+	int sleeping;         /* waiting on c: needs a signal (under m) */
 	pthread_t th;
 };
+
+/* A worker that ran out of jobs polls this long before it sleeps: waking a
+ * sleeping thread costs tens of microseconds here, more than a 1 MiB copy
+ * takes, and RMAs tend to come in bursts. */
+#define WORKER_SPIN_NS 50000
 
 static pthread_mutex_t eng_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct chan *chans;
@@ -66,6 +76,13 @@ static void nt_init(void)
 
 	if (s && *s)
 		nt_min = (size_t)strtoull(s, NULL, 0);
+}
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#endif
 }
 
 /* ---- copying ---- */
@@ -158,6 +175,9 @@ void skiff_copy_ordered(struct skiff_seg *segs, size_t nseg, size_t total)
 	memcpy(tail.dst, tail.src, tail.n);
 }
 
+static void run_job(struct job *j);
+static struct job *steal(void);
+
 /* ---- completion ---- */
 
 static void publish(struct skiff_rma *r, uint64_t done)
@@ -209,6 +229,14 @@ int skiff_rma_wait(struct skiff_ep *ep, uint64_t seq)
 {
 	struct skiff_rma *r = ep->rma;
 
+	/* rather than wait idle, copy what is still queued: the waiting
+	 * thread's CPU joins the channels */
+	if (chans && eng_pid == getpid()) {
+		struct job *j;
+		while (atomic_load_explicit(&r->completed, memory_order_acquire) < seq &&
+		       (j = steal()))
+			run_job(j);
+	}
 	/* SCIF_RMA_SYNC promises busy waiting: spin a little first */
 	for (int i = 0; i < 2000; i++) {
 		if (atomic_load_explicit(&r->completed, memory_order_acquire) >= seq)
@@ -226,35 +254,89 @@ int skiff_rma_wait(struct skiff_ep *ep, uint64_t seq)
 
 /* ---- channels ---- */
 
+static int64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static void run_job(struct job *j)
+{
+	struct op *op = j->op;
+
+	copy_range(op->segs, op->nseg, j->begin, j->end);
+	free(j);
+	if (atomic_fetch_sub(&op->pending, 1) == 1) {
+		/* the fetch_sub that saw the last part finish orders every
+		 * part's stores before the tail's */
+		if (op->ordered && op->tail.n)
+			memcpy(op->tail.dst, op->tail.src, op->tail.n);
+		complete(op->r, op->seq);
+		free(op->segs);
+		free(op);
+	}
+}
+
+/* Take a queued job from any channel, for a thread that would otherwise
+ * wait for it (fence wait, SCIF_RMA_SYNC). */
+static struct job *steal(void)
+{
+	for (int i = 0; i < nchan; i++) {
+		struct chan *c = &chans[i];
+		struct job *j = NULL;
+
+		if (!atomic_load_explicit(&c->queued, memory_order_acquire))
+			continue;
+		pthread_mutex_lock(&c->m);
+		if (c->head) {
+			j = c->head;
+			c->head = j->next;
+			if (!c->head)
+				c->tail = NULL;
+			atomic_fetch_sub(&c->queued, 1);
+		}
+		pthread_mutex_unlock(&c->m);
+		if (j)
+			return j;
+	}
+	return NULL;
+}
+
 static void *worker(void *arg)
 {
 	struct chan *c = arg;
+	cpu_set_t set;
 
+	/* run wherever the process may: not only where the thread that
+	 * happened to start us was pinned */
+	if (sched_getaffinity(getpid(), sizeof(set), &set) == 0)
+		pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
 	for (;;) {
 		struct job *j;
-		struct op *op;
 
+		if (!atomic_load_explicit(&c->queued, memory_order_acquire)) {
+			int64_t end = mono_ns() + WORKER_SPIN_NS;
+			while (!atomic_load_explicit(&c->queued, memory_order_acquire) &&
+			       mono_ns() < end)
+				for (int i = 0; i < 32; i++)
+					cpu_relax();
+		}
 		pthread_mutex_lock(&c->m);
-		while (!c->head)
+		while (!c->head) {
+			c->sleeping = 1;
 			pthread_cond_wait(&c->c, &c->m);
+			c->sleeping = 0;
+		}
 		j = c->head;
 		c->head = j->next;
 		if (!c->head)
 			c->tail = NULL;
+		atomic_fetch_sub(&c->queued, 1);
 		pthread_mutex_unlock(&c->m);
 
-		op = j->op;
-		copy_range(op->segs, op->nseg, j->begin, j->end);
-		free(j);
-		if (atomic_fetch_sub(&op->pending, 1) == 1) {
-			/* the fetch_sub that saw the last part finish orders
-			 * every part's stores before the tail's */
-			if (op->ordered && op->tail.n)
-				memcpy(op->tail.dst, op->tail.src, op->tail.n);
-			complete(op->r, op->seq);
-			free(op->segs);
-			free(op);
-		}
+		run_job(j);
 	}
 	return NULL;
 }
@@ -323,7 +405,9 @@ static void enqueue(struct chan *c, struct job *j)
 	else
 		c->head = j;
 	c->tail = j;
-	pthread_cond_signal(&c->c);
+	atomic_fetch_add(&c->queued, 1);
+	if (c->sleeping) /* a polling worker needs no wake-up */
+		pthread_cond_signal(&c->c);
 	pthread_mutex_unlock(&c->m);
 }
 

@@ -19,6 +19,10 @@
 #define RMA_FLAGS (SCIF_RMA_USECPU | SCIF_RMA_USECACHE | SCIF_RMA_SYNC | \
 		   SCIF_RMA_ORDERED)
 #define INLINE_SYNC_MAX (1u << 20)
+/* Asynchronous RMAs below this are copied inline too: a hand-off to a
+ * channel costs more than copying them (documented as allowed: "may be
+ * performed asynchronously"). */
+#define INLINE_ASYNC_MAX (1u << 20)
 #define STACK_SEGS 8
 #define OFF_MAX ((uint64_t)INT64_MAX)
 
@@ -143,7 +147,7 @@ static int rma(scif_epd_t epd, int dir, unsigned char *laddr, off_t loffset,
 		pthread_mutex_unlock(&r->lock);
 		goto out;
 	}
-	if ((flags & SCIF_RMA_USECPU) ||
+	if ((flags & SCIF_RMA_USECPU) || len <= INLINE_ASYNC_MAX ||
 	    ((flags & SCIF_RMA_SYNC) && len <= INLINE_SYNC_MAX)) {
 		/* the sequence number is taken under the table lock: a
 		 * window the peer drops now stays mapped until we are done */
