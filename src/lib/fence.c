@@ -187,7 +187,7 @@ static int target(struct skiff_rma *r, int remote, off_t off,
 		unsigned char *p;
 		if (!w || o + 8 > w->off + w->len || !(w->prot & SCIF_PROT_WRITE))
 			return -ENXIO;
-		p = skiff_lwin_addr(w, o, &c);
+		p = skiff_lwin_user_addr(w, o, &c);
 		if (!p || c < 8)
 			return -ENXIO; /* straddles two re-backed pieces */
 		*out = p;

@@ -170,6 +170,8 @@ int skiff_rma_send_range(struct skiff_ep *ep, uint16_t type, uint64_t off,
 			 uint64_t len);
 unsigned char *skiff_lwin_addr(struct skiff_lwin *w, uint64_t off,
 			       uint64_t *contig);
+unsigned char *skiff_lwin_user_addr(struct skiff_lwin *w, uint64_t off,
+				    uint64_t *contig);
 
 /* dma.c */
 struct skiff_seg {

@@ -421,6 +421,27 @@ unsigned char *skiff_lwin_addr(struct skiff_lwin *w, uint64_t off,
 	return NULL;
 }
 
+/* The same byte at the user's address (the registered range). Fence
+ * signals write there: a thread of the user spinning on the word reads
+ * that address, and tools that track memory by address (TSan) must see
+ * the store where the load is. */
+unsigned char *skiff_lwin_user_addr(struct skiff_lwin *w, uint64_t off,
+				    uint64_t *contig)
+{
+	uint64_t rel = off - w->off;
+
+	for (unsigned i = 0; i < w->npieces; i++) {
+		if (rel < w->pieces[i].len) {
+			*contig = w->pieces[i].len - rel;
+			return (unsigned char *)(w->pieces[i].b->start +
+						 w->pieces[i].file_off + rel);
+		}
+		rel -= w->pieces[i].len;
+	}
+	*contig = 0;
+	return NULL;
+}
+
 /* Is [off, off + len) free of windows (live or zombie)? */
 static int range_free(struct skiff_rma *r, uint64_t off, uint64_t len)
 {
@@ -708,21 +729,27 @@ static void *svc_main(void *arg)
 		pthread_mutex_lock(&svc_lock);
 		for (size_t i = 0; i < n; i++) {
 			struct skiff_ep *ep = eps[i];
-			struct skiff_rma *r = ep->rma;
+			struct skiff_rma *r;
+			size_t k;
 
-			if (!pf[i].revents || !r || !r->svc || r->ctl != pf[i].fd)
-				continue; /* left meanwhile */
+			if (!pf[i].revents)
+				continue;
+			/* still watched? (skiff_svc_del runs under svc_lock,
+			 * before the endpoint's state goes) */
+			for (k = 0; k < svc_n && svc_eps[k] != ep; k++)
+				;
+			if (k == svc_n)
+				continue;
+			r = ep->rma;
+			if (r->ctl != pf[i].fd)
+				continue;
 			pthread_mutex_lock(&r->lock);
 			sync_any(ep, 1);
 			pthread_mutex_unlock(&r->lock);
 			if ((pf[i].revents & (POLLHUP | POLLERR | POLLNVAL)) &&
 			    !(pf[i].revents & POLLIN)) {
 				/* the peer is gone: stop watching */
-				for (size_t k = 0; k < svc_n; k++)
-					if (svc_eps[k] == ep) {
-						svc_eps[k] = svc_eps[--svc_n];
-						break;
-					}
+				svc_eps[k] = svc_eps[--svc_n];
 				r->svc = 0;
 			}
 		}
