@@ -135,6 +135,14 @@ helpers=()
 say "scif bench lat -n $BENCH_N: 8-byte send/recv round trip vs a raw shared-memory spin"
 "$scif" bench lat -n "$BENCH_N" || fail "scif bench lat failed"
 
+# ---------------------------------------------------------------- RMA
+say "scif bench bw -m 64M: RMA throughput vs memcpy, send/recv and TCP loopback"
+"$scif" bench bw -m "${DEMO_BW_MAX:-64M}" -r 3 || fail "scif bench bw failed"
+
+# ---------------------------------------------------------------- micmem
+say "scif bench micmem -m 64M: host<->card copies into the card's memory vs memcpy"
+"$scif" bench micmem -m "${DEMO_BW_MAX:-64M}" || fail "scif bench micmem failed"
+
 # ---------------------------------------------------------------- stop
 say "stop scifd (SIGTERM)"
 kill -TERM "$daemon_pid"
