@@ -23,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fdpass.h"
 #include "nodeq.h"
 
 /* SCIF_NODE_ALIVE_TIMEOUT: a connector waits this long for accept. */
@@ -236,31 +237,20 @@ static int read_grant(struct skiff_ep *ep)
 {
 	unsigned char buf[128];
 	union {
-		char b[CMSG_SPACE(4 * sizeof(int))];
+		char b[SKIFF_CMSG_SPACE];
 		struct cmsghdr align;
 	} u;
 	struct iovec iov = { buf, sizeof(buf) };
 	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
 			     .msg_control = u.b, .msg_controllen = sizeof(u.b) };
 	struct skiff_wire_msg m;
-	struct cmsghdr *cm;
 	int ctl = -1, r;
 	ssize_t n = recvmsg(ep->fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
 
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return -EAGAIN;
-	for (cm = n >= 0 ? CMSG_FIRSTHDR(&mh) : NULL; cm; cm = CMSG_NXTHDR(&mh, cm)) {
-		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
-			continue;
-		for (size_t j = 0; j < (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int); j++) {
-			int x;
-			memcpy(&x, CMSG_DATA(cm) + j * sizeof(int), sizeof(int));
-			if (ctl < 0)
-				ctl = x;
-			else
-				close(x);
-		}
-	}
+	if (n >= 0)
+		ctl = skiff_take_fd(&mh);
 	if (n <= 0 || skiff_wire_decode(buf, (size_t)n, &m) < 0 ||
 	    m.hdr.type != SKIFF_MSG_CONN_GRANT || m.body.grant.status != 0 ||
 	    m.body.grant.cookie != ep->cookie || ctl < 0) {
@@ -328,13 +318,6 @@ static int send_request(struct skiff_ep *ep, struct scif_portID *dst,
 	static const unsigned char pad[SKIFF_CREDIT_BYTES];
 	struct skiff_wire_msg m;
 	struct iovec iov[2];
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} u;
-	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = 2,
-			     .msg_control = u.buf, .msg_controllen = sizeof(u.buf) };
-	struct cmsghdr *cm;
 
 	skiff_wire_init(&m, SKIFF_MSG_CONN_REQ);
 	m.body.conn_req.src_node = ep->node;
@@ -350,13 +333,7 @@ static int send_request(struct skiff_ep *ep, struct scif_portID *dst,
 	 * request: POLLOUT then signals the end of a non-blocking connect. */
 	iov[1].iov_base = (void *)pad;
 	iov[1].iov_len = SKIFF_CREDIT_BYTES - iov[0].iov_len;
-	memset(&u, 0, sizeof(u));
-	cm = CMSG_FIRSTHDR(&mh);
-	cm->cmsg_level = SOL_SOCKET;
-	cm->cmsg_type = SCM_RIGHTS;
-	cm->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(cm), &memfd, sizeof(int));
-	if (sendmsg(ep->sock, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+	if (skiff_send_fd(ep->sock, iov, 2, memfd, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
 		return errno == ENOMEM || errno == ENOBUFS ? -ENOMEM : -ECONNREFUSED;
 	return 0;
 }
@@ -462,14 +439,13 @@ static int read_request(int s, struct skiff_conn_req *req)
 {
 	unsigned char buf[128];
 	union {
-		char buf[CMSG_SPACE(4 * sizeof(int))];
+		char buf[SKIFF_CMSG_SPACE];
 		struct cmsghdr align;
 	} u;
 	struct iovec iov = { buf, sizeof(buf) };
 	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
 			     .msg_control = u.buf, .msg_controllen = sizeof(u.buf) };
 	struct skiff_wire_msg m;
-	struct cmsghdr *cm;
 	struct stat st;
 	int fd = -1, r = -EPROTO, seals;
 	ssize_t n;
@@ -485,20 +461,8 @@ static int read_request(int s, struct skiff_conn_req *req)
 	n = recvmsg(s, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
 	if (n < 0)
 		return -ECONNABORTED;
-	/* take the descriptors first: even an empty record may carry some */
-	for (cm = n >= 0 ? CMSG_FIRSTHDR(&mh) : NULL; cm; cm = CMSG_NXTHDR(&mh, cm)) {
-		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
-			size_t k = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-			for (size_t i = 0; i < k; i++) {
-				int x;
-				memcpy(&x, CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
-				if (fd < 0)
-					fd = x;
-				else
-					close(x); /* only one is expected */
-			}
-		}
-	}
+	/* take the descriptor first: even an empty record may carry some */
+	fd = skiff_take_fd(&mh);
 	if (n == 0 || skiff_wire_decode(buf, (size_t)n, &m) < 0 ||
 	    m.hdr.type != SKIFF_MSG_CONN_REQ)
 		goto bad;
@@ -528,13 +492,6 @@ static int send_grant(int s, struct skiff_ep *lep, uint64_t cookie, int ctl)
 {
 	struct skiff_wire_msg m;
 	struct iovec iov;
-	union {
-		char b[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} u;
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
-			     .msg_control = u.b, .msg_controllen = sizeof(u.b) };
-	struct cmsghdr *cm;
 
 	skiff_wire_init(&m, SKIFF_MSG_CONN_GRANT);
 	m.body.grant.node = lep->node;
@@ -542,13 +499,7 @@ static int send_grant(int s, struct skiff_ep *lep, uint64_t cookie, int ctl)
 	m.body.grant.cookie = cookie;
 	iov.iov_base = &m;
 	iov.iov_len = sizeof(m.hdr) + m.hdr.body_len;
-	memset(&u, 0, sizeof(u));
-	cm = CMSG_FIRSTHDR(&mh);
-	cm->cmsg_level = SOL_SOCKET;
-	cm->cmsg_type = SCM_RIGHTS;
-	cm->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(cm), &ctl, sizeof(int));
-	if (sendmsg(s, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+	if (skiff_send_fd(s, &iov, 1, ctl, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
 		return -ECONNABORTED;
 	return 0;
 }

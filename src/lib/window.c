@@ -28,6 +28,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fdpass.h"
 #include "wire_rma.h"
 
 #define PAGE 4096ULL
@@ -280,30 +281,11 @@ static int send_rec(struct skiff_ep *ep, struct skiff_rma_msg *m, int fd)
 {
 	struct skiff_rma *r = ep->rma;
 	struct iovec iov = { m, sizeof(m->hdr) + m->hdr.body_len };
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} u;
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
 
 	if (r->ctl < 0)
 		return -ECONNRESET;
-	if (fd >= 0) {
-		struct cmsghdr *cm;
-		memset(&u, 0, sizeof(u));
-		mh.msg_control = u.buf;
-		mh.msg_controllen = sizeof(u.buf);
-		cm = CMSG_FIRSTHDR(&mh);
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(cm), &fd, sizeof(int));
-	}
-	/* blocking: the peer's library drains this socket whenever it calls
-	 * into RMA; a full queue means it lives and will */
-	for (;;) {
-		if (sendmsg(r->ctl, &mh, MSG_NOSIGNAL) >= 0)
-			break;
+	/* blocking: the peer's control service drains this socket */
+	while (skiff_send_fd(r->ctl, &iov, 1, fd, MSG_NOSIGNAL) < 0) {
 		if (errno == EINTR)
 			continue;
 		return errno == ENOMEM || errno == ENOBUFS ? -ENOMEM : -ECONNRESET;
@@ -614,33 +596,21 @@ static void sync_any(struct skiff_ep *ep, int force)
 	for (int k = 0; k < 65536; k++) {
 		unsigned char buf[128];
 		union {
-			char b[CMSG_SPACE(4 * sizeof(int))];
+			char b[SKIFF_CMSG_SPACE];
 			struct cmsghdr align;
 		} u;
 		struct iovec iov = { buf, sizeof(buf) };
 		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
 				     .msg_control = u.b, .msg_controllen = sizeof(u.b) };
 		struct skiff_rma_msg m;
-		struct cmsghdr *cm;
-		int fd = -1;
+		int fd;
 		ssize_t n = recvmsg(r->ctl, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
 
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
 			break;
-		for (cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
-			if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
-				continue;
-			for (size_t j = 0; j < (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int); j++) {
-				int x;
-				memcpy(&x, CMSG_DATA(cm) + j * sizeof(int), sizeof(int));
-				if (fd < 0)
-					fd = x;
-				else
-					close(x);
-			}
-		}
+		fd = skiff_take_fd(&mh);
 		r->ctl_seen++;
 		if (skiff_rma_decode(buf, (size_t)n, &m) == 0) {
 			switch (m.hdr.type) {
