@@ -211,8 +211,18 @@ void mm_engine_stop(struct mm_engine *e)
 	}
 }
 
+/* AUTO's crossover: DUAL from this size. Measured (docs/BENCHMARKS.md,
+ * `scif bench micmem`): on an idle machine DUAL beat SINGLE in every run
+ * from 256 KiB and never below; with this crossover AUTO was within 5% of
+ * the better mode at every size, where the adaptive scheme below lost
+ * 10-15% at 256 KiB-1 MiB (timing its own transfers costs more than it
+ * wins). MICMEM_DUAL_MIN=<bytes> sets another; MICMEM_DUAL_MIN=adaptive
+ * selects the adaptive scheme, for machines whose second CPU is often
+ * busy. */
+#define DUAL_MIN_DEFAULT (256u << 10)
+
 static pthread_once_t dual_once = PTHREAD_ONCE_INIT;
-static uint64_t dual_min; /* 0: measure */
+static uint64_t dual_min = DUAL_MIN_DEFAULT; /* 0: adaptive */
 
 static void dual_init(void)
 {
@@ -220,6 +230,10 @@ static void dual_init(void)
 	char *end;
 	unsigned long long v;
 
+	if (s && !strcmp(s, "adaptive")) {
+		dual_min = 0;
+		return;
+	}
 	if (!s || *s < '0' || *s > '9')
 		return;
 	errno = 0;
@@ -321,13 +335,14 @@ static void do_transfer(struct mm_engine *e, const struct mm_range *r,
 }
 
 /*
- * AUTO. Whether two channels beat one depends on the size (caches, the
+ * AUTO with MICMEM_DUAL_MIN=adaptive (the default is the fixed crossover
+ * above). Whether two channels beat one depends on the size (caches, the
  * cost of sharing the work) and on whether a second CPU is free at the
  * moment, which on a shared two-vCPU machine changes from second to second
  * (docs/BENCHMARKS.md: DUAL measured 1.5-3x faster than SINGLE at 256 KiB
  * to 16 MiB on an idle machine, and 0.6-0.9x under load). So the crossover
  * is measured continuously: per size class, AUTO times its own transfers
- * and keeps a moving average of the cost of each mode, uses the cheaper,
+ * and keeps a decaying minimum of the cost of each mode, uses the cheaper,
  * and tries the other on one transfer in MM_AUTO_EXPLORE. Below 256 KiB it
  * is SINGLE (DUAL never won there by much, and costs a hand-off).
  * MICMEM_DUAL_MIN=<bytes> replaces all this by a fixed crossover.
@@ -365,10 +380,14 @@ void mm_transfer(struct mm_engine *e, const struct mm_range *r, uint64_t off,
 	t0 = now_ns();
 	do_transfer(e, r, off, dev, len, dir, m ? MICMEM_DUAL : MICMEM_SINGLE);
 	ps = (now_ns() - t0) * 1000 / len + 1;
-	/* a moving average (weight 1/4); concurrent updates may lose one,
-	 * which only slows the average down */
+	/* A decaying minimum, not an average: a transfer slowed by a moment
+	 * of preemption or a late wake-up raises the estimate by 1/16 only,
+	 * a faster one lowers it at once, and a lasting slowdown still shows
+	 * within a dozen transfers. (An average let single outliers flip the
+	 * choice at 256 KiB-1 MiB: AUTO measured 0.85-0.91 of the better
+	 * mode.) Concurrent updates may lose one: harmless. */
 	old = __atomic_load_n(&a->cost[m], __ATOMIC_RELAXED);
-	__atomic_store_n(&a->cost[m], old ? old - old / 4 + ps / 4 : ps,
+	__atomic_store_n(&a->cost[m], !old || ps < old ? ps : old + old / 16,
 			 __ATOMIC_RELAXED);
 }
 
