@@ -16,7 +16,7 @@
 #include <stdint.h>
 
 #define SKIFF_REGION_MAGIC   0x4e474552u /* "REGN" */
-#define SKIFF_REGION_VERSION 2 /* 2: spin words, RMA progress */
+#define SKIFF_REGION_VERSION 3 /* 3: stamped ring lines */
 #define SKIFF_RING_DEFAULT   4096u       /* 4095 usable bytes, as in SCIF */
 #define SKIFF_RING_MIN       4096u
 #define SKIFF_RING_MAX       (64u << 20)
@@ -61,14 +61,36 @@ struct skiff_region_hdr {
 _Static_assert(sizeof(struct skiff_region_hdr) <= SKIFF_REGION_HDR,
 	       "header fits its page");
 
+/*
+ * Ring data is laid out in 64-byte lines of SKIFF_LINE_DATA data bytes and
+ * a 4-byte stamp: the producer writes a line's bytes, then its stamp (the
+ * low 32 bits of its position after them). A consumer waiting for data
+ * polls the stamp of the line its next byte lives in, so a small message
+ * moves from producer to consumer in one cache line, not two (data, then a
+ * separate head index). Logical byte p lives in line (p / 60) % lines, at
+ * p % 60. head and tail stay, for capacity and for the slow paths.
+ */
+#define SKIFF_LINE_DATA 60u
+
+static inline uint32_t skiff_ring_lines(uint32_t ring_size)
+{
+	return (ring_size + SKIFF_LINE_DATA - 1) / SKIFF_LINE_DATA;
+}
+
+/* Bytes a ring of @ring_size usable-plus-one bytes occupies, page aligned. */
+static inline uint32_t skiff_ring_bytes(uint32_t ring_size)
+{
+	return (skiff_ring_lines(ring_size) * 64u + 4095u) & ~4095u;
+}
+
 static inline uint32_t skiff_region_size(uint32_t ring_size)
 {
-	return SKIFF_REGION_HDR + 2 * ring_size;
+	return SKIFF_REGION_HDR + 2 * skiff_ring_bytes(ring_size);
 }
 
 static inline uint32_t skiff_ring_offset(uint32_t ring_size, int i)
 {
-	return SKIFF_REGION_HDR + (uint32_t)i * ring_size;
+	return SKIFF_REGION_HDR + (uint32_t)i * skiff_ring_bytes(ring_size);
 }
 
 #endif

@@ -44,10 +44,12 @@ enum skiff_ep_state {
 struct skiff_ring {
 	struct skiff_ring_ctl *ctl; /* in the shared region */
 	unsigned char *data;
-	uint32_t size; /* power of two */
-	uint32_t mask;
-	/* private copies: never re-read our own index from shared memory */
-	uint32_t pos;    /* producer: head; consumer: tail */
+	uint32_t size;  /* power of two: capacity size - 1 */
+	uint32_t lines; /* 64-byte lines of SKIFF_LINE_DATA bytes + stamp */
+	/* private copies: never re-read our own index from shared memory.
+	 * 64 bits so that the line of a position never wraps; the shared
+	 * head/tail/stamps carry the low 32 bits */
+	uint64_t pos;    /* producer: head; consumer: tail */
 	uint32_t cached; /* producer: last tail seen; consumer: last head seen */
 	uint32_t posted;    /* producer: doorbells sent */
 	uint32_t c_posted;  /* producer: credits sent */
@@ -125,6 +127,32 @@ struct skiff_rma {
 	struct skiff_sig *sigs; /* fence signals waiting, under clock */
 	struct skiff_rma_ctl *self_ctl, *peer_ctl; /* in the region */
 };
+
+/* The stamp of the line where byte @pos of ring @r lives (region.h). */
+static inline uint32_t *skiff_line_stamp(struct skiff_ring *r, uint64_t pos)
+{
+	uint64_t line = (pos / SKIFF_LINE_DATA) % r->lines;
+
+	return (uint32_t *)(void *)(r->data + line * 64 + SKIFF_LINE_DATA);
+}
+
+static inline unsigned char *skiff_line_byte(struct skiff_ring *r, uint64_t pos)
+{
+	return r->data + ((pos / SKIFF_LINE_DATA) % r->lines) * 64 +
+	       pos % SKIFF_LINE_DATA;
+}
+
+/* Consumer: bytes readable in the line of its next byte (0: none yet). A
+ * stamp from an earlier lap is behind pos; one a hostile producer wrote is
+ * clamped to the line, so reads stay inside the ring. */
+static inline uint32_t skiff_line_avail(struct skiff_ring *r)
+{
+	uint32_t st = __atomic_load_n(skiff_line_stamp(r, r->pos), __ATOMIC_ACQUIRE);
+	int32_t a = (int32_t)(st - (uint32_t)r->pos);
+	uint32_t room = SKIFF_LINE_DATA - (uint32_t)(r->pos % SKIFF_LINE_DATA);
+
+	return a <= 0 ? 0 : ((uint32_t)a > room ? room : (uint32_t)a);
+}
 
 struct skiff_ep {
 	int fd;           /* the descriptor the user holds (epd) */

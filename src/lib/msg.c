@@ -81,7 +81,9 @@ static int spin_step(int64_t start, const uint32_t *watch, uint32_t old)
 		return 0;
 	if (t > PURE_SPIN_NS)
 		sched_yield();
-	for (int i = 0; i < 64 && LOAD(watch) == old; i++)
+	/* "nothing yet": the word has not moved past @old (a ring line's
+	 * stamp may lag behind from an earlier lap) */
+	for (int i = 0; i < 64 && (int32_t)(LOAD(watch) - old) <= 0; i++)
 		cpu_relax();
 	return 1;
 }
@@ -166,31 +168,41 @@ static int check_args(int epd, void *msg, int len, int flags,
 	return 0;
 }
 
+/* Copy into the ring line by line, each line's bytes before its stamp, then
+ * publish the head. */
 static void ring_put(struct skiff_ring *r, const unsigned char *src, uint32_t n)
 {
-	uint32_t idx = r->pos & r->mask, first = r->size - idx;
+	while (n) {
+		uint32_t k = SKIFF_LINE_DATA - (uint32_t)(r->pos % SKIFF_LINE_DATA);
 
-	if (first > n)
-		first = n;
-	memcpy(r->data + idx, src, first);
-	memcpy(r->data, src + first, n - first);
-	r->pos += n;
+		if (k > n)
+			k = n;
+		memcpy(skiff_line_byte(r, r->pos), src, k);
+		r->pos += k;
+		src += k;
+		n -= k;
+		STORE(skiff_line_stamp(r, r->pos - 1), (uint32_t)r->pos);
+	}
 	/* xchg: the release store and the full barrier the doorbell check
 	 * needs (ring.c), in one instruction instead of a store and mfence */
-	__atomic_exchange_n(&r->ctl->head, r->pos, __ATOMIC_SEQ_CST);
+	__atomic_exchange_n(&r->ctl->head, (uint32_t)r->pos, __ATOMIC_SEQ_CST);
 }
 
+/* Copy @n bytes out of the ring (the caller saw them available). */
 static void ring_get(struct skiff_ring *r, unsigned char *dst, uint32_t n)
 {
-	uint32_t idx = r->pos & r->mask, first = r->size - idx;
+	while (n) {
+		uint32_t k = SKIFF_LINE_DATA - (uint32_t)(r->pos % SKIFF_LINE_DATA);
 
-	if (first > n)
-		first = n;
-	memcpy(dst, r->data + idx, first);
-	memcpy(dst + first, r->data, n - first);
-	r->pos += n;
+		if (k > n)
+			k = n;
+		memcpy(dst, skiff_line_byte(r, r->pos), k);
+		r->pos += k;
+		dst += k;
+		n -= k;
+	}
 	/* full barrier: our tail store vs the producer's credit (ring.c) */
-	__atomic_exchange_n(&r->ctl->tail, r->pos, __ATOMIC_SEQ_CST);
+	__atomic_exchange_n(&r->ctl->tail, (uint32_t)r->pos, __ATOMIC_SEQ_CST);
 }
 
 static int do_send(struct skiff_ep *ep, const unsigned char *buf, int len,
@@ -205,7 +217,7 @@ static int do_send(struct skiff_ep *ep, const unsigned char *buf, int len,
 		if (peer_dead(ep, r))
 			return sent ? (int)sent : reset_err(ep);
 		/* trust the cached tail while it shows enough room */
-		space = r->size - 1 - (r->pos - r->cached);
+		space = r->size - 1 - ((uint32_t)r->pos - r->cached);
 		if (space < (uint32_t)len - sent)
 			space = skiff_tx_space(ep, &bad);
 		if (bad)
@@ -216,7 +228,7 @@ static int do_send(struct skiff_ep *ep, const unsigned char *buf, int len,
 				n = space;
 			ring_put(r, buf + sent, n);
 			sent += n;
-			ret = skiff_post_data_doorbell(ep, r->pos - n);
+			ret = skiff_post_data_doorbell(ep, (uint32_t)r->pos - n);
 			if (ret < 0)
 				continue;
 			spin_end = 0;
@@ -256,13 +268,19 @@ static int do_recv(struct skiff_ep *ep, unsigned char *buf, int len, int block)
 	int bad = 0, ret, spun = 0;
 
 	for (;;) {
-		avail = r->cached - r->pos;
-		if (!avail)
-			avail = skiff_rx_avail(ep, &bad);
-		if (bad)
-			return got ? (int)got : reset_err(ep);
+		/* what the stamp of our line shows: one cache line, no head */
+		avail = skiff_line_avail(r);
 		if (avail) {
+			/* take more than this line at once when the head says
+			 * so (a large receive), checking the head as always */
 			n = (uint32_t)len - got;
+			if (n > avail) {
+				uint32_t all = skiff_rx_avail(ep, &bad);
+				if (bad)
+					return got ? (int)got : reset_err(ep);
+				if (all > avail)
+					avail = all;
+			}
 			if (n > avail)
 				n = avail;
 			ring_get(r, buf + got, n);
@@ -281,7 +299,7 @@ static int do_recv(struct skiff_ep *ep, unsigned char *buf, int len, int block)
 		/* ring empty */
 		if (peer_dead(ep, r)) {
 			/* bytes published before the close are still ours */
-			if (skiff_rx_avail(ep, &bad))
+			if (skiff_rx_avail(ep, &bad) && !bad)
 				continue;
 			if (spun) /* a spin word we did not consume from */
 				__atomic_store_n(&r->ctl->spin, 0, __ATOMIC_RELEASE);
@@ -300,7 +318,8 @@ static int do_recv(struct skiff_ep *ep, unsigned char *buf, int len, int block)
 			skiff_spin_announce(ep, (uint32_t)len - got);
 			spun = 1;
 		}
-		if (block && spin_step(spin_start, &r->ctl->head, r->pos))
+		if (block && spin_step(spin_start, skiff_line_stamp(r, r->pos),
+				       (uint32_t)r->pos))
 			continue;
 		/* Going back to the user or to sleep with the ring empty: stop
 		 * polling and take our doorbells off the socket, so that the

@@ -72,7 +72,7 @@ static void ring_init(struct skiff_ring *r, struct skiff_region_hdr *h, int i,
 	r->ctl = &h->ring[i];
 	r->data = (unsigned char *)h + skiff_ring_offset(ring_size, i);
 	r->size = ring_size;
-	r->mask = ring_size - 1;
+	r->lines = skiff_ring_lines(ring_size);
 }
 
 int skiff_conn_attach(struct skiff_ep *ep, int memfd, int side,
@@ -140,8 +140,12 @@ uint32_t skiff_rx_avail(struct skiff_ep *ep, int *bad)
 {
 	struct skiff_ring *r = &ep->rx;
 	uint32_t head = LOAD(&r->ctl->head);
-	uint32_t avail = head - r->pos;
+	uint32_t avail = head - (uint32_t)r->pos;
 
+	/* We may be ahead of the head: line stamps are published before it
+	 * (region.h), and we consume what they show. By less than a ring. */
+	if ((int32_t)avail < 0 && 0u - avail < r->size)
+		return 0;
 	if (avail > r->size - 1) { /* the peer wrote nonsense */
 		*bad = 1;
 		skiff_mark_dead(ep);
@@ -155,7 +159,7 @@ uint32_t skiff_tx_space(struct skiff_ep *ep, int *bad)
 {
 	struct skiff_ring *r = &ep->tx;
 	uint32_t tail = LOAD(&r->ctl->tail);
-	uint32_t used = r->pos - tail;
+	uint32_t used = (uint32_t)r->pos - tail;
 
 	if (used > r->size - 1) {
 		*bad = 1;
@@ -229,7 +233,7 @@ void skiff_spin_announce(struct skiff_ep *ep, uint32_t want)
 {
 	/* a plain store: its latency hides behind the wait that follows */
 	__atomic_store_n(&ep->rx.ctl->spin,
-			 ((uint64_t)want << 32) | ep->rx.pos, __ATOMIC_RELEASE);
+			 ((uint64_t)want << 32) | (uint32_t)ep->rx.pos, __ATOMIC_RELEASE);
 }
 
 int skiff_post_data_doorbell(struct skiff_ep *ep, uint32_t h0)
@@ -239,7 +243,7 @@ int skiff_post_data_doorbell(struct skiff_ep *ep, uint32_t h0)
 	uint32_t want = (uint32_t)(spin >> 32);
 
 	/* ring_put's head exchange was a full barrier (see above) */
-	if (want && (uint32_t)spin == h0 && r->pos - h0 <= want)
+	if (want && (uint32_t)spin == h0 && (uint32_t)r->pos - h0 <= want)
 		return 0;
 	return post_doorbell(ep);
 }
@@ -253,7 +257,7 @@ void skiff_recv_leave(struct skiff_ep *ep)
 {
 	struct skiff_ring *r = &ep->rx;
 
-	if (LOAD(&r->ctl->head) == r->pos &&
+	if (!skiff_line_avail(r) &&
 	    (int32_t)(LOAD(&r->ctl->d_posted) - r->drained) > 0)
 		skiff_drain_doorbells(ep);
 }
