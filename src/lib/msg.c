@@ -267,6 +267,13 @@ static int do_recv(struct skiff_ep *ep, unsigned char *buf, int len, int block)
 	int64_t spin_start = 0;
 	int bad = 0, ret, spun = 0;
 
+	if (block) {
+		/* announce at once that we will take @len bytes from here: a
+		 * producer answering us in a ping-pong then skips its
+		 * doorbell (ring.c) */
+		skiff_spin_announce(ep, (uint32_t)len);
+		spun = 1;
+	}
 	for (;;) {
 		/* what the stamp of our line shows: one cache line, no head */
 		avail = skiff_line_avail(r);
@@ -305,15 +312,17 @@ static int do_recv(struct skiff_ep *ep, unsigned char *buf, int len, int block)
 				__atomic_store_n(&r->ctl->spin, 0, __ATOMIC_RELEASE);
 			return got ? (int)got : reset_err(ep);
 		}
-		if (block && !spun && !spin_start) {
-			/* tell the producer we are polling: bytes that we are
-			 * sure to take need no doorbell */
-			skiff_spin_announce(ep, (uint32_t)len - got);
-			spun = 1;
+		if (block && !spin_start) {
+			/* start polling; announce (again, if we consumed part
+			 * since) what we still wait for */
+			if (!spun) {
+				skiff_spin_announce(ep, (uint32_t)len - got);
+				spun = 1;
+			}
 			spin_start = now_ns(CLOCK_MONOTONIC);
 			continue;
 		}
-		if (block && !spun && spin_start) {
+		if (block && !spun) {
 			/* consumed part of what we wait for: announce the rest */
 			skiff_spin_announce(ep, (uint32_t)len - got);
 			spun = 1;

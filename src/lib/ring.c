@@ -25,6 +25,7 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define LOAD(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
@@ -236,15 +237,49 @@ void skiff_spin_announce(struct skiff_ep *ep, uint32_t want)
 			 ((uint64_t)want << 32) | (uint32_t)ep->rx.pos, __ATOMIC_RELEASE);
 }
 
-int skiff_post_data_doorbell(struct skiff_ep *ep, uint32_t h0)
+static int spin_covers(struct skiff_ring *r, uint32_t h0)
 {
-	struct skiff_ring *r = &ep->tx;
 	uint64_t spin = __atomic_load_n(&r->ctl->spin, __ATOMIC_ACQUIRE);
 	uint32_t want = (uint32_t)(spin >> 32);
 
-	/* ring_put's head exchange was a full barrier (see above) */
-	if (want && (uint32_t)spin == h0 && (uint32_t)r->pos - h0 <= want)
+	return want && (uint32_t)spin == h0 && (uint32_t)r->pos - h0 <= want;
+}
+
+/* How long a producer looks for a consumer about to announce itself
+ * before it pays for a doorbell record (a system call on each side, some
+ * microseconds): in a ping-pong the reply often crosses the consumer's way
+ * from its send into its receive. */
+#define ANNOUNCE_WAIT_NS 2000
+
+static int64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+int skiff_post_data_doorbell(struct skiff_ep *ep, uint32_t h0)
+{
+	struct skiff_ring *r = &ep->tx;
+	int64_t end;
+
+	/* ring_put's head exchange was a full barrier (see above); so is
+	 * every later load of spin, being after it */
+	if (spin_covers(r, h0))
 		return 0;
+	if (LOAD(&r->ctl->d_drained) != r->posted)
+		return 0; /* one is outstanding: POLLIN already shows */
+	end = mono_ns() + ANNOUNCE_WAIT_NS;
+	do {
+		for (int i = 0; i < 16; i++) {
+#if defined(__x86_64__)
+			__builtin_ia32_pause();
+#endif
+			if (spin_covers(r, h0))
+				return 0;
+		}
+	} while (mono_ns() < end);
 	return post_doorbell(ep);
 }
 
