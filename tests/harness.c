@@ -1,6 +1,8 @@
 /* harness.c - see harness.h */
 #include "harness.h"
 
+#include <pthread.h>
+
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -562,4 +564,31 @@ uint64_t h_rand(uint64_t *s)
 	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
 	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
 	return z ^ (z >> 31);
+}
+
+struct pair_arg {
+	uint16_t port;
+	scif_epd_t ep;
+};
+
+static void *pair_connect(void *a)
+{
+	struct pair_arg *pa = a;
+
+	pa->ep = h_connect(0, pa->port);
+	return NULL;
+}
+
+void h_pair(uint16_t port, scif_epd_t *c, scif_epd_t *s)
+{
+	struct pair_arg pa = { .port = port };
+	struct scif_portID peer;
+	scif_epd_t l = h_listen(port, 1, NULL);
+	pthread_t t;
+
+	CHECK(pthread_create(&t, NULL, pair_connect, &pa) == 0);
+	CHECK_OK(scif_accept(l, &peer, s, SCIF_ACCEPT_SYNC));
+	CHECK(pthread_join(t, NULL) == 0);
+	*c = pa.ep;
+	CHECK_EQ(scif_close(l), 0);
 }

@@ -203,4 +203,8 @@ scif_epd_t h_listen(uint16_t port, int backlog, uint16_t *bound);
 /* Pseudo-random bytes: deterministic per seed. */
 uint64_t h_rand(uint64_t *state);
 
+/* A connected pair of endpoints inside this process, on node 0 @port: @c
+ * the connecting side, @s the accepted one (a thread connects meanwhile). */
+void h_pair(uint16_t port, scif_epd_t *c, scif_epd_t *s);
+
 #endif

@@ -22,33 +22,6 @@ static short scif_revents(scif_epd_t ep, short events, long timeout)
 	return r ? p.revents : 0;
 }
 
-struct pair_arg {
-	uint16_t port;
-	scif_epd_t ep;
-};
-
-static void *pair_connect(void *a)
-{
-	struct pair_arg *pa = a;
-
-	pa->ep = h_connect(0, pa->port);
-	return NULL;
-}
-
-/* A connected pair inside this process. */
-static void make_pair(uint16_t port, scif_epd_t *c, scif_epd_t *s)
-{
-	struct pair_arg pa = { .port = port };
-	struct scif_portID peer;
-	scif_epd_t l = h_listen(port, 1, NULL);
-	pthread_t t;
-
-	CHECK(pthread_create(&t, NULL, pair_connect, &pa) == 0);
-	CHECK_OK(scif_accept(l, &peer, s, SCIF_ACCEPT_SYNC));
-	CHECK(pthread_join(t, NULL) == 0);
-	*c = pa.ep;
-	CHECK_EQ(scif_close(l), 0);
-}
 
 /* Child: connect to the parent and report the outcome of the connect as
  * errno (0 on success). */
@@ -115,7 +88,7 @@ int main(int argc, char **argv)
 	EXPECT_EQ(scif_close(a), 0);
 	a = h_listen(5000, 2, NULL);
 	EXPECT_EQ(scif_close(a), 0);
-	make_pair(5001, &c, &s);
+	h_pair(5001, &c, &s);
 	EXPECT_EQ(scif_close(c), 0);
 	EXPECT_EQ(scif_close(s), 0);
 
@@ -127,7 +100,7 @@ int main(int argc, char **argv)
 	EXPECT_ERR(scif_close(a), EBADF);
 
 	STEP("peer sees the disconnect");
-	make_pair(5002, &c, &s);
+	h_pair(5002, &c, &s);
 	EXPECT(!(scif_revents(s, POLLIN, 0) & POLLHUP));
 	EXPECT_EQ(scif_close(c), 0);
 	EXPECT(scif_revents(s, POLLIN, 2000) & POLLHUP);
@@ -138,7 +111,7 @@ int main(int argc, char **argv)
 	EXPECT_EQ(scif_close(s), 0);
 
 	STEP("ports are free after closing a connection");
-	make_pair(5002, &c, &s);
+	h_pair(5002, &c, &s);
 	scif_close(s);
 	scif_close(c);
 	a = (scif_epd_t)CHECK_OK(scif_open());

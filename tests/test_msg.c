@@ -16,32 +16,6 @@
 #include <poll.h>
 #include <pthread.h>
 
-struct pair_arg {
-	uint16_t port;
-	scif_epd_t ep;
-};
-
-static void *pair_connect(void *a)
-{
-	struct pair_arg *pa = a;
-
-	pa->ep = h_connect(0, pa->port);
-	return NULL;
-}
-
-static void make_pair(uint16_t port, scif_epd_t *c, scif_epd_t *s)
-{
-	struct pair_arg pa = { .port = port };
-	struct scif_portID peer;
-	scif_epd_t l = h_listen(port, 1, NULL);
-	pthread_t t;
-
-	CHECK(pthread_create(&t, NULL, pair_connect, &pa) == 0);
-	CHECK_OK(scif_accept(l, &peer, s, SCIF_ACCEPT_SYNC));
-	CHECK(pthread_join(t, NULL) == 0);
-	*c = pa.ep;
-	CHECK_EQ(scif_close(l), 0);
-}
 
 static void fill(unsigned char *b, size_t n, unsigned seed)
 {
@@ -92,7 +66,7 @@ static void test_args(void)
 	EXPECT_ERR2(scif_send(99999, b, 1, 0), EBADF, ENOTTY);
 	EXPECT_ERR2(scif_recv(99999, b, 1, 0), EBADF, ENOTTY);
 
-	make_pair(6000, &c, &s);
+	h_pair(6000, &c, &s);
 	STEP("len 0 returns 0");
 	EXPECT_EQ(scif_send(c, b, 0, 0), 0);
 	EXPECT_EQ(scif_send(c, b, 0, SCIF_SEND_BLOCK), 0);
@@ -148,7 +122,7 @@ static void test_capacity(void)
 	int r;
 
 	STEP("non-blocking send of 10000 into an empty ring returns 4095");
-	make_pair(6001, &c, &s);
+	h_pair(6001, &c, &s);
 	fill(out, sizeof(out), 1);
 	r = scif_send(c, out, 10000, 0);
 	EXPECT_EQ(r, 4095);
@@ -245,7 +219,7 @@ static void test_blocking(void)
 	scif_epd_t c, s;
 	pthread_t t;
 
-	make_pair(6002, &c, &s);
+	h_pair(6002, &c, &s);
 	STEP("blocking send larger than the ring, blocking recv of it all");
 	fill(out, N, 3);
 	ba = (struct blk_arg){ .ep = s, .len = N, .buf = in };

@@ -110,32 +110,6 @@ static void expect_no_bit_all(scif_epd_t ep, short events, short bit,
 	}
 }
 
-struct pair_arg {
-	uint16_t port;
-	scif_epd_t ep;
-};
-
-static void *pair_connect(void *a)
-{
-	struct pair_arg *pa = a;
-
-	pa->ep = h_connect(0, pa->port);
-	return NULL;
-}
-
-static void make_pair(uint16_t port, scif_epd_t *c, scif_epd_t *s)
-{
-	struct pair_arg pa = { .port = port };
-	struct scif_portID peer;
-	scif_epd_t l = h_listen(port, 1, NULL);
-	pthread_t t;
-
-	CHECK(pthread_create(&t, NULL, pair_connect, &pa) == 0);
-	CHECK_OK(scif_accept(l, &peer, s, SCIF_ACCEPT_SYNC));
-	CHECK(pthread_join(t, NULL) == 0);
-	*c = pa.ep;
-	CHECK_EQ(scif_close(l), 0);
-}
 
 static void test_unconnected(void)
 {
@@ -194,7 +168,7 @@ static void test_connected(void)
 	char b[16];
 	int r;
 
-	make_pair(9001, &c, &s);
+	h_pair(9001, &c, &s);
 	STEP("fresh connection");
 	expect_bit_all(c, POLLIN | POLLOUT, POLLOUT, 0, "fresh, writable");
 	expect_no_bit_all(c, POLLIN, POLLIN, "fresh, nothing queued");
@@ -309,7 +283,7 @@ static void test_timeouts_and_misc(void)
 	int64_t t0, ms;
 	int r;
 
-	make_pair(9002, &c, &s);
+	h_pair(9002, &c, &s);
 	STEP("scif_poll timeout 0 returns at once");
 	{
 		struct scif_pollepd p = { .epd = c, .events = POLLIN };

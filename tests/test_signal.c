@@ -120,32 +120,6 @@ static int do_accept(struct blocked *b)
 	return r;
 }
 
-struct pair_arg {
-	uint16_t port;
-	scif_epd_t ep;
-};
-
-static void *pair_connect(void *a)
-{
-	struct pair_arg *pa = a;
-
-	pa->ep = h_connect(0, pa->port);
-	return NULL;
-}
-
-static void make_pair(uint16_t port, scif_epd_t *c, scif_epd_t *s)
-{
-	struct pair_arg pa = { .port = port };
-	struct scif_portID peer;
-	scif_epd_t l = h_listen(port, 1, NULL);
-	pthread_t t;
-
-	CHECK(pthread_create(&t, NULL, pair_connect, &pa) == 0);
-	CHECK_OK(scif_accept(l, &peer, s, SCIF_ACCEPT_SYNC));
-	CHECK(pthread_join(t, NULL) == 0);
-	*c = pa.ep;
-	CHECK_EQ(scif_close(l), 0);
-}
 
 int main(int argc, char **argv)
 {
@@ -159,7 +133,7 @@ int main(int argc, char **argv)
 	sa.sa_handler = on_usr1; /* no SA_RESTART */
 	CHECK(sigaction(SIGUSR1, &sa, NULL) == 0);
 
-	make_pair(14000, &c, &s);
+	h_pair(14000, &c, &s);
 
 	memset(&b, 0, sizeof(b));
 	b.fn = do_recv;
