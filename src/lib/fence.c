@@ -20,8 +20,11 @@
 
 #define MARK_MASK 0x7fffffffu
 #define REMOTE_FENCE 0x80000000u
-/* a peer that makes no progress for this long fails the wait (SCIF: 10 s) */
+/* a peer that makes no progress for this long fails the wait (SCIF: 10 s),
+ * and so does one whose RMAs take longer than PEER_WAIT_MS in all (its
+ * progress word is its own to write: a hostile peer could keep it moving) */
 #define PEER_STALL_MS 10000
+#define PEER_WAIT_MS 60000
 
 struct skiff_sig {
 	uint64_t seq;
@@ -94,7 +97,7 @@ static int wait_peer(struct skiff_ep *ep, uint64_t seq)
 {
 	struct skiff_rma_ctl *pc = ep->rma->peer_ctl;
 	uint64_t last = __atomic_load_n(&pc->completed, __ATOMIC_ACQUIRE);
-	int64_t since = now_ms();
+	int64_t since = now_ms(), start = since;
 
 	for (unsigned i = 0;; i++) {
 		uint64_t c = __atomic_load_n(&pc->completed, __ATOMIC_ACQUIRE);
@@ -112,7 +115,7 @@ static int wait_peer(struct skiff_ep *ep, uint64_t seq)
 		}
 		if (skiff_check_hup(ep))
 			return -ECONNRESET;
-		if (now_ms() - since > PEER_STALL_MS)
+		if (now_ms() - since > PEER_STALL_MS || now_ms() - start > PEER_WAIT_MS)
 			return -ETIMEDOUT;
 		usleep(i < 8192 ? 20 : 200);
 	}

@@ -306,7 +306,7 @@ static int do_recv(struct skiff_ep *ep, unsigned char *buf, int len, int block)
 		/* ring empty */
 		if (peer_dead(ep, r)) {
 			/* bytes published before the close are still ours */
-			if (skiff_rx_avail(ep, &bad) && !bad)
+			if (skiff_rx_avail(ep, &bad) && !bad && skiff_line_avail(r))
 				continue;
 			if (spun) /* a spin word we did not consume from */
 				__atomic_store_n(&r->ctl->spin, 0, __ATOMIC_RELEASE);
@@ -335,8 +335,15 @@ static int do_recv(struct skiff_ep *ep, unsigned char *buf, int len, int block)
 		 * producer's next bytes ring it and POLLIN means data again. */
 		spun = 0;
 		ret = skiff_drain_doorbells(ep);
-		if (ret == 1)
+		if (ret == 1) {
+			/* the head says there is data: an honest producer
+			 * stamped its line before it moved the head, so no
+			 * stamp means a peer writing nonsense, and looping on
+			 * it would never end */
+			if (!skiff_line_avail(r))
+				skiff_mark_dead(ep);
 			continue;
+		}
 		if (!block) {
 			if (!got && skiff_check_hup(ep))
 				continue; /* report the reset above */

@@ -895,7 +895,7 @@ static int del_round_trip(struct skiff_ep *ep, uint64_t off, uint64_t len)
 	struct skiff_rma *r = ep->rma;
 	uint32_t ticket = ++r->del_sent;
 	uint64_t progress = __atomic_load_n(&r->peer_ctl->completed, __ATOMIC_ACQUIRE);
-	int stalled = 0;
+	int stalled = 0, total = 0;
 	int ret = skiff_rma_send_range(ep, SKIFF_RMA_WIN_DEL, off, len);
 
 	while (ret == 0 && (int32_t)(r->del_acked - ticket) < 0) {
@@ -906,18 +906,21 @@ static int del_round_trip(struct skiff_ep *ep, uint64_t off, uint64_t len)
 		if ((int32_t)(r->del_acked - ticket) >= 0)
 			break;
 		/* the peer answers once its RMAs on those pages are done: wait
-		 * while it makes progress, give up on one silent for 1 s */
+		 * while it makes progress, give up on one silent for 1 s, and
+		 * after 2 s in all (the progress word is the peer's to write:
+		 * a hostile one could keep it moving forever) */
 		c = __atomic_load_n(&r->peer_ctl->completed, __ATOMIC_ACQUIRE);
 		if (c != progress) {
 			progress = c;
 			stalled = 0;
 		}
-		if (skiff_peer_gone(ep) || stalled >= 1000)
+		if (skiff_peer_gone(ep) || stalled >= 1000 || total >= 2000)
 			break;
 		if (poll(&p, 1, 10) == 1 && (p.revents & (POLLHUP | POLLERR)) &&
 		    !(p.revents & POLLIN))
 			break; /* the peer's end is closed */
 		stalled += 10;
+		total += 10;
 	}
 	if ((int32_t)(r->del_acked - ticket) < 0)
 		r->del_acked = ticket; /* written off: keep later ones exact */
