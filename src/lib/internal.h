@@ -50,7 +50,7 @@ struct skiff_ring {
 	 * 64 bits so that the line of a position never wraps; the shared
 	 * head/tail/stamps carry the low 32 bits */
 	uint64_t pos;    /* producer: head; consumer: tail */
-	uint32_t cached; /* producer: last tail seen; consumer: last head seen */
+	uint32_t cached; /* producer: last tail seen (consumers read line stamps) */
 	uint32_t posted;    /* producer: doorbells sent */
 	uint32_t c_posted;  /* producer: credits sent */
 	uint32_t drained;   /* consumer: doorbells drained */
@@ -188,7 +188,6 @@ const struct skiff_ctx *skiff_ctx(void);
 /* window.c */
 int skiff_rma_attach(struct skiff_ep *ep, int ctl);
 void skiff_rma_detach(struct skiff_ep *ep);
-int skiff_rma_sync(struct skiff_ep *ep); /* take in the peer's records */
 void skiff_rma_sync_locked(struct skiff_ep *ep); /* rma->lock held */
 void skiff_svc_del(struct skiff_ep *ep);
 int skiff_rma_enter(int epd, struct skiff_ep **out); /* state checks */

@@ -152,7 +152,6 @@ uint32_t skiff_rx_avail(struct skiff_ep *ep, int *bad)
 		skiff_mark_dead(ep);
 		return 0;
 	}
-	r->cached = head;
 	return avail;
 }
 
