@@ -25,6 +25,7 @@
 
 #include <micmem.h>
 
+#include "bench_pair.h"
 #include "nodeq.h"
 #include "stats.h"
 #include "subcommands.h"
@@ -88,30 +89,6 @@ static double measure(const struct ctx *c, int m, uint64_t size,
 			return -1;
 	t = skiff_now_ns() - t0;
 	return t ? (double)size * (double)iters / (double)t : 0;
-}
-
-static int parse_size(const char *s, uint64_t *out)
-{
-	char *end;
-	unsigned long long v;
-	unsigned sh = 0;
-
-	if (!s || *s < '0' || *s > '9')
-		return -EINVAL;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno)
-		return -EINVAL;
-	if (*end == 'K' || *end == 'k')
-		sh = 10, end++;
-	else if (*end == 'M' || *end == 'm')
-		sh = 20, end++;
-	else if (*end == 'G' || *end == 'g')
-		sh = 30, end++;
-	if (*end || v == 0 || v > (1ull << 40) >> sh)
-		return -EINVAL;
-	*out = v << sh;
-	return 0;
 }
 
 /* Start a private scifd (next to this program, or on PATH); its pid. */
@@ -198,7 +175,7 @@ int skiff_bench_micmem(int argc, char **argv)
 	while ((opt = getopt_long(argc, argv, "m:r:t:h", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'm':
-			if (parse_size(optarg, &max) < 0 || max < 4096)
+			if (skiff_parse_size(optarg, &max) < 0 || max < 4096)
 				goto bad_arg;
 			break;
 		case 'r':
@@ -237,7 +214,9 @@ int skiff_bench_micmem(int argc, char **argv)
 		snprintf(priv, sizeof(priv), "bench-micmem-%d", (int)getpid());
 		if (skiff_tool_fabric(priv, fabric) < 0)
 			return SKIFF_EXIT_FAIL;
-		daemon = start_daemon(fabric, max < 4096 ? 4096 : max);
+		/* the host range (and the card mapping) is max rounded up to
+		 * 2 MiB: the card must hold that much */
+		daemon = start_daemon(fabric, (max + 2 * MiB - 1) & ~(2 * MiB - 1));
 		if (daemon <= 0) {
 			skiff_err("bench micmem: could not start scifd (is it "
 				  "built, next to scif or on PATH?)");
