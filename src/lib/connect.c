@@ -132,7 +132,7 @@ static int do_bind(struct skiff_ep *ep, uint16_t pn)
 	return port;
 }
 
-SKIFF_API int scif_bind(scif_epd_t epd, uint16_t pn)
+int skiff_api_bind(scif_epd_t epd, uint16_t pn)
 {
 	struct skiff_ep *ep;
 	int r = skiff_ep_get(epd, &ep);
@@ -145,7 +145,7 @@ SKIFF_API int scif_bind(scif_epd_t epd, uint16_t pn)
 	SKIFF_RET(r);
 }
 
-SKIFF_API int scif_listen(scif_epd_t epd, int backlog)
+int skiff_api_listen(scif_epd_t epd, int backlog)
 {
 	struct skiff_ep *ep;
 	int r = skiff_ep_get(epd, &ep);
@@ -420,7 +420,7 @@ static int do_connect(struct skiff_ep *ep, struct scif_portID *dst)
 	return finish_connect(ep, now_ms() + CONNECT_TIMEOUT_MS);
 }
 
-SKIFF_API int scif_connect(scif_epd_t epd, struct scif_portID *dst)
+int skiff_api_connect(scif_epd_t epd, struct scif_portID *dst)
 {
 	struct skiff_ep *ep;
 	int r = skiff_ep_get(epd, &ep);
@@ -588,7 +588,7 @@ static int accept_one(struct skiff_ep *lep, int s, struct scif_portID *peer,
 	return 0;
 }
 
-SKIFF_API int scif_accept(scif_epd_t epd, struct scif_portID *peer,
+int skiff_api_accept(scif_epd_t epd, struct scif_portID *peer,
 			  scif_epd_t *newepd, int flags)
 {
 	struct skiff_ep *ep;

@@ -251,7 +251,7 @@ int skiff_error_pipe(void)
 	return p[1];
 }
 
-SKIFF_API scif_epd_t scif_open(void)
+scif_epd_t skiff_api_open(void)
 {
 	const struct skiff_ctx *c = skiff_ctx();
 	struct skiff_ep *ep;
@@ -297,7 +297,7 @@ SKIFF_API scif_epd_t scif_open(void)
 	return fd;
 }
 
-SKIFF_API int scif_close(scif_epd_t epd)
+int skiff_api_close(scif_epd_t epd)
 {
 	_Atomic(struct skiff_ep *) *s;
 	struct skiff_ep *ep, *expect;
@@ -335,7 +335,7 @@ SKIFF_API int scif_close(scif_epd_t epd)
 	return 0;
 }
 
-SKIFF_API int scif_get_fd(scif_epd_t epd)
+int skiff_api_get_fd(scif_epd_t epd)
 {
 	struct skiff_ep *ep;
 	int r = skiff_ep_get(epd, &ep);

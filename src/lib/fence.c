@@ -121,7 +121,7 @@ static int wait_peer(struct skiff_ep *ep, uint64_t seq)
 	}
 }
 
-SKIFF_API int scif_fence_mark(scif_epd_t epd, int flags, int *mark)
+int skiff_api_fence_mark(scif_epd_t epd, int flags, int *mark)
 {
 	struct skiff_ep *ep;
 	int r = skiff_rma_enter(epd, &ep);
@@ -146,7 +146,7 @@ SKIFF_API int scif_fence_mark(scif_epd_t epd, int flags, int *mark)
 	return 0;
 }
 
-SKIFF_API int scif_fence_wait(scif_epd_t epd, int mark)
+int skiff_api_fence_wait(scif_epd_t epd, int mark)
 {
 	struct skiff_ep *ep;
 	uint32_t m = (uint32_t)mark;
@@ -198,7 +198,7 @@ static int target(struct skiff_rma *r, int remote, off_t off,
 	}
 }
 
-SKIFF_API int scif_fence_signal(scif_epd_t epd, off_t loff, uint64_t lval,
+int skiff_api_fence_signal(scif_epd_t epd, off_t loff, uint64_t lval,
 				off_t roff, uint64_t rval, int flags)
 {
 	int init = flags & (SCIF_FENCE_INIT_SELF | SCIF_FENCE_INIT_PEER);

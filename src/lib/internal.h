@@ -16,7 +16,7 @@
 #include "wire.h"
 #include "scif.h"
 
-#define SKIFF_API __attribute__((visibility("default")))
+#include "api.h"
 
 /* Exported calls end with this: -errno becomes errno and -1. */
 #define SKIFF_RET(r)                                                           \

@@ -83,7 +83,7 @@ static int map_pieces(struct skiff_rma *r, unsigned char *dest, uint64_t off,
 	return 0;
 }
 
-SKIFF_API void *scif_mmap(void *addr, size_t len, int prot_flags, int map_flags,
+void *skiff_api_mmap(void *addr, size_t len, int prot_flags, int map_flags,
 			  scif_epd_t epd, off_t offset)
 {
 	struct mapping *m = NULL;
@@ -153,7 +153,7 @@ fail:
 	return SCIF_MMAP_FAILED;
 }
 
-SKIFF_API int scif_munmap(void *addr, size_t len)
+int skiff_api_munmap(void *addr, size_t len)
 {
 	uintptr_t a = (uintptr_t)addr, e;
 	struct mapping **pp;

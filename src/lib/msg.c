@@ -360,7 +360,7 @@ static int do_recv(struct skiff_ep *ep, unsigned char *buf, int len, int block)
 	}
 }
 
-SKIFF_API int scif_send(scif_epd_t epd, void *msg, int len, int flags)
+int skiff_api_send(scif_epd_t epd, void *msg, int len, int flags)
 {
 	struct skiff_ep *ep;
 	int r = check_args(epd, msg, len, flags, &ep);
@@ -375,7 +375,7 @@ SKIFF_API int scif_send(scif_epd_t epd, void *msg, int len, int flags)
 	SKIFF_RET(r);
 }
 
-SKIFF_API int scif_recv(scif_epd_t epd, void *msg, int len, int flags)
+int skiff_api_recv(scif_epd_t epd, void *msg, int len, int flags)
 {
 	struct skiff_ep *ep;
 	int r = check_args(epd, msg, len, flags, &ep);

@@ -6,7 +6,7 @@
 
 #include "nodeq.h"
 
-SKIFF_API int scif_get_nodeIDs(uint16_t *nodes, int len, uint16_t *self)
+int skiff_api_get_nodeIDs(uint16_t *nodes, int len, uint16_t *self)
 {
 	const struct skiff_ctx *c = skiff_ctx();
 	struct skiff_node_info info = { 0 };

@@ -91,7 +91,7 @@ static int64_t now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-SKIFF_API int scif_poll(struct scif_pollepd *epds, unsigned int nepds,
+int skiff_api_poll(struct scif_pollepd *epds, unsigned int nepds,
 			long timeout)
 {
 	struct pollfd stack[STACK_FDS], *pfd = stack;

@@ -181,13 +181,13 @@ out:
 	return ret;
 }
 
-SKIFF_API int scif_writeto(scif_epd_t epd, off_t loffset, size_t len,
+int skiff_api_writeto(scif_epd_t epd, off_t loffset, size_t len,
 			   off_t roffset, int rma_flags)
 {
 	SKIFF_RET(rma(epd, TO_PEER, NULL, loffset, len, roffset, rma_flags));
 }
 
-SKIFF_API int scif_readfrom(scif_epd_t epd, off_t loffset, size_t len,
+int skiff_api_readfrom(scif_epd_t epd, off_t loffset, size_t len,
 			    off_t roffset, int rma_flags)
 {
 	SKIFF_RET(rma(epd, FROM_PEER, NULL, loffset, len, roffset, rma_flags));
@@ -197,7 +197,7 @@ SKIFF_API int scif_readfrom(scif_epd_t epd, off_t loffset, size_t len,
  * the initiator copies from or to its own memory directly, so nothing needs
  * pinning or caching, and a buffer unmapped or remapped between calls is
  * always seen as it is now. */
-SKIFF_API int scif_vwriteto(scif_epd_t epd, void *addr, size_t len,
+int skiff_api_vwriteto(scif_epd_t epd, void *addr, size_t len,
 			    off_t offset, int rma_flags)
 {
 	if (!addr)
@@ -205,7 +205,7 @@ SKIFF_API int scif_vwriteto(scif_epd_t epd, void *addr, size_t len,
 	SKIFF_RET(rma(epd, TO_PEER, addr, 0, len, offset, rma_flags));
 }
 
-SKIFF_API int scif_vreadfrom(scif_epd_t epd, void *addr, size_t len,
+int skiff_api_vreadfrom(scif_epd_t epd, void *addr, size_t len,
 			     off_t offset, int rma_flags)
 {
 	if (!addr)

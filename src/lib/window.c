@@ -929,7 +929,7 @@ static int del_round_trip(struct skiff_ep *ep, uint64_t off, uint64_t len)
 
 /* ---- the calls ---- */
 
-SKIFF_API off_t scif_register(scif_epd_t epd, void *addr, size_t len,
+off_t skiff_api_register(scif_epd_t epd, void *addr, size_t len,
 			      off_t offset, int prot_flags, int map_flags)
 {
 	struct skiff_lwin w = { 0 };
@@ -1018,7 +1018,7 @@ fail:
 	return SCIF_REGISTER_FAILED;
 }
 
-SKIFF_API int scif_unregister(scif_epd_t epd, off_t offset, size_t len)
+int skiff_api_unregister(scif_epd_t epd, off_t offset, size_t len)
 {
 	struct skiff_ep *ep;
 	struct skiff_rma *r;

@@ -113,4 +113,22 @@ uint64_t mm_dual_min(void);
  */
 int mm_card_mem(uint32_t node, int *memfd, uint64_t *size, int *sock);
 
+/* ---- the implementations behind the exported calls (micmem.c; the
+ * exported micmem_X wrappers in api.c keep errno on success) ---- */
+struct micmem_range_info;
+int mm_api_open(void);
+int mm_api_close(int h);
+int mm_api_opendev(int h, uint32_t board);
+int mm_api_closedev(int h);
+int mm_api_maprange(int h, void *addr, uint64_t size);
+int mm_api_unmaprange(int h, void *addr);
+int mm_api_rangeinfo(int h, void *addr, struct micmem_range_info *info);
+int mm_api_devsize(int h, uint64_t *size);
+int mm_api_host2dev(int h, void *src, uint64_t src_offset, uint64_t dest_dev,
+		    uint64_t size, int flags);
+int mm_api_dev2host(int h, void *dest, uint64_t dest_offset, uint64_t src_dev,
+		    uint64_t size, int flags);
+void *mm_api_devmap(uint32_t board, uint64_t dev_addr, uint64_t size, int prot);
+int mm_api_devunmap(void *addr, uint64_t size);
+
 #endif

@@ -19,7 +19,6 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#define MM_EXPORT __attribute__((visibility("default")))
 
 struct mm_handle {
 	int refs;               /* atomic; the table holds one */
@@ -93,7 +92,7 @@ static void hunlock(struct mm_handle *p)
 	hput(p);
 }
 
-MM_EXPORT int micmem_open(void)
+int mm_api_open(void)
 {
 	pthread_rwlockattr_t a;
 	struct mm_handle *p = calloc(1, sizeof(*p));
@@ -148,7 +147,7 @@ static void release_board(struct mm_handle *p)
 	__atomic_store_n(&p->offline, 0, __ATOMIC_RELAXED);
 }
 
-MM_EXPORT int micmem_close(int h)
+int mm_api_close(int h)
 {
 	struct mm_handle *p = NULL;
 
@@ -171,7 +170,7 @@ MM_EXPORT int micmem_close(int h)
 	return 0;
 }
 
-MM_EXPORT int micmem_opendev(int h, uint32_t board)
+int mm_api_opendev(int h, uint32_t board)
 {
 	struct mm_handle *p;
 	uint64_t size;
@@ -215,7 +214,7 @@ out:
 	return r < 0 ? fail(r) : 0;
 }
 
-MM_EXPORT int micmem_closedev(int h)
+int mm_api_closedev(int h)
 {
 	struct mm_handle *p;
 	int r;
@@ -242,7 +241,7 @@ static int overlaps(const struct mm_handle *p, uintptr_t b, uint64_t size)
 	return 0;
 }
 
-MM_EXPORT int micmem_maprange(int h, void *addr, uint64_t size)
+int mm_api_maprange(int h, void *addr, uint64_t size)
 {
 	struct mm_handle *p;
 	struct mm_range *rg = NULL;
@@ -294,7 +293,7 @@ static struct mm_range *find_range(struct mm_handle *p, void *addr)
 	return NULL;
 }
 
-MM_EXPORT int micmem_unmaprange(int h, void *addr)
+int mm_api_unmaprange(int h, void *addr)
 {
 	struct mm_handle *p;
 	struct mm_range **pp;
@@ -317,7 +316,7 @@ MM_EXPORT int micmem_unmaprange(int h, void *addr)
 	return r < 0 ? fail(r) : 0;
 }
 
-MM_EXPORT int micmem_rangeinfo(int h, void *addr, struct micmem_range_info *info)
+int mm_api_rangeinfo(int h, void *addr, struct micmem_range_info *info)
 {
 	struct mm_handle *p;
 	struct mm_range *rg;
@@ -341,7 +340,7 @@ MM_EXPORT int micmem_rangeinfo(int h, void *addr, struct micmem_range_info *info
 	return r < 0 ? fail(r) : 0;
 }
 
-MM_EXPORT int micmem_devsize(int h, uint64_t *size)
+int mm_api_devsize(int h, uint64_t *size)
 {
 	struct mm_handle *p;
 	int r;
@@ -404,19 +403,19 @@ out:
 	return r < 0 ? fail(r) : 0;
 }
 
-MM_EXPORT int micmem_host2dev(int h, void *src, uint64_t src_offset,
+int mm_api_host2dev(int h, void *src, uint64_t src_offset,
 			      uint64_t dest_dev, uint64_t size, int flags)
 {
 	return transfer(h, src, src_offset, dest_dev, size, flags, MM_H2D);
 }
 
-MM_EXPORT int micmem_dev2host(int h, void *dest, uint64_t dest_offset,
+int mm_api_dev2host(int h, void *dest, uint64_t dest_offset,
 			      uint64_t src_dev, uint64_t size, int flags)
 {
 	return transfer(h, dest, dest_offset, src_dev, size, flags, MM_D2H);
 }
 
-MM_EXPORT void *micmem_devmap(uint32_t board, uint64_t dev_addr, uint64_t size,
+void *mm_api_devmap(uint32_t board, uint64_t dev_addr, uint64_t size,
 			      int prot)
 {
 	uint64_t dsize;
@@ -452,7 +451,7 @@ MM_EXPORT void *micmem_devmap(uint32_t board, uint64_t dev_addr, uint64_t size,
 	return m;
 }
 
-MM_EXPORT int micmem_devunmap(void *addr, uint64_t size)
+int mm_api_devunmap(void *addr, uint64_t size)
 {
 	if (!addr || (uintptr_t)addr % MM_PAGE || size == 0 || size > SIZE_MAX)
 		return fail(-EINVAL);
