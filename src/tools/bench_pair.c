@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "bench_pair.h"
+#include "knob.h"
 #include "tool.h"
 
 #define ACCEPT_TIMEOUT_MS 10000
@@ -264,30 +265,10 @@ int skiff_pair_recv(scif_epd_t ep, void *buf, size_t n)
 
 int skiff_parse_size(const char *s, uint64_t *out)
 {
-	char *end;
-	unsigned long long v;
-	unsigned sh = 0;
-
-	if (!s || *s < '0' || *s > '9')
-		return -EINVAL;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno)
-		return -EINVAL;
-	if (*end == 'K' || *end == 'k')
-		sh = 10, end++;
-	else if (*end == 'M' || *end == 'm')
-		sh = 20, end++;
-	else if (*end == 'G' || *end == 'g')
-		sh = 30, end++;
-	if (*end == 'i' && sh) /* KiB, MiB, GiB */
-		end++;
-	if ((*end == 'B' || *end == 'b') && sh)
-		end++;
-	if (*end || v == 0 || v > (1ull << 40) >> sh)
-		return -EINVAL;
-	*out = v << sh;
-	return 0;
+	/* the library's knob parser: the same suffixes everywhere */
+	return skiff_parse_u64(s, 1, 1ull << 40, SKIFF_KNOB_SIZE, out) < 0
+		       ? -EINVAL
+		       : 0;
 }
 
 const char *skiff_size_str(uint64_t n, char *buf)
