@@ -95,7 +95,7 @@ int skiff_log_on(enum skiff_log_level level)
 					l = i, found = 1;
 			if (!found)
 				fprintf(stderr,
-					"libscif[%d]: warn: SKIFF_LOG=%s is not "
+					"skiff[%d]: warn: SKIFF_LOG=%s is not "
 					"error, warn, info or debug; using warn\n",
 					(int)getpid(), s);
 		}
@@ -119,6 +119,6 @@ void skiff_log(enum skiff_log_level level, const char *fmt, ...)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	/* one write, so lines of several processes do not interleave */
-	dprintf(2, "libscif[%d]: %s: %s\n", (int)getpid(), tag[level], msg);
+	dprintf(2, "skiff[%d]: %s: %s\n", (int)getpid(), tag[level], msg);
 	errno = e;
 }

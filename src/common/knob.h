@@ -43,7 +43,7 @@ enum skiff_log_level {
 /* 1 if messages of @level are printed (SKIFF_LOG, default "warn"). */
 int skiff_log_on(enum skiff_log_level level);
 
-/* Print "libscif[pid]: <level>: <message>" to stderr if @level is on.
+/* Print "skiff[pid]: <level>: <message>" to stderr if @level is on.
  * Never on a hot path: a call's failure, a knob, a peer found broken. */
 void skiff_log(enum skiff_log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

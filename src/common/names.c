@@ -1,4 +1,5 @@
 #include "names.h"
+#include "knob.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -15,15 +16,17 @@ int skiff_fabric(char out[SKIFF_FABRIC_MAX + 1])
 		f = SKIFF_FABRIC_DEFAULT;
 	n = strlen(f);
 	if (n > SKIFF_FABRIC_MAX)
-		return -EINVAL;
+		goto bad;
 	for (size_t i = 0; i < n; i++) {
 		char c = f[i];
 		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
 		      (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
-			return -EINVAL;
+			goto bad;
 	}
 	memcpy(out, f, n + 1);
 	return 0;
+bad:
+	return -EINVAL;
 }
 
 int skiff_self_node(void)
@@ -34,11 +37,21 @@ int skiff_self_node(void)
 
 	if (!s || !*s)
 		return 0;
+	if (*s < '0' || *s > '9')
+		goto bad;
 	errno = 0;
 	v = strtoul(s, &end, 10);
-	if (errno || *end || s[0] == '-' || v > SKIFF_MAX_NODE)
+	if (*end)
+		goto bad;
+	if (errno || v > SKIFF_MAX_NODE) {
+		skiff_log(SKIFF_LOG_WARN, "SCIF_NODE=%s: no such node (nodes are "
+			  "0 to %d)", s, SKIFF_MAX_NODE);
 		return -ENODEV;
+	}
 	return (int)v;
+bad:
+	skiff_log(SKIFF_LOG_WARN, "SCIF_NODE=%s is not a node number", s);
+	return -EINVAL;
 }
 
 static socklen_t abstract(struct sockaddr_un *sa, const char *name)

@@ -14,6 +14,7 @@
  */
 #define _GNU_SOURCE
 #include "internal.h"
+#include "knob.h"
 
 #include <errno.h>
 #include <sched.h>
@@ -79,13 +80,10 @@ static pthread_once_t nt_once = PTHREAD_ONCE_INIT;
 
 static void nt_init(void)
 {
-	const char *s = getenv("SKIFF_NT_MIN");
-
-	if (s && *s)
-		nt_min = (size_t)strtoull(s, NULL, 0);
-	s = getenv("SKIFF_NT_MAX");
-	if (s && *s)
-		nt_max = (size_t)strtoull(s, NULL, 0);
+	nt_min = (size_t)skiff_knob_u64("SKIFF_NT_MIN", NT_MIN_DEFAULT, 0,
+					SIZE_MAX, SKIFF_KNOB_SIZE, "bytes");
+	nt_max = (size_t)skiff_knob_u64("SKIFF_NT_MAX", NT_MAX_DEFAULT, 0,
+					SIZE_MAX, SKIFF_KNOB_SIZE, "bytes");
 }
 
 static inline void cpu_relax(void)
@@ -353,7 +351,6 @@ static void *worker(void *arg)
 
 static int engine(void)
 {
-	const char *s;
 	int n = 2;
 
 	pthread_mutex_lock(&eng_lock);
@@ -362,13 +359,8 @@ static int engine(void)
 		return 0;
 	}
 	/* first use, or a child of fork(): its parent's threads are not here */
-	s = getenv("SKIFF_DMA_CHANNELS");
-	if (s && *s)
-		n = atoi(s);
-	if (n < 1)
-		n = 1;
-	if (n > MAX_CHANNELS)
-		n = MAX_CHANNELS;
+	n = (int)skiff_knob_u64("SKIFF_DMA_CHANNELS", (uint64_t)n, 1,
+				MAX_CHANNELS, 0, "channels");
 	chans = calloc((size_t)n, sizeof(*chans));
 	if (!chans) {
 		pthread_mutex_unlock(&eng_lock);

@@ -22,6 +22,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "knob.h"
 #include "nodeq.h"
 
 #define CHUNK_BITS 10
@@ -38,6 +39,10 @@ static pthread_once_t ctx_once = PTHREAD_ONCE_INIT;
 static void ctx_init(void)
 {
 	ctx.fabric_err = skiff_fabric(ctx.fabric);
+	if (ctx.fabric_err < 0)
+		skiff_log(SKIFF_LOG_WARN, "SCIF_FABRIC=%s is not 1 to %d "
+			  "characters of [A-Za-z0-9._-]", getenv("SCIF_FABRIC"),
+			  SKIFF_FABRIC_MAX);
 	ctx.node = skiff_self_node();
 }
 
@@ -262,12 +267,17 @@ scif_epd_t skiff_api_open(void)
 		return -1;
 	}
 	if (c->node < 0) {
-		errno = ENODEV;
+		errno = -c->node;
 		return -1;
 	}
 	if (c->node != 0) {
 		r = skiff_node_online(c->fabric, (unsigned)c->node);
 		if (r <= 0) {
+			skiff_log(SKIFF_LOG_INFO,
+				  "scif_open: SCIF_NODE=%d is not online in "
+				  "fabric '%s' (%s)", c->node, c->fabric,
+				  r == 0 ? "no scifd there has that many cards"
+					 : strerror(-r));
 			errno = r < 0 ? -r : ENODEV;
 			if (errno != ENOMEM && errno != EMFILE && errno != ENFILE)
 				errno = ENODEV;

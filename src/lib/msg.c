@@ -8,6 +8,7 @@
  */
 #define _GNU_SOURCE
 #include "internal.h"
+#include "knob.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -40,9 +41,10 @@ static long spin_budget(void)
 		if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
 			v = 0;
 		if (s && *s)
-			v = atol(s) * 1000;
-		if (v < 0)
-			v = 0;
+			v = (long)skiff_knob_u64("SKIFF_SPIN_US",
+						 (uint64_t)v / 1000, 0,
+						 10 * 1000 * 1000, 0,
+						 "microseconds") * 1000;
 		__atomic_store_n(&spin_ns, v, __ATOMIC_RELAXED);
 	}
 	return v;

@@ -16,6 +16,7 @@
  */
 #define _GNU_SOURCE
 #include "internal.h"
+#include "knob.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -37,16 +38,10 @@
 
 uint32_t skiff_ring_size_knob(void)
 {
-	const char *s = getenv("SKIFF_RING_SIZE");
-	unsigned long v;
-	char *end;
-
-	if (!s || !*s)
-		return SKIFF_RING_DEFAULT;
-	v = strtoul(s, &end, 0);
-	if (*end || v < SKIFF_RING_MIN || v > SKIFF_RING_MAX || (v & (v - 1)))
-		return SKIFF_RING_DEFAULT;
-	return (uint32_t)v;
+	return (uint32_t)skiff_knob_u64("SKIFF_RING_SIZE", SKIFF_RING_DEFAULT,
+					SKIFF_RING_MIN, SKIFF_RING_MAX,
+					SKIFF_KNOB_SIZE | SKIFF_KNOB_POW2,
+					"bytes");
 }
 
 int skiff_region_create(uint32_t ring_size, int *memfd_out)

@@ -27,6 +27,7 @@
 #define _GNU_SOURCE
 #include "internal.h"
 #include "micmem.h"
+#include "knob.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -227,19 +228,15 @@ static uint64_t dual_min = DUAL_MIN_DEFAULT; /* 0: adaptive */
 static void dual_init(void)
 {
 	const char *s = getenv("MICMEM_DUAL_MIN");
-	char *end;
-	unsigned long long v;
+	uint64_t v;
 
 	if (s && !strcmp(s, "adaptive")) {
 		dual_min = 0;
 		return;
 	}
-	if (!s || *s < '0' || *s > '9')
-		return;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (!errno && !*end)
-		dual_min = v ? v : 1;
+	v = skiff_knob_u64("MICMEM_DUAL_MIN", DUAL_MIN_DEFAULT, 0, UINT64_MAX,
+			   SKIFF_KNOB_SIZE, "bytes (or 'adaptive')");
+	dual_min = v ? v : 1;
 }
 
 uint64_t mm_dual_min(void)
