@@ -14,6 +14,7 @@
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -268,54 +269,95 @@ lost:
 
 /* ---- the plot ---- */
 
+/* Can @file be written? Checked by opening it (and removing it again if
+ * this made it). */
+static int check_writable(const char *file)
+{
+	int fd = open(file, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+
+	if (fd >= 0) {
+		close(fd);
+		unlink(file);
+		return 0;
+	}
+	if (errno != EEXIST)
+		return -1;
+	fd = open(file, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	close(fd);
+	return 0;
+}
+
 static int have_gnuplot(void)
 {
 	return system("command -v gnuplot >/dev/null 2>&1") == 0;
 }
 
+/* Throughput on log-log axes above; below, each method as a ratio of
+ * memcpy with the goal (0.9x at 1 MiB, 1.0x from 16 MiB), where the
+ * sizes that matter are not squashed into the bottom of a linear axis.
+ * Every line has its own colour, dash type and point type. */
 static int plot(const char *file, const uint64_t *sizes, unsigned nsizes,
 		double med[][NMETH], const char *subtitle)
 {
 	const char *term = system("gnuplot -e 'set terminal pngcairo' "
 				  ">/dev/null 2>&1") == 0 ? "pngcairo" : "png";
-	FILE *g = popen("gnuplot", "w");
+	/* gnuplot writes a PNG to stdout if it cannot open the output:
+	 * never onto the user's terminal */
+	FILE *g = popen("gnuplot >/dev/null", "w");
 	char sz[32];
 	int st;
 
 	if (!g)
 		return -1;
-	fprintf(g, "set terminal %s size 1000,620 font ',10'\n", term);
+	fprintf(g, "set terminal %s size 1000,900 font ',10'\n", term);
 	fprintf(g, "set output '%s'\n", file);
-	fprintf(g, "set title \"skiff: throughput vs transfer size "
-		   "(scif bench bw)\\n%s\" noenhanced\n", subtitle);
-	fprintf(g, "set xlabel 'transfer size'\nset ylabel 'GB/s'\n"
-		   "set logscale x 2\nset grid\nset key outside right top "
-		   "noenhanced\nset yrange [0:*]\nset xtics (");
-	for (unsigned i = 0; i < nsizes; i++) {
-		skiff_size_str(sizes[i], sz);
-		fprintf(g, "%s\"%s\" %llu", i ? ", " : "", sz,
-			(unsigned long long)sizes[i]);
-	}
-	fprintf(g, ")\nset xrange [%g:%g]\n$d << EOD\nsize",
-		(double)sizes[0] / 1.4, (double)sizes[nsizes - 1] * 1.4);
+	fprintf(g, "$d << EOD\nsize");
 	for (int m = 0; m < NMETH; m++)
 		fprintf(g, " \"%s\"", meth_name[m]);
 	fprintf(g, "\n");
 	for (unsigned i = 0; i < nsizes; i++) {
 		fprintf(g, "%llu", (unsigned long long)sizes[i]);
 		for (int m = 0; m < NMETH; m++) {
-			if (med[i][m] < 0)
+			if (med[i][m] <= 0)
 				fprintf(g, " NaN");
 			else
-				fprintf(g, " %.3f", med[i][m]);
+				fprintf(g, " %.4f", med[i][m]);
 		}
 		fprintf(g, "\n");
 	}
-	/* memcpy, the limit, thick and dashed; then one line per method */
-	fprintf(g, "EOD\nset style data linespoints\n"
-		   "plot $d using 1:2 title columnheader(2) lw 3 dt 2 pt 7 "
-		   "ps 0.7 lc rgb 'black', for [i=3:%d] $d using 1:i title "
-		   "columnheader(i) lw 1.5 pt 7 ps 0.7 lc (i - 2)\n", NMETH + 1);
+	fprintf(g, "EOD\nset multiplot layout 2,1 title \"skiff: throughput vs "
+		   "transfer size (scif bench bw)\\n%s\" noenhanced\n",
+		   subtitle);
+	fprintf(g, "set logscale x 2\nset grid\nset key outside right top "
+		   "noenhanced\nset xtics (");
+	for (unsigned i = 0; i < nsizes; i++) {
+		skiff_size_str(sizes[i], sz);
+		fprintf(g, "%s\"%s\" %llu", i ? ", " : "", sz,
+			(unsigned long long)sizes[i]);
+	}
+	fprintf(g, ")\nset xrange [%g:%g]\nset style data linespoints\n",
+		(double)sizes[0] / 1.4, (double)sizes[nsizes - 1] * 1.4);
+	/* top: GB/s, log scale; memcpy (the limit) thick black */
+	fprintf(g, "set ylabel 'GB/s (log)'\nset logscale y 10\n"
+		   "plot $d using 1:2 title columnheader(2) lw 3 dt 1 pt 7 "
+		   "ps 0.8 lc rgb 'black', for [i=3:%d] $d using 1:i title "
+		   "columnheader(i) lw 1.5 dt i-1 pt (i - 1) ps 0.9 "
+		   "lc (i - 2)\n", NMETH + 1);
+	/* bottom: ratio to memcpy, with the goal */
+	fprintf(g, "unset logscale y\nset ylabel 'ratio to memcpy'\n"
+		   "set yrange [0:*]\nset xlabel 'transfer size'\n"
+		   "set arrow 1 from %llu, graph 0 to %llu, graph 1 nohead "
+		   "dt 3 lc rgb 'gray40'\n"
+		   "set samples 400\n"
+		   "plot (x >= %llu ? 1.0 : x >= %llu ? 0.9 : 1/0) title "
+		   "'goal: 0.9x at 1 MiB, 1.0x from 16 MiB' lw 2 dt 1 "
+		   "lc rgb 'red' with lines, for [i=3:%d] $d using 1:(column(i)"
+		   "/column(2)) title columnheader(i) lw 1.5 dt i-1 "
+		   "pt (i - 1) ps 0.9 lc (i - 2)\n",
+		   1ull << 20, 1ull << 20, 16ull << 20, 1ull << 20, NMETH + 1);
+	fprintf(g, "unset multiplot\n");
 	st = pclose(g);
 	return st == 0 ? 0 : -1;
 }
@@ -480,6 +522,11 @@ int skiff_bench_bw(int argc, char **argv)
 			  "installed (Debian: apt-get install gnuplot-nox)");
 		return SKIFF_EXIT_FAIL;
 	}
+	if (plotfile && check_writable(plotfile) < 0) {
+		/* before a bench of many seconds, not after it */
+		skiff_err("bench bw: --plot %s: %s", plotfile, strerror(errno));
+		return SKIFF_EXIT_USAGE;
+	}
 
 	lsock = tcp_listener(&tport);
 	if (lsock < 0) {
@@ -562,6 +609,10 @@ int skiff_bench_bw(int argc, char **argv)
 		uint64_t size = sizes[si];
 		double r[NMETH][MAX_ROUNDS];
 
+		if (!json)
+			skiff_progress("bench bw", si, nsizes,
+				       skiff_size_str(size, sz));
+
 		for (int m = 0; m < NMETH; m++) {
 			uint64_t t0, dt;
 
@@ -607,6 +658,8 @@ failed:
 			hi[si][m] = r[m][rounds - 1];
 		}
 	}
+	if (!json)
+		skiff_progress("bench bw", nsizes, nsizes, "");
 	{
 		struct cmd c = { .op = C_END };
 

@@ -26,6 +26,7 @@
 #include <micmem.h>
 
 #include "bench_pair.h"
+#include "knob.h"
 #include "nodeq.h"
 #include "stats.h"
 #include "subcommands.h"
@@ -39,6 +40,7 @@
 
 static const char *const micmem_usage =
 	"usage: scif bench micmem [-m MAX] [-r ROUNDS] [-t MS] [--fabric NAME]\n"
+	"                         [--json]\n"
 	"\n"
 	"Copy between a 2 MiB-aligned THP host range and card 0's memory with\n"
 	"micmem_host2dev / micmem_dev2host (SINGLE, DUAL, AUTO) and with\n"
@@ -51,9 +53,30 @@ static const char *const micmem_usage =
 	"  -r, --rounds R    rounds of all methods, alternating (default 5)\n"
 	"  -t, --time MS     target milliseconds per measurement (default 20)\n"
 	"      --fabric NAME fabric; without a scifd there, a private one is\n"
-	"                    started for the run\n";
+	"                    started for the run\n"
+	"      --json        print a JSON object instead of the tables\n";
 
 enum { M_MEMCPY, M_SINGLE, M_DUAL, M_AUTO, NMETH };
+/* What AUTO does in this run, from MICMEM_DUAL_MIN as libmicmem reads it
+ * (the same parser): the value used, not the raw string. */
+static void auto_describe(char *buf, size_t n)
+{
+	const char *s = getenv("MICMEM_DUAL_MIN");
+	uint64_t v = 256 * 1024;
+	char sz[32];
+
+	if (s && !strcmp(s, "adaptive")) {
+		snprintf(buf, n, "the cheaper of SINGLE and DUAL as measured on "
+			 "its own transfers (MICMEM_DUAL_MIN=adaptive)");
+		return;
+	}
+	if (s && *s && skiff_parse_u64(s, 0, UINT64_MAX, SKIFF_KNOB_SIZE, &v) < 0)
+		v = 256 * 1024; /* libmicmem warns and keeps its default */
+	snprintf(buf, n, "SINGLE below %s, DUAL from there%s",
+		 skiff_size_str(v ? v : 1, sz),
+		 s && *s ? " (MICMEM_DUAL_MIN)" : "");
+}
+
 static const char *const meth_name[NMETH] = { "memcpy", "SINGLE", "DUAL", "AUTO" };
 
 struct ctx {
@@ -157,6 +180,7 @@ int skiff_bench_micmem(int argc, char **argv)
 		{ "rounds", required_argument, NULL, 'r' },
 		{ "time", required_argument, NULL, 't' },
 		{ "fabric", required_argument, NULL, 'f' },
+		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
@@ -168,8 +192,11 @@ int skiff_bench_micmem(int argc, char **argv)
 	struct skiff_node_info info;
 	struct ctx c = { .h = -1 };
 	pid_t daemon = 0;
-	int ret = SKIFF_EXIT_FAIL, opt;
+	int ret = SKIFF_EXIT_FAIL, opt, json = 0;
 	uint64_t sizes[32];
+	char auto_desc[128], *jrows = NULL;
+	size_t jlen = 0;
+	FILE *jf = NULL;
 
 	optind = 0;
 	while ((opt = getopt_long(argc, argv, "m:r:t:h", opts, NULL)) != -1) {
@@ -190,6 +217,9 @@ int skiff_bench_micmem(int argc, char **argv)
 			break;
 		case 'f':
 			fab = optarg;
+			break;
+		case 'j':
+			json = 1;
 			break;
 		case 'h':
 			fputs(micmem_usage, stdout);
@@ -222,9 +252,10 @@ int skiff_bench_micmem(int argc, char **argv)
 				  "built, next to scif or on PATH?)");
 			return SKIFF_EXIT_FAIL;
 		}
-		printf("started a private scifd (pid %d, fabric %s, one card "
-		       "of %llu MiB)\n", (int)daemon, fabric,
-		       (unsigned long long)(max >> 20));
+		if (!json)
+			printf("started a private scifd (pid %d, fabric %s, "
+			       "one card of %llu MiB)\n", (int)daemon, fabric,
+			       (unsigned long long)(max >> 20));
 	}
 
 	c.h = micmem_open();
@@ -237,8 +268,10 @@ int skiff_bench_micmem(int argc, char **argv)
 		while (nsizes > 1 && sizes[nsizes - 1] > devsize)
 			nsizes--;
 		max = sizes[nsizes - 1];
-		printf("card memory is %llu bytes: sizes up to %llu\n",
-		       (unsigned long long)devsize, (unsigned long long)max);
+		if (!json)
+			printf("card memory is %llu bytes: sizes up to %llu\n",
+			       (unsigned long long)devsize,
+			       (unsigned long long)max);
 	}
 	{
 		uint64_t hs = (max + 2 * MiB - 1) & ~(2 * MiB - 1);
@@ -265,7 +298,7 @@ int skiff_bench_micmem(int argc, char **argv)
 		{
 			struct micmem_range_info ri;
 
-			if (micmem_rangeinfo(c.h, c.host, &ri) == 0)
+			if (!json && micmem_rangeinfo(c.h, c.host, &ri) == 0)
 				printf("host range: %llu MiB, %llu segments "
 				       "(%llu of 2 MiB, %llu of 4 KiB), %s\n",
 				       (unsigned long long)(hs >> 20),
@@ -275,16 +308,20 @@ int skiff_bench_micmem(int argc, char **argv)
 				       ri.locked ? "locked" : "not locked");
 		}
 	}
-	printf("median GB/s of %u rounds, ~%u ms per measurement; AUTO: %s%s\n\n",
-	       rounds, ms, getenv("MICMEM_DUAL_MIN") ?
-	       "DUAL from MICMEM_DUAL_MIN=" : "SINGLE below 256 KiB, above "
-	       "the cheaper of SINGLE and DUAL as measured on its own transfers",
-	       getenv("MICMEM_DUAL_MIN") ? getenv("MICMEM_DUAL_MIN") : "");
+	auto_describe(auto_desc, sizeof(auto_desc));
+	if (!json)
+		printf("median GB/s of %u rounds, ~%u ms per measurement; "
+		       "AUTO: %s\n\n", rounds, ms, auto_desc);
+	jf = open_memstream(&jrows, &jlen);
+	if (!jf)
+		goto out;
 
 	for (c.dir = 0; c.dir < 2; c.dir++) {
 		struct skiff_table t;
 
-		printf("%s\n", c.dir == 0 ? "micmem_host2dev" : "micmem_dev2host");
+		if (!json)
+			printf("%s\n", c.dir == 0 ? "micmem_host2dev"
+						  : "micmem_dev2host");
 		skiff_table_init(&t, 10, 0x3fe);
 		skiff_table_cell(&t, "size");
 		for (int m = 0; m < NMETH; m++)
@@ -299,7 +336,15 @@ int skiff_bench_micmem(int argc, char **argv)
 			double r[NMETH][MAX_ROUNDS], med[NMETH];
 			unsigned long iters = 1;
 			double best, am, ab;
-			char goal[64];
+			char goal[64], szs[32];
+
+			if (!json)
+				skiff_progress(c.dir == 0 ? "bench micmem "
+							    "host2dev"
+							  : "bench micmem "
+							    "dev2host",
+					       si, nsizes,
+					       skiff_size_str(size, szs));
 
 			/* warm up every method, and size the measurement */
 			for (int m = 0; m < NMETH; m++)
@@ -355,17 +400,46 @@ int skiff_bench_micmem(int argc, char **argv)
 			skiff_table_cell(&t, "%.2f", am);
 			skiff_table_cell(&t, "%.2f", ab);
 			skiff_table_cell(&t, "%s", goal);
+			fprintf(jf, "%s{\"call\":\"%s\",\"size\":%llu,\"gbps\":"
+				"{\"memcpy\":%.3f,\"single\":%.3f,\"dual\":%.3f,"
+				"\"auto\":%.3f},\"auto_memcpy\":%.3f,"
+				"\"auto_best\":%.3f,\"auto_memcpy_pass\":%s,"
+				"\"auto_best_pass\":%s}",
+				ftell(jf) ? "," : "",
+				c.dir == 0 ? "host2dev" : "dev2host",
+				(unsigned long long)size, med[M_MEMCPY],
+				med[M_SINGLE], med[M_DUAL], med[M_AUTO], am, ab,
+				size < GOAL_FROM ? "null"
+				: am >= GOAL_MEMCPY ? "true" : "false",
+				ab >= GOAL_AUTO ? "true" : "false");
 		}
-		skiff_table_print(&t, stdout, "  ");
+		if (!json) {
+			skiff_progress("bench micmem", nsizes, nsizes, "");
+			skiff_table_print(&t, stdout, "  ");
+			printf("\n");
+		}
 		skiff_table_free(&t);
-		printf("\n");
 	}
-	printf("goals: AUTO/mc >= %.2f from 1 MiB; AUTO/best >= %.2f (best = "
-	       "the better of SINGLE and DUAL); %u miss%s\n", GOAL_MEMCPY,
-	       GOAL_AUTO, misses, misses == 1 ? "" : "es");
+	fclose(jf);
+	jf = NULL;
+	if (json) {
+		printf("{\"bench\":\"micmem\",\"rounds\":%u,"
+		       "\"ms_per_measurement\":%u,\"auto\":", rounds, ms);
+		skiff_json_string(stdout, auto_desc);
+		printf(",\"goals\":{\"auto_memcpy_from_1MiB\":%.2f,"
+		       "\"auto_best\":%.2f},\"results\":[%s],\"misses\":%u}\n",
+		       GOAL_MEMCPY, GOAL_AUTO, jrows ? jrows : "", misses);
+	} else {
+		printf("goals: AUTO/mc >= %.2f from 1 MiB; AUTO/best >= %.2f "
+		       "(best = the better of SINGLE and DUAL); %u miss%s\n",
+		       GOAL_MEMCPY, GOAL_AUTO, misses, misses == 1 ? "" : "es");
+	}
 	/* a benchmark, not a test: a MISS is not a failure */
 	ret = SKIFF_EXIT_OK;
 out:
+	if (jf)
+		fclose(jf);
+	free(jrows);
 	if (c.h >= 0)
 		micmem_close(c.h);
 	if (c.dev)

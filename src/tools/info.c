@@ -241,8 +241,11 @@ static void pid_cells(struct skiff_table *t, const struct ep *e, int pending)
 		skiff_table_cell(t, "-");
 		skiff_table_cell(t, "(waiting for scif_accept)");
 	} else if (e->pid) {
+		char name[16 * 4 + 1];
+
 		skiff_table_cell(t, "%d", e->pid);
-		skiff_table_cell(t, "%s", e->comm);
+		skiff_table_cell(t, "%s",
+				 skiff_printable(e->comm, name, sizeof(name)));
 	} else {
 		skiff_table_cell(t, "-");
 		skiff_table_cell(t, "-");

@@ -37,6 +37,12 @@ int skiff_parse_portid(const char *s, struct scif_portID *out);
 
 /* Write @s as a JSON string literal, quotes included. */
 void skiff_json_string(FILE *f, const char *s);
+/* Progress of a long bench on stderr: step @i of @n (@item names it), and
+ * i == n when done. Benches call it unless --json. */
+void skiff_progress(const char *what, unsigned i, unsigned n,
+		    const char *item);
+/* @s with control characters and non-UTF-8 bytes as \\xNN, in @buf. */
+const char *skiff_printable(const char *s, char *buf, size_t n);
 
 /*
  * A text table whose columns are padded to their widest cell. Cells are

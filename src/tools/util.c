@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 void skiff_err(const char *fmt, ...)
 {
@@ -73,20 +74,98 @@ int skiff_parse_portid(const char *s, struct scif_portID *out)
 	return 0;
 }
 
+/* Bytes of the well-formed UTF-8 sequence at @s (no overlongs, no
+ * surrogates, at most U+10FFFF), or 0. */
+static int utf8_len(const unsigned char *s)
+{
+	unsigned c = s[0], cp, n;
+
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf)
+		n = 1, cp = c & 0x1f;
+	else if (c >= 0xe0 && c <= 0xef)
+		n = 2, cp = c & 0x0f;
+	else if (c >= 0xf0 && c <= 0xf4)
+		n = 3, cp = c & 0x07;
+	else
+		return 0;
+	for (unsigned i = 1; i <= n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (s[i] & 0x3f);
+	}
+	if ((n == 2 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+	    (n == 3 && (cp < 0x10000 || cp > 0x10ffff)))
+		return 0;
+	return (int)n + 1;
+}
+
+/* A string from another process (a command name) as valid JSON: control
+ * characters escaped, bytes that are not UTF-8 replaced by U+FFFD. */
 void skiff_json_string(FILE *f, const char *s)
 {
-	fputc('"', f);
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
+	const unsigned char *p = (const unsigned char *)s;
 
-		if (c == '"' || c == '\\')
-			fprintf(f, "\\%c", c);
-		else if (c < 0x20)
-			fprintf(f, "\\u%04x", c);
+	fputc('"', f);
+	while (*p) {
+		int n = utf8_len(p);
+
+		if (*p == '"' || *p == '\\')
+			fprintf(f, "\\%c", *p);
+		else if (*p < 0x20 || *p == 0x7f)
+			fprintf(f, "\\u%04x", *p);
+		else if (n == 0)
+			fputs("\\ufffd", f);
 		else
-			fputc(c, f);
+			fwrite(p, 1, (size_t)n, f);
+		p += n ? n : 1;
 	}
 	fputc('"', f);
+}
+
+void skiff_progress(const char *what, unsigned i, unsigned n,
+		    const char *item)
+{
+	static int tty = -1;
+
+	if (tty < 0)
+		tty = isatty(2);
+	/* a bar that rewrites itself on a terminal, a line per step in a
+	 * log; the final call (i == n) ends the bar */
+	if (tty) {
+		if (i < n)
+			fprintf(stderr, "\r\033[K%s: %u/%u %s", what, i + 1, n,
+				item);
+		else
+			fprintf(stderr, "\r\033[K");
+	} else if (i < n) {
+		fprintf(stderr, "%s: %u/%u %s\n", what, i + 1, n, item);
+	}
+	fflush(stderr);
+}
+
+const char *skiff_printable(const char *s, char *buf, size_t n)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t o = 0;
+
+	/* what a terminal shows as is; anything else (an escape sequence
+	 * that would clear the reader's screen, a stray byte) as \xNN */
+	while (*p && o + 5 < n) {
+		int k = utf8_len(p);
+
+		if (*p >= 0x20 && *p != 0x7f && *p != '\\' && k) {
+			memcpy(buf + o, p, (size_t)k);
+			o += (size_t)k;
+			p += k;
+		} else {
+			o += (size_t)snprintf(buf + o, n - o, "\\x%02x", *p);
+			p++;
+		}
+	}
+	buf[o] = 0;
+	return buf;
 }
 
 void *skiff_xrealloc(void *p, size_t n)
