@@ -517,15 +517,15 @@ int skiff_bench_bw(int argc, char **argv)
 		skiff_err("bench bw: --plot: no quotes or newlines in the name");
 		return SKIFF_EXIT_USAGE;
 	}
-	if (plotfile && !have_gnuplot()) {
-		skiff_err("bench bw: --plot needs gnuplot, which is not "
-			  "installed (Debian: apt-get install gnuplot-nox)");
-		return SKIFF_EXIT_FAIL;
-	}
 	if (plotfile && check_writable(plotfile) < 0) {
 		/* before a bench of many seconds, not after it */
 		skiff_err("bench bw: --plot %s: %s", plotfile, strerror(errno));
 		return SKIFF_EXIT_USAGE;
+	}
+	if (plotfile && !have_gnuplot()) {
+		skiff_err("bench bw: --plot needs gnuplot, which is not "
+			  "installed (Debian: apt-get install gnuplot-nox)");
+		return SKIFF_EXIT_FAIL;
 	}
 
 	lsock = tcp_listener(&tport);
