@@ -6,7 +6,7 @@
  *   UTF-8 is escaped in the table, and --json stays valid UTF-8 JSON;
  * - bench bw --plot with a path it cannot write fails at once, before
  *   measuring, and writes nothing to stdout;
- * - bench micmem --json prints one JSON object.
+ * - bench micmem --json and ping --json print one JSON object.
  */
 #include "harness.h"
 
@@ -133,5 +133,35 @@ int main(int argc, char **argv)
 	       out[n - 1] == '\n' && memchr(out, '\n', n) == out + n - 1);
 	EXPECT(strstr(out, "\"bench\":\"micmem\"") != NULL);
 	free(out);
+
+	STEP("ping --json against ping --listen");
+	{
+		unsigned node, port = 0;
+		char line[256];
+		FILE *srv;
+
+		snprintf(cmd, sizeof(cmd), "exec %s ping --listen 0",
+			 SCIF_CLI_PATH);
+		srv = popen(cmd, "r");
+		CHECK(srv != NULL);
+		CHECK(fgets(line, sizeof(line), srv) != NULL);
+		CHECK_EQ(sscanf(line, "listening on %u:%u", &node, &port), 2);
+		snprintf(cmd, sizeof(cmd), "%s ping -c 3 -i 0 --json %u:%u",
+			 SCIF_CLI_PATH, node, port);
+		out = run(cmd, &st, &n);
+		EXPECT_EQ(WEXITSTATUS(st), 0);
+		EXPECT(n > 2 && out[0] == '{' && memchr(out, '\n', n) ==
+							out + n - 1);
+		EXPECT(strstr(out, "\"sent\":3,\"received\":3,") != NULL);
+		if (h_failures)
+			h_log("ping --json printed:\n%s", out);
+		free(out);
+		/* the server runs until killed: its stdout pipe closing does
+		 * not stop it, so kill it through the shell's exec'd pid */
+		snprintf(cmd, sizeof(cmd), "pkill -KILL -f 'ping --listen 0' "
+			 "-P %d", (int)getpid());
+		(void)!system(cmd);
+		pclose(srv);
+	}
 	return h_finish();
 }

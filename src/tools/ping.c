@@ -23,7 +23,8 @@
 
 static const char *const ping_usage =
 	"usage: scif ping [--fabric NAME] --listen PORT\n"
-	"       scif ping [--fabric NAME] [-q] [-c COUNT] [-s SIZE] [-i MS] NODE:PORT\n"
+	"       scif ping [--fabric NAME] [-q] [-c COUNT] [-s SIZE] [-i MS] [--json]\n"
+	"                 NODE:PORT\n"
 	"\n"
 	"  -l, --listen PORT    echo every message received on PORT (0: any free\n"
 	"                       port); one thread per connection, until killed\n"
@@ -31,6 +32,8 @@ static const char *const ping_usage =
 	"  -s, --size SIZE      bytes per probe (default 8)\n"
 	"  -i, --interval MS    pause between probes (default 1000 ms, 0 with -q)\n"
 	"  -q, --quiet          print only the summary\n"
+	"      --json           print one JSON object at the end (probes and\n"
+	"                       summary) instead of the lines\n"
 	"      --fabric NAME    fabric (default: SCIF_FABRIC)\n";
 
 static volatile sig_atomic_t interrupted;
@@ -208,8 +211,32 @@ static void sleep_ms(unsigned long ms)
 	nanosleep(&ts, NULL);
 }
 
+static void print_json(struct scif_portID dst, int port, int size,
+		       unsigned long long sent, unsigned long long received,
+		       unsigned long long bad, const struct skiff_samples *rtt,
+		       const struct skiff_stats *st, const char *error)
+{
+	printf("{\"ping\":\"%u:%u\",\"port\":%d,\"size\":%d,\"sent\":%llu,"
+	       "\"received\":%llu,\"mismatched\":%llu,\"rtt_us\":[", dst.node,
+	       dst.port, port, size, sent, received, bad);
+	for (size_t i = 0; i < rtt->n; i++)
+		printf("%s%.3f", i ? "," : "", rtt->v[i]);
+	printf("],\"summary_us\":");
+	if (st->n)
+		printf("{\"min\":%.3f,\"median\":%.3f,\"p99\":%.3f,"
+		       "\"max\":%.3f}", st->min, st->median, st->p99, st->max);
+	else
+		printf("null");
+	printf(",\"error\":");
+	if (error)
+		skiff_json_string(stdout, error);
+	else
+		printf("null");
+	printf("}\n");
+}
+
 static int client(struct scif_portID dst, unsigned long long count, int size,
-		  long interval, int quiet)
+		  long interval, int quiet, int json)
 {
 	struct skiff_samples rtt = { 0 };
 	struct skiff_stats st;
@@ -217,6 +244,7 @@ static int client(struct scif_portID dst, unsigned long long count, int size,
 	scif_epd_t epd = scif_open();
 	char *tx, *rx;
 	int port, ret = SKIFF_EXIT_OK;
+	const char *error = NULL;
 
 	if (epd == SCIF_OPEN_FAILED) {
 		skiff_err("ping: scif_open: %s", strerror(errno));
@@ -233,8 +261,11 @@ static int client(struct scif_portID dst, unsigned long long count, int size,
 	rx = skiff_xrealloc(NULL, (size_t)size);
 	if (interval < 0)
 		interval = quiet ? 0 : DEFAULT_INTERVAL_MS;
-	printf("PING %u:%u from port %d: %d bytes\n", dst.node, dst.port, port,
-	       size);
+	if (json)
+		quiet = 1;
+	else
+		printf("PING %u:%u from port %d: %d bytes\n", dst.node, dst.port,
+		       port, size);
 	fflush(stdout);
 
 	for (uint64_t seq = 1; !interrupted && (count == 0 || seq <= count);
@@ -250,6 +281,7 @@ static int client(struct scif_portID dst, unsigned long long count, int size,
 				break;
 			skiff_err("ping: seq %llu: %s",
 				  (unsigned long long)seq, strerror(errno));
+			error = strerror(errno);
 			ret = SKIFF_EXIT_FAIL;
 			break;
 		}
@@ -274,13 +306,19 @@ static int client(struct scif_portID dst, unsigned long long count, int size,
 			sleep_ms((unsigned long)interval);
 	}
 
-	printf("\n--- %u:%u scif ping statistics ---\n", dst.node, dst.port);
-	printf("%llu sent, %llu received, %llu mismatched\n", sent, received,
-	       bad);
 	skiff_stats_compute(rtt.v, rtt.n, &st);
-	if (st.n)
-		printf("rtt min/median/p99/max = %.2f/%.2f/%.2f/%.2f us\n",
-		       st.min, st.median, st.p99, st.max);
+	if (json) {
+		print_json(dst, port, size, sent, received, bad, &rtt, &st,
+			   error);
+	} else {
+		printf("\n--- %u:%u scif ping statistics ---\n", dst.node,
+		       dst.port);
+		printf("%llu sent, %llu received, %llu mismatched\n", sent,
+		       received, bad);
+		if (st.n)
+			printf("rtt min/median/p99/max = %.2f/%.2f/%.2f/%.2f "
+			       "us\n", st.min, st.median, st.p99, st.max);
+	}
 	if (bad || received < sent)
 		ret = SKIFF_EXIT_FAIL;
 	skiff_samples_free(&rtt);
@@ -298,6 +336,7 @@ int skiff_cmd_ping(int argc, char **argv)
 		{ "size", required_argument, NULL, 's' },
 		{ "interval", required_argument, NULL, 'i' },
 		{ "quiet", no_argument, NULL, 'q' },
+		{ "json", no_argument, NULL, 'j' },
 		{ "fabric", required_argument, NULL, 'f' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
@@ -306,7 +345,7 @@ int skiff_cmd_ping(int argc, char **argv)
 	const char *fab = NULL;
 	unsigned long long v, count = DEFAULT_COUNT, size = 8;
 	long interval = -1; /* default depends on -q */
-	int listen_port = -1, quiet = 0, c;
+	int listen_port = -1, quiet = 0, json = 0, c;
 	struct scif_portID dst;
 	struct sigaction sa;
 
@@ -333,6 +372,9 @@ int skiff_cmd_ping(int argc, char **argv)
 			break;
 		case 'q':
 			quiet = 1;
+			break;
+		case 'j':
+			json = 1;
 			break;
 		case 'f':
 			fab = optarg;
@@ -368,7 +410,7 @@ int skiff_cmd_ping(int argc, char **argv)
 	sa.sa_flags = SA_RESETHAND;
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
-	return client(dst, count, (int)size, interval, quiet);
+	return client(dst, count, (int)size, interval, quiet, json);
 
 bad_arg:
 	skiff_err("ping: bad value '%s' for -%c", optarg, c);
