@@ -129,7 +129,12 @@ static int role_ids(const char *arg)
 	CHECK(sscanf(arg, "%d,%d", &count, &err) == 2);
 	STEP("SCIF_NODE=%s: scif_open", node ? node : "(unset)");
 	if (err) {
+		uint16_t nodes[4], self;
+
 		EXPECT_ERR(scif_open(), err);
+		/* a process on no node has no count "including the caller" */
+		STEP("SCIF_NODE=%s: scif_get_nodeIDs", node ? node : "(unset)");
+		EXPECT_ERR(scif_get_nodeIDs(nodes, 4, &self), err);
 	} else {
 		scif_epd_t ep = (scif_epd_t)EXPECT_OK(scif_open());
 		scif_close(ep);
@@ -167,6 +172,12 @@ int main(int argc, char **argv)
 	check_ids(1, 0);
 	spawn_ids("0", 1, 0);
 	spawn_ids("1", 1, ENODEV);
+	spawn_ids("3", 1, ENODEV);
+	spawn_ids("99999", 1, ENODEV);
+	/* not a number: EINVAL (and a warning), never taken as node 0 */
+	spawn_ids("abc", 1, EINVAL);
+	spawn_ids("-1", 1, EINVAL);
+	spawn_ids("1x", 1, EINVAL);
 	c = (scif_epd_t)CHECK_OK(scif_open());
 	dst.node = 1;
 	dst.port = 3000;

@@ -19,13 +19,17 @@ int skiff_api_get_nodeIDs(uint16_t *nodes, int len, uint16_t *self)
 	if (c->fabric_err < 0)
 		SKIFF_RET(c->fabric_err);
 	if (c->node < 0)
-		SKIFF_RET(-ENODEV);
+		SKIFF_RET(c->node);
 	r = skiff_query_nodes(c->fabric, &info);
 	if (r == -ENOENT)
 		info.ncards = 0; /* no daemon: the host alone */
 	else if (r < 0)
 		SKIFF_RET(r);
 	total = 1 + (int)info.ncards;
+	/* the count includes the caller (its man page): a process whose
+	 * node is not online is on no node, as scif_open says */
+	if (c->node >= total)
+		SKIFF_RET(-ENODEV);
 	for (int i = 0; i < total && i < len; i++)
 		nodes[i] = (uint16_t)i;
 	*self = (uint16_t)c->node;
