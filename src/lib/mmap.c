@@ -70,6 +70,8 @@ static int map_pieces(struct skiff_rma *r, unsigned char *dest, uint64_t off,
 
 		if (n > len - pos)
 			n = len - pos;
+		if (!w->map && skiff_rwin_map(r, w) < 0)
+			return -ENOMEM;
 		p = mremap(w->map + rel, 0, n, MREMAP_MAYMOVE | MREMAP_FIXED,
 			   dest + pos);
 		if (p == MAP_FAILED)
