@@ -661,8 +661,10 @@ int main(int argc, char **argv)
 	sa.wr = ready.wr;
 	srv = h_fork(honest, &sa);
 	h_get_must(ready.rd, 5000);
+	/* HOSTILE_WIN_ONLY=n runs scenario n alone (to try one by hand) */
 	for (int sc = 0; sc < NSCEN; sc++)
-		run((enum scenario)sc);
+		if (!getenv("HOSTILE_WIN_ONLY") || atoi(getenv("HOSTILE_WIN_ONLY")) == sc)
+			run((enum scenario)sc);
 	kill(srv, SIGKILL);
 	h_waitpid(srv, 5000);
 	h_forget(srv);

@@ -201,8 +201,8 @@ static void test_call(enum call c)
 	for (int k = 0; k < NCALL; k++) {
 		e = do_call(ep, (enum call)k);
 		if (e != ECONNRESET)
-			h_fail_err(__FILE__, __LINE__, call_name[k], -1, e,
-				   "ECONNRESET", 0);
+			h_fail_err(__FILE__, __LINE__, call_name[k], e ? -1 : 0,
+				   e, "ECONNRESET", 0);
 	}
 	{
 		struct scif_pollepd p = { .epd = ep, .events = POLLIN | POLLOUT };
