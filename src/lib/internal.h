@@ -132,10 +132,11 @@ struct skiff_rma {
 
 	/* records the ctl socket did not take yet, in order (window.c),
 	 * under lock; a peer that leaves too many unread breaks the link */
+	pthread_mutex_t out_lock; /* the queue, sends, ctl_sent */
 	struct skiff_outrec *outq;
 	size_t nout, outhead, capout;
 	_Atomic int want_out; /* nout != 0, for the service's poll set */
-	int broken;           /* the peer broke the RMA protocol: reset */
+	_Atomic int broken;   /* the peer broke the RMA protocol: reset */
 	int in_svc, svc_skip; /* the service works on it (svc_lock) / its
 			       * lock was busy (the service only) */
 	uint64_t peer_bytes;  /* declared by the peer's live/dying pieces */

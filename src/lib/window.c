@@ -22,6 +22,7 @@
 #include <string.h>
 #include <signal.h>
 #include <poll.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -287,6 +288,9 @@ static int acquire(uintptr_t a, size_t len, struct skiff_piece **out,
  * it gives up on a peer whose socket takes nothing for SEND_STALL_MS. A peer
  * that leaves more than OUTQ_MAX records unread breaks the connection:
  * ECONNRESET for that connection, nothing for the others.
+ * The queue, the socket's sending side and ctl_sent are under r->out_lock,
+ * which is never held while waiting (taken after r->lock, and after
+ * mmap.c's list lock: scif_munmap sends without r->lock).
  */
 #define OUTQ_MAX 256
 #define SEND_STALL_MS 2000
@@ -305,12 +309,13 @@ static int64_t mono_ms(void)
 }
 
 /* The peer broke the protocol (or stopped reading): this connection is
- * reset. Shutting the socket down lets the peer's service see it too. */
-static void break_conn(struct skiff_ep *ep)
+ * reset. Shutting the socket down lets the peer's service see it too.
+ * Under out_lock. */
+static void break_locked(struct skiff_ep *ep)
 {
 	struct skiff_rma *r = ep->rma;
 
-	r->broken = 1;
+	atomic_store(&r->broken, 1);
 	skiff_mark_dead(ep);
 	for (size_t i = r->outhead; i < r->nout; i++)
 		if (r->outq[i].fd >= 0)
@@ -319,6 +324,13 @@ static void break_conn(struct skiff_ep *ep)
 	atomic_store(&r->want_out, 0);
 	if (r->ctl >= 0)
 		shutdown(r->ctl, SHUT_RDWR);
+}
+
+static void break_conn(struct skiff_ep *ep)
+{
+	pthread_mutex_lock(&ep->rma->out_lock);
+	break_locked(ep);
+	pthread_mutex_unlock(&ep->rma->out_lock);
 }
 
 /* One record into the socket: 0, -EAGAIN (full) or -ECONNRESET. */
@@ -340,8 +352,8 @@ static int xmit(struct skiff_rma *r, struct skiff_rma_msg *m, int fd)
 }
 
 /* Send what the queue holds, in order, as far as the socket takes it:
- * 0 (all sent), -EAGAIN (some left) or -ECONNRESET. Under r->lock. */
-static int flush_out(struct skiff_ep *ep)
+ * 0 (all sent), -EAGAIN (some left) or -ECONNRESET. Under out_lock. */
+static int flush_locked(struct skiff_ep *ep)
 {
 	struct skiff_rma *r = ep->rma;
 
@@ -352,7 +364,7 @@ static int flush_out(struct skiff_ep *ep)
 		if (e == -EAGAIN)
 			return e;
 		if (e < 0) {
-			break_conn(ep);
+			break_locked(ep);
 			return e;
 		}
 		if (o->fd >= 0)
@@ -364,13 +376,28 @@ static int flush_out(struct skiff_ep *ep)
 	return 0;
 }
 
+/* Records still queued after a flush; -1 once the connection is broken. */
+static long flush_out(struct skiff_ep *ep)
+{
+	struct skiff_rma *r = ep->rma;
+	long left;
+
+	pthread_mutex_lock(&r->out_lock);
+	if (r->ctl >= 0 && !atomic_load(&r->broken))
+		flush_locked(ep);
+	left = atomic_load(&r->broken) ? -1 : (long)(r->nout - r->outhead);
+	pthread_mutex_unlock(&r->out_lock);
+	return left;
+}
+
+/* Under out_lock. */
 static int enqueue(struct skiff_ep *ep, const struct skiff_rma_msg *m, int fd)
 {
 	struct skiff_rma *r = ep->rma;
 	int dfd = -1;
 
 	if (r->nout - r->outhead >= OUTQ_MAX) {
-		break_conn(ep); /* the peer does not read its socket */
+		break_locked(ep); /* the peer does not read its socket */
 		return -ECONNRESET;
 	}
 	if (r->nout == r->capout) {
@@ -402,63 +429,62 @@ static int enqueue(struct skiff_ep *ep, const struct skiff_rma_msg *m, int fd)
 
 static void sync_any(struct skiff_ep *ep, int force);
 
-/* Wait until the queue is in the socket (see above). */
+/* Wait until the queue is in the socket (see above). Under r->lock. */
 static int drain_wait(struct skiff_ep *ep)
 {
 	struct skiff_rma *r = ep->rma;
-	size_t left = r->nout - r->outhead;
+	long left = flush_out(ep), now;
 	int64_t since = mono_ms();
 
-	while (r->outhead < r->nout) {
+	while (left > 0) {
 		struct pollfd p = { .fd = r->ctl, .events = POLLIN | POLLOUT };
 
-		if (r->broken || skiff_peer_gone(ep))
+		if (skiff_peer_gone(ep))
 			return -ECONNRESET;
 		if (poll(&p, 1, 10) == 1 && (p.revents & (POLLHUP | POLLERR))) {
 			skiff_mark_dead(ep);
 			return -ECONNRESET;
 		}
 		if (p.revents & POLLIN)
-			sync_any(ep, 1); /* flushes too */
-		else if (flush_out(ep) == -ECONNRESET)
-			return -ECONNRESET;
-		if (r->nout - r->outhead < left) {
-			left = r->nout - r->outhead;
+			sync_any(ep, 1);
+		now = flush_out(ep);
+		if (now < left) {
 			since = mono_ms();
 		} else if (mono_ms() - since > SEND_STALL_MS) {
 			break_conn(ep);
 			return -ECONNRESET;
 		}
+		left = now;
 	}
-	return r->broken ? -ECONNRESET : 0;
+	return left < 0 ? -ECONNRESET : 0;
 }
 
-/* Under r->lock. @wait: return only once the record is in the socket. */
+/* @wait: return only once the record is in the socket (under r->lock
+ * then); without, r->lock is not needed. */
 static int send_rec(struct skiff_ep *ep, struct skiff_rma_msg *m, int fd,
 		    int wait)
 {
 	struct skiff_rma *r = ep->rma;
 	int ret;
 
-	if (r->ctl < 0 || r->broken) {
+	pthread_mutex_lock(&r->out_lock);
+	if (r->ctl < 0 || atomic_load(&r->broken)) {
+		ret = -ECONNRESET;
+	} else if (r->outhead == r->nout &&
+		   (ret = xmit(r, m, fd)) != -EAGAIN) {
+		if (ret < 0)
+			break_locked(ep);
+	} else {
+		ret = enqueue(ep, m, fd);
+		if (ret == 0 && flush_locked(ep) == -ECONNRESET)
+			ret = -ECONNRESET;
+	}
+	pthread_mutex_unlock(&r->out_lock);
+	if (ret == -ECONNRESET)
 		skiff_mark_dead(ep); /* sticky: every later call says so too */
-		return -ECONNRESET;
-	}
-	if (r->outhead == r->nout) {
-		ret = xmit(r, m, fd);
-		if (ret == 0)
-			return 0;
-		if (ret != -EAGAIN) {
-			break_conn(ep);
-			return ret;
-		}
-	}
-	ret = enqueue(ep, m, fd);
-	if (ret < 0)
+	if (ret < 0 || !wait)
 		return ret;
-	if (flush_out(ep) == -ECONNRESET)
-		return -ECONNRESET;
-	return wait ? drain_wait(ep) : 0;
+	return drain_wait(ep);
 }
 
 int skiff_rma_send_range(struct skiff_ep *ep, uint16_t type, uint64_t off,
@@ -859,13 +885,13 @@ static void sync_n(struct skiff_ep *ep, int force, int max)
 	struct skiff_rma *r = ep->rma;
 	uint32_t posted = LOAD(&r->peer_ctl->ctl_posted);
 
-	if (r->outhead != r->nout)
+	if (atomic_load_explicit(&r->want_out, memory_order_relaxed))
 		flush_out(ep);
 	if (r->ngrave)
 		reap_grave(r);
-	if ((posted == r->ctl_seen && !force) || r->ctl < 0 || r->broken)
+	if ((posted == r->ctl_seen && !force) || r->ctl < 0 || atomic_load(&r->broken))
 		return;
-	for (int k = 0; k < max && !r->broken; k++) {
+	for (int k = 0; k < max && !atomic_load(&r->broken); k++) {
 		unsigned char buf[128];
 		union {
 			char b[SKIFF_CMSG_SPACE];
@@ -927,13 +953,25 @@ void skiff_rma_sync_locked(struct skiff_ep *ep)
  * are busy elsewhere, and a peer's scif_unregister gets its answer (RMA
  * needs no help from the target's threads). It polls the control sockets
  * of the connected endpoints; with none it sleeps on a condition variable.
- * It holds no descriptor of its own and lives as long as the process. */
+ * It lives as long as the process. */
 
 static pthread_mutex_t svc_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t svc_cond = PTHREAD_COND_INITIALIZER;
 static struct skiff_ep **svc_eps;
 static size_t svc_n, svc_cap;
 static pid_t svc_pid; /* the process the thread runs in (fork) */
+/* An eventfd svc_add rings, so that a new connection is watched at once
+ * (its peer's death noticed within a millisecond, not a rescan); -1 if
+ * there is none (then SVC_RESCAN_MS). A child of fork() closes its copy
+ * before any user code runs: the number is surely still ours then. */
+static int svc_wake = -1;
+
+static void svc_atfork_child(void)
+{
+	if (svc_wake >= 0)
+		close(svc_wake);
+	svc_wake = -1;
+}
 
 /* New endpoints are picked up within this many ms: records that arrive
  * meanwhile are taken in by the endpoint's own calls. */
@@ -970,7 +1008,7 @@ static void *svc_main(void *arg)
 		while (!svc_n)
 			pthread_cond_wait(&svc_cond, &svc_lock);
 		if (svc_n > cap) {
-			void *a = realloc(pf, svc_n * sizeof(*pf));
+			void *a = realloc(pf, (svc_n + 1) * sizeof(*pf));
 			void *b = a ? realloc(eps, svc_n * sizeof(*eps)) : NULL;
 			if (a)
 				pf = a;
@@ -993,10 +1031,18 @@ static void *svc_main(void *arg)
 			retry |= r->svc_skip;
 			r->svc_skip = 0;
 		}
+		/* last: the wake-up of svc_add */
+		pf[n].fd = svc_wake;
+		pf[n].events = POLLIN;
+		pf[n].revents = 0;
 		pthread_mutex_unlock(&svc_lock);
 
-		if (poll(pf, n, retry ? SVC_RETRY_MS : SVC_RESCAN_MS) <= 0)
+		if (poll(pf, n + 1, retry ? SVC_RETRY_MS : SVC_RESCAN_MS) <= 0)
 			continue;
+		if (pf[n].revents & POLLIN) {
+			uint64_t v;
+			(void)!read(pf[n].fd, &v, sizeof(v)); /* look again */
+		}
 		for (size_t i = 0; i < n; i++) {
 			struct skiff_ep *ep = eps[i];
 			struct skiff_rma *r;
@@ -1035,7 +1081,11 @@ static void *svc_main(void *arg)
 			}
 			r->in_svc = 1; /* skiff_svc_del waits for us */
 			pthread_mutex_unlock(&svc_lock);
-			if (pthread_mutex_trylock(&r->lock) == 0) {
+			if (ev & POLLOUT)
+				flush_out(ep); /* needs no table lock */
+			if (!(ev & POLLIN)) {
+				/* only room to send */
+			} else if (pthread_mutex_trylock(&r->lock) == 0) {
 				sync_n(ep, 1, SVC_BATCH);
 				pthread_mutex_unlock(&r->lock);
 			} else {
@@ -1061,7 +1111,13 @@ static void svc_add(struct skiff_ep *ep)
 		sigset_t all, old;
 		int ok;
 
+		static int atfork_done;
+
 		svc_n = 0; /* a parent's endpoints are not ours to watch */
+		if (!atfork_done)
+			atfork_done = pthread_atfork(NULL, NULL, svc_atfork_child) == 0;
+		if (svc_wake < 0)
+			svc_wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 		pthread_attr_init(&at);
 		pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
 		sigfillset(&all);
@@ -1084,6 +1140,10 @@ static void svc_add(struct skiff_ep *ep)
 	svc_eps[svc_n++] = ep;
 	ep->rma->svc = 1;
 	pthread_cond_signal(&svc_cond);
+	if (svc_wake >= 0) {
+		uint64_t one = 1;
+		(void)!write(svc_wake, &one, sizeof(one));
+	}
 out:
 	pthread_mutex_unlock(&svc_lock);
 }
@@ -1134,6 +1194,7 @@ int skiff_rma_attach(struct skiff_ep *ep, int ctl)
 		return -ENOMEM;
 	r->ctl = ctl;
 	pthread_mutex_init(&r->lock, NULL);
+	pthread_mutex_init(&r->out_lock, NULL);
 	pthread_mutex_init(&r->clock, NULL);
 	pthread_cond_init(&r->ccond, NULL);
 	r->self_ctl = &ep->region->rma[ep->side];
@@ -1183,6 +1244,7 @@ void skiff_rma_detach(struct skiff_ep *ep)
 	free(r->grave);
 	skiff_fence_drop(r);
 	pthread_mutex_destroy(&r->lock);
+	pthread_mutex_destroy(&r->out_lock);
 	pthread_mutex_destroy(&r->clock);
 	pthread_cond_destroy(&r->ccond);
 	ep->rma = NULL;
@@ -1246,7 +1308,7 @@ static int del_round_trip(struct skiff_ep *ep, uint64_t off, uint64_t len)
 			progress = c;
 			stalled = 0;
 		}
-		if (r->broken || skiff_peer_gone(ep) || stalled >= 1000 ||
+		if (atomic_load(&r->broken) || skiff_peer_gone(ep) || stalled >= 1000 ||
 		    total >= 2000)
 			break;
 		if (poll(&p, 1, 10) == 1 && (p.revents & (POLLHUP | POLLERR)) &&
