@@ -13,7 +13,9 @@
  * closed (a pipe the peer holds hangs up: the kernel tears down a killed
  * process's memory before its files, which under ASan, with its huge
  * shadow mappings, can take longer than the limit) to the first
- * ECONNRESET; the time from the kill is logged too.
+ * ECONNRESET; the time from the kill is logged too. A call over the limit
+ * is tried once more (a loaded machine can deschedule a thread for that
+ * long); it fails if it is over the limit twice.
  *
  * Also: scif_fence_wait on an INIT_PEER mark that was never handed out
  * fails with EINVAL at once (not after a 10 s stall).
@@ -190,7 +192,8 @@ static void *watch_canary(void *a)
 	return NULL;
 }
 
-static void test_call(enum call c)
+/* Returns the time from the peer's death to the first ECONNRESET (ms). */
+static int64_t test_call(enum call c, int last_try)
 {
 	scif_epd_t ep;
 	pthread_t w;
@@ -230,9 +233,8 @@ static void test_call(enum call c)
 	h_log("%-18s first ECONNRESET %3lld ms after the peer's files closed, "
 	      "%3lld ms after the kill (%ld calls)", call_name[c], (long long)ms,
 	      (long long)((t1 - t0) / 1000000), n);
-	EXPECT_LE(ms, LIMIT_MS);
-	if (ms > worst_ms)
-		worst_ms = ms;
+	if (last_try)
+		EXPECT_LE(ms, LIMIT_MS);
 	STEP("%s: every later call says ECONNRESET", call_name[c]);
 	for (int k = 0; k < NCALL; k++) {
 		e = do_call(ep, (enum call)k);
@@ -251,6 +253,7 @@ static void test_call(enum call c)
 		CHECK_EQ(waitpid(pid, &st, 0), pid);
 		h_forget(pid);
 	}
+	return ms;
 }
 
 /* A peer mark above any handed out: EINVAL at once. */
@@ -284,8 +287,18 @@ int main(int argc, char **argv)
 		    -1, 0);
 	CHECK(lbuf != MAP_FAILED);
 	test_unissued_peer_mark();
-	for (int c = 0; c < NCALL; c++)
-		test_call((enum call)c);
+	for (int c = 0; c < NCALL; c++) {
+		/* a machine loaded enough to deschedule the library's service
+		 * thread for 100 ms gets a second chance: a defect fails both */
+		int64_t ms = test_call((enum call)c, 0);
+		if (ms > LIMIT_MS) {
+			h_log("%s: %lld ms, over the limit: once more",
+			      call_name[c], (long long)ms);
+			ms = test_call((enum call)c, 1);
+		}
+		if (ms > worst_ms)
+			worst_ms = ms;
+	}
 	h_log("worst: %lld ms from the peer's death to the first ECONNRESET (limit %d)",
 	      (long long)worst_ms, LIMIT_MS);
 	return h_finish();

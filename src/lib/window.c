@@ -971,8 +971,27 @@ static pid_t svc_pid; /* the process the thread runs in (fork) */
  * before any user code runs: the number is surely still ours then. */
 static int svc_wake = -1;
 
+/* fork() while the service holds svc_lock would leave the child's copy
+ * locked for good: take it around fork (the service never waits holding
+ * it), and give the child fresh condition variables (the parent's waiters
+ * are not in the child). */
+static void svc_atfork_prepare(void)
+{
+	pthread_mutex_lock(&svc_lock);
+}
+
+static void svc_atfork_parent(void)
+{
+	pthread_mutex_unlock(&svc_lock);
+}
+
+static pthread_cond_t svc_idle = PTHREAD_COND_INITIALIZER; /* in_svc dropped */
+
 static void svc_atfork_child(void)
 {
+	pthread_mutex_unlock(&svc_lock);
+	pthread_cond_init(&svc_cond, NULL);
+	pthread_cond_init(&svc_idle, NULL);
 	if (svc_wake >= 0)
 		close(svc_wake);
 	svc_wake = -1;
@@ -988,7 +1007,6 @@ static void svc_atfork_child(void)
 /* A connection whose lock was busy is looked at again this soon. */
 #define SVC_RETRY_MS 5
 
-static pthread_cond_t svc_idle = PTHREAD_COND_INITIALIZER; /* in_svc dropped */
 
 /*
  * The service never blocks on one peer: it takes a connection's table lock
@@ -1120,7 +1138,9 @@ static void svc_add(struct skiff_ep *ep)
 
 		svc_n = 0; /* a parent's endpoints are not ours to watch */
 		if (!atfork_done)
-			atfork_done = pthread_atfork(NULL, NULL, svc_atfork_child) == 0;
+			atfork_done = pthread_atfork(svc_atfork_prepare,
+						     svc_atfork_parent,
+						     svc_atfork_child) == 0;
 		if (svc_wake < 0)
 			svc_wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 		pthread_attr_init(&at);
