@@ -130,9 +130,10 @@ struct skiff_rma {
 	struct skiff_sig *sigs; /* fence signals waiting, under clock */
 	struct skiff_rma_ctl *self_ctl, *peer_ctl; /* in the region */
 
-	/* records the ctl socket did not take yet, in order (window.c),
-	 * under lock; a peer that leaves too many unread breaks the link */
-	pthread_mutex_t out_lock; /* the queue, sends, ctl_sent */
+	/* records the ctl socket did not take yet, in order (window.c); a
+	 * peer that leaves too many unread breaks the connection */
+	pthread_mutex_t out_lock; /* the queue, sends, ctl_sent; never held
+				   * while waiting */
 	struct skiff_outrec *outq;
 	size_t nout, outhead, capout;
 	_Atomic int want_out; /* nout != 0, for the service's poll set */
