@@ -103,6 +103,8 @@ static int wait_peer(struct skiff_ep *ep, uint64_t seq)
 		uint64_t c = __atomic_load_n(&pc->completed, __ATOMIC_ACQUIRE);
 		if (c >= seq)
 			return 0;
+		if (skiff_peer_gone(ep)) /* the control service saw it go */
+			return -ECONNRESET;
 		if (c != last) {
 			last = c;
 			since = now_ms();
@@ -141,6 +143,12 @@ int skiff_api_fence_mark(scif_epd_t epd, int flags, int *mark)
 	} else {
 		uint64_t s = __atomic_load_n(&ep->rma->peer_ctl->submitted,
 					     __ATOMIC_ACQUIRE);
+		uint64_t top = atomic_load(&ep->rma->peer_marked);
+		/* remember the highest handed out: a wait for one above it is
+		 * for a mark never issued */
+		while (s > top &&
+		       !atomic_compare_exchange_weak(&ep->rma->peer_marked, &top, s))
+			;
 		*mark = (int)(uint32_t)((s & MARK_MASK) | REMOTE_FENCE);
 	}
 	return 0;
@@ -155,9 +163,13 @@ int skiff_api_fence_wait(scif_epd_t epd, int mark)
 	if (r < 0)
 		SKIFF_RET(r);
 	if (m & REMOTE_FENCE) {
-		uint64_t cur = __atomic_load_n(&ep->rma->peer_ctl->submitted,
-					       __ATOMIC_ACQUIRE);
-		SKIFF_RET(wait_peer(ep, unmark(cur, m & MARK_MASK)));
+		/* relative to the marks we handed out, not to the peer's word
+		 * (the peer writes that one) */
+		uint64_t cur = atomic_load(&ep->rma->peer_marked);
+		uint64_t seq = unmark(cur, m & MARK_MASK);
+		if (seq > cur)
+			SKIFF_RET(-EINVAL); /* never handed out */
+		SKIFF_RET(wait_peer(ep, seq));
 	}
 	{
 		uint64_t cur, seq;
@@ -183,6 +195,8 @@ static int target(struct skiff_rma *r, int remote, off_t off,
 		struct skiff_rwin *w = skiff_rwin_find(r, o);
 		if (!w || o + 8 > w->off + w->len || !(w->prot & SCIF_PROT_WRITE))
 			return -ENXIO;
+		if (!w->map && skiff_rwin_map(r, w) < 0)
+			return -ENOMEM;
 		*out = w->map + (o - w->off);
 		return 0;
 	} else {
@@ -196,6 +210,20 @@ static int target(struct skiff_rma *r, int remote, off_t off,
 		*out = p;
 		return 0;
 	}
+}
+
+/* Both targets of a signal, under r->lock. */
+static int resolve(struct skiff_rma *r, int sig, off_t loff, off_t roff,
+		   struct skiff_sig *s)
+{
+	int ret = 0;
+
+	s->lp = s->rp = NULL;
+	if (sig & SCIF_SIGNAL_LOCAL)
+		ret = target(r, 0, loff, &s->lp);
+	if (!ret && (sig & SCIF_SIGNAL_REMOTE))
+		ret = target(r, 1, roff, &s->rp);
+	return ret;
 }
 
 int skiff_api_fence_signal(scif_epd_t epd, off_t loff, uint64_t lval,
@@ -217,26 +245,36 @@ int skiff_api_fence_signal(scif_epd_t epd, off_t loff, uint64_t lval,
 	    ((sig & SCIF_SIGNAL_REMOTE) && (roff & 3)))
 		SKIFF_RET(-EINVAL);
 	r = ep->rma;
-	pthread_mutex_lock(&r->lock);
-	skiff_rma_sync_locked(ep);
-	if (sig & SCIF_SIGNAL_LOCAL)
-		ret = target(r, 0, loff, &s.lp);
-	if (!ret && (sig & SCIF_SIGNAL_REMOTE))
-		ret = target(r, 1, roff, &s.rp);
 	s.lval = lval;
 	s.rval = rval;
-	if (ret < 0) {
+	if (init == SCIF_FENCE_INIT_PEER) {
+		/* the peer's RMAs complete in the peer: wait for them without
+		 * the table lock (a slow or hostile peer must not hold up the
+		 * control service or other threads), then find the targets and
+		 * write (a window dropped meanwhile: ENXIO) */
+		uint64_t ps = __atomic_load_n(&r->peer_ctl->submitted,
+					      __ATOMIC_ACQUIRE);
+		pthread_mutex_lock(&r->lock);
+		skiff_rma_sync_locked(ep);
+		ret = resolve(r, sig, loff, roff, &s);
+		pthread_mutex_unlock(&r->lock);
+		if (ret == 0)
+			ret = wait_peer(ep, ps);
+		if (ret < 0)
+			SKIFF_RET(ret);
+		pthread_mutex_lock(&r->lock);
+		skiff_rma_sync_locked(ep);
+		ret = skiff_peer_gone(ep) ? -ECONNRESET :
+					    resolve(r, sig, loff, roff, &s);
+		if (ret == 0)
+			sig_write(&s);
 		pthread_mutex_unlock(&r->lock);
 		SKIFF_RET(ret);
 	}
-	if (init == SCIF_FENCE_INIT_PEER) {
-		/* the peer's RMAs complete in the peer: wait for them here
-		 * (the targets stay mapped: we hold the table lock) */
-		uint64_t ps = __atomic_load_n(&r->peer_ctl->submitted,
-					      __ATOMIC_ACQUIRE);
-		ret = wait_peer(ep, ps);
-		if (ret == 0)
-			sig_write(&s);
+	pthread_mutex_lock(&r->lock);
+	skiff_rma_sync_locked(ep);
+	ret = resolve(r, sig, loff, roff, &s);
+	if (ret < 0) {
 		pthread_mutex_unlock(&r->lock);
 		SKIFF_RET(ret);
 	}

@@ -95,8 +95,11 @@ struct skiff_lwin {
 struct skiff_rwin {
 	uint64_t off, len;
 	int prot;
-	unsigned char *map;
+	unsigned char *map; /* NULL until first used (large pieces) */
 	uint64_t dead_seq; /* graveyard: unmap once RMAs up to it are done */
+	int fd; /* the piece's memfd while not mapped yet, else -1 */
+	int mprot;
+	uint64_t file_off;
 };
 
 #define SKIFF_RMA_TRACK 4096 /* RMAs in flight per endpoint */
@@ -126,6 +129,20 @@ struct skiff_rma {
 	unsigned char done[SKIFF_RMA_TRACK];
 	struct skiff_sig *sigs; /* fence signals waiting, under clock */
 	struct skiff_rma_ctl *self_ctl, *peer_ctl; /* in the region */
+
+	/* records the ctl socket did not take yet, in order (window.c); a
+	 * peer that leaves too many unread breaks the connection */
+	pthread_mutex_t out_lock; /* the queue, sends, ctl_sent; never held
+				   * while waiting */
+	struct skiff_outrec *outq;
+	size_t nout, outhead, capout;
+	_Atomic int want_out; /* nout != 0, for the service's poll set */
+	_Atomic int broken;   /* the peer broke the RMA protocol: reset */
+	int in_svc, svc_skip; /* the service works on it (svc_lock) / its
+			       * lock was busy (the service only) */
+	uint64_t peer_bytes;  /* declared by the peer's live/dying pieces */
+	unsigned nlazy;       /* pieces kept as a descriptor, not mapped */
+	_Atomic uint64_t peer_marked; /* highest INIT_PEER mark handed out */
 };
 
 /* The stamp of the line where byte @pos of ring @r lives (region.h). */
@@ -193,6 +210,7 @@ void skiff_svc_del(struct skiff_ep *ep);
 int skiff_rma_enter(int epd, struct skiff_ep **out); /* state checks */
 struct skiff_lwin *skiff_lwin_find(struct skiff_rma *r, uint64_t off);
 struct skiff_rwin *skiff_rwin_find(struct skiff_rma *r, uint64_t off);
+int skiff_rwin_map(struct skiff_rma *r, struct skiff_rwin *w); /* lazily */
 int skiff_rma_send_range(struct skiff_ep *ep, uint16_t type, uint64_t off,
 			 uint64_t len);
 unsigned char *skiff_lwin_addr(struct skiff_lwin *w, uint64_t off,

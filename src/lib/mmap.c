@@ -70,6 +70,8 @@ static int map_pieces(struct skiff_rma *r, unsigned char *dest, uint64_t off,
 
 		if (n > len - pos)
 			n = len - pos;
+		if (!w->map && skiff_rwin_map(r, w) < 0)
+			return -ENOMEM;
 		p = mremap(w->map + rel, 0, n, MREMAP_MAYMOVE | MREMAP_FIXED,
 			   dest + pos);
 		if (p == MAP_FAILED)
@@ -181,12 +183,12 @@ int skiff_api_munmap(void *addr, size_t len)
 			continue;
 		}
 		*pp = m->next;
-		if (m->ep && m->ep->rma) {
-			struct skiff_ep *ep = m->ep;
-			pthread_mutex_lock(&ep->rma->lock);
-			skiff_rma_send_range(ep, SKIFF_RMA_MAP_UNREF, m->off, m->len);
-			pthread_mutex_unlock(&ep->rma->lock);
-		}
+		/* without the table lock (a thread may hold it waiting on
+		 * that peer, and maps_lock is everyone's): the send does not
+		 * wait, and the endpoint stays while we hold maps_lock */
+		if (m->ep && m->ep->rma)
+			skiff_rma_send_range(m->ep, SKIFF_RMA_MAP_UNREF, m->off,
+					     m->len);
 		free(m);
 	}
 	pthread_mutex_unlock(&maps_lock);

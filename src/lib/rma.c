@@ -85,6 +85,8 @@ static int plan(struct skiff_rma *r, int dir, unsigned char *laddr,
 
 		if (!rw)
 			return -ENXIO;
+		if (!rw->map && skiff_rwin_map(r, rw) < 0)
+			return -ENOMEM; /* first use of a large piece (window.c) */
 		rc = rw->off + rw->len - (roff + pos);
 		rp = rw->map + (roff + pos - rw->off);
 		if (!(rw->prot & need_r))

@@ -22,13 +22,16 @@
 #include <string.h>
 #include <signal.h>
 #include <poll.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "fdpass.h"
+#include "knob.h"
 #include "wire_rma.h"
 
 #define PAGE 4096ULL
@@ -275,24 +278,219 @@ static int acquire(uintptr_t a, size_t len, struct skiff_piece **out,
 	return 0;
 }
 
-/* ---- the control socket ---- */
+/* ---- the control socket ----
+ * Sends never block. A record the socket does not take now waits in the
+ * connection's queue, in order, and goes out as the socket drains (the
+ * control service watches for that, and every call on the connection
+ * flushes first). A call that tells the peer of something it may use at
+ * once (a window, a mapping) returns only once its record is in the socket,
+ * so the peer sees it before anything the user sends next; meanwhile it
+ * takes in the peer's records (they may be what the peer is stuck on), and
+ * it gives up on a peer whose socket takes nothing for SEND_STALL_MS. A peer
+ * that leaves more than OUTQ_MAX records unread when we answer one of its
+ * own (WIN_DEL_ACK) breaks the connection: ECONNRESET for that connection,
+ * nothing for the others. Records of our own making (MAP_UNREF from a loop
+ * of scif_munmap, say) may queue up to OUTQ_OWN_MAX while a busy peer
+ * catches up.
+ * The queue, the socket's sending side and ctl_sent are under r->out_lock,
+ * which is never held while waiting (taken after r->lock, and after
+ * mmap.c's list lock: scif_munmap sends without r->lock).
+ */
+#define OUTQ_MAX 256
+#define OUTQ_OWN_MAX 65536
+#define SEND_STALL_MS 2000
 
-static int send_rec(struct skiff_ep *ep, struct skiff_rma_msg *m, int fd)
+struct skiff_outrec {
+	struct skiff_rma_msg m;
+	int fd; /* our own duplicate, or -1 */
+};
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The peer broke the protocol (or stopped reading): this connection is
+ * reset. Shutting the socket down lets the peer's service see it too.
+ * Under out_lock. */
+static void break_locked(struct skiff_ep *ep)
 {
 	struct skiff_rma *r = ep->rma;
+
+	atomic_store(&r->broken, 1);
+	skiff_mark_dead(ep);
+	for (size_t i = r->outhead; i < r->nout; i++)
+		if (r->outq[i].fd >= 0)
+			close(r->outq[i].fd);
+	r->nout = r->outhead = 0;
+	atomic_store(&r->want_out, 0);
+	if (r->ctl >= 0)
+		shutdown(r->ctl, SHUT_RDWR);
+}
+
+static void break_conn(struct skiff_ep *ep)
+{
+	pthread_mutex_lock(&ep->rma->out_lock);
+	break_locked(ep);
+	pthread_mutex_unlock(&ep->rma->out_lock);
+}
+
+/* One record into the socket: 0, -EAGAIN (full) or -ECONNRESET. */
+static int xmit(struct skiff_rma *r, struct skiff_rma_msg *m, int fd)
+{
 	struct iovec iov = { m, sizeof(m->hdr) + m->hdr.body_len };
 
-	if (r->ctl < 0)
-		return -ECONNRESET;
-	/* blocking: the peer's control service drains this socket */
-	while (skiff_send_fd(r->ctl, &iov, 1, fd, MSG_NOSIGNAL) < 0) {
+	while (skiff_send_fd(r->ctl, &iov, 1, fd, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
 		if (errno == EINTR)
 			continue;
-		return errno == ENOMEM || errno == ENOBUFS ? -ENOMEM : -ECONNRESET;
+		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS ||
+		    errno == ENOMEM || errno == ETOOMANYREFS)
+			return -EAGAIN; /* later: the socket or the kernel drains */
+		return -ECONNRESET;
 	}
 	r->ctl_sent++;
 	STORE(&r->self_ctl->ctl_posted, r->ctl_sent);
 	return 0;
+}
+
+/* Send what the queue holds, in order, as far as the socket takes it:
+ * 0 (all sent), -EAGAIN (some left) or -ECONNRESET. Under out_lock. */
+static int flush_locked(struct skiff_ep *ep)
+{
+	struct skiff_rma *r = ep->rma;
+
+	while (r->outhead < r->nout) {
+		struct skiff_outrec *o = &r->outq[r->outhead];
+		int e = xmit(r, &o->m, o->fd);
+
+		if (e == -EAGAIN)
+			return e;
+		if (e < 0) {
+			break_locked(ep);
+			return e;
+		}
+		if (o->fd >= 0)
+			close(o->fd);
+		r->outhead++;
+	}
+	r->nout = r->outhead = 0;
+	atomic_store(&r->want_out, 0);
+	return 0;
+}
+
+/* Records still queued after a flush; -1 once the connection is broken. */
+static long flush_out(struct skiff_ep *ep)
+{
+	struct skiff_rma *r = ep->rma;
+	long left;
+
+	pthread_mutex_lock(&r->out_lock);
+	if (r->ctl >= 0 && !atomic_load(&r->broken))
+		flush_locked(ep);
+	left = atomic_load(&r->broken) ? -1 : (long)(r->nout - r->outhead);
+	pthread_mutex_unlock(&r->out_lock);
+	return left;
+}
+
+/* Under out_lock. */
+static int enqueue(struct skiff_ep *ep, const struct skiff_rma_msg *m, int fd)
+{
+	struct skiff_rma *r = ep->rma;
+	int dfd = -1;
+
+	if (r->nout - r->outhead >=
+	    (m->hdr.type == SKIFF_RMA_WIN_DEL_ACK ? OUTQ_MAX : OUTQ_OWN_MAX)) {
+		break_locked(ep); /* the peer does not read its socket */
+		return -ECONNRESET;
+	}
+	if (r->nout == r->capout) {
+		if (r->outhead) {
+			memmove(r->outq, r->outq + r->outhead,
+				(r->nout - r->outhead) * sizeof(*r->outq));
+			r->nout -= r->outhead;
+			r->outhead = 0;
+		} else {
+			size_t nc = r->capout ? r->capout * 2 : 16;
+			void *t = realloc(r->outq, nc * sizeof(*r->outq));
+			if (!t)
+				return -ENOMEM;
+			r->outq = t;
+			r->capout = nc;
+		}
+	}
+	if (fd >= 0) {
+		dfd = fcntl(fd, F_DUPFD_CLOEXEC, 0); /* the caller closes its own */
+		if (dfd < 0)
+			return errno == EMFILE || errno == ENFILE ? -EAGAIN : -ENOMEM;
+	}
+	r->outq[r->nout].m = *m;
+	r->outq[r->nout].fd = dfd;
+	r->nout++;
+	atomic_store(&r->want_out, 1);
+	return 0;
+}
+
+static void sync_any(struct skiff_ep *ep, int force);
+
+/* Wait until the queue is in the socket (see above). Under r->lock. */
+static int drain_wait(struct skiff_ep *ep)
+{
+	struct skiff_rma *r = ep->rma;
+	long left = flush_out(ep), now;
+	int64_t since = mono_ms();
+
+	while (left > 0) {
+		struct pollfd p = { .fd = r->ctl, .events = POLLIN | POLLOUT };
+
+		if (skiff_peer_gone(ep))
+			return -ECONNRESET;
+		if (poll(&p, 1, 10) == 1 && (p.revents & (POLLHUP | POLLERR))) {
+			skiff_mark_dead(ep);
+			return -ECONNRESET;
+		}
+		if (p.revents & POLLIN)
+			sync_any(ep, 1);
+		now = flush_out(ep);
+		if (now < left) {
+			since = mono_ms();
+		} else if (mono_ms() - since > SEND_STALL_MS) {
+			break_conn(ep);
+			return -ECONNRESET;
+		}
+		left = now;
+	}
+	return left < 0 ? -ECONNRESET : 0;
+}
+
+/* @wait: return only once the record is in the socket (under r->lock
+ * then); without, r->lock is not needed. */
+static int send_rec(struct skiff_ep *ep, struct skiff_rma_msg *m, int fd,
+		    int wait)
+{
+	struct skiff_rma *r = ep->rma;
+	int ret;
+
+	pthread_mutex_lock(&r->out_lock);
+	if (r->ctl < 0 || atomic_load(&r->broken)) {
+		ret = -ECONNRESET;
+	} else if (r->outhead == r->nout &&
+		   (ret = xmit(r, m, fd)) != -EAGAIN) {
+		if (ret < 0)
+			break_locked(ep);
+	} else {
+		ret = enqueue(ep, m, fd);
+		if (ret == 0 && flush_locked(ep) == -ECONNRESET)
+			ret = -ECONNRESET;
+	}
+	pthread_mutex_unlock(&r->out_lock);
+	if (ret == -ECONNRESET)
+		skiff_mark_dead(ep); /* sticky: every later call says so too */
+	if (ret < 0 || !wait)
+		return ret;
+	return drain_wait(ep);
 }
 
 int skiff_rma_send_range(struct skiff_ep *ep, uint16_t type, uint64_t off,
@@ -303,7 +501,9 @@ int skiff_rma_send_range(struct skiff_ep *ep, uint16_t type, uint64_t off,
 	skiff_rma_msg_init(&m, type);
 	m.body.range.offset = off;
 	m.body.range.len = len;
-	return send_rec(ep, &m, -1);
+	/* a mapping reference must reach the owner before it reuses offsets;
+	 * deletions and answers are waited for (or not) by their senders */
+	return send_rec(ep, &m, -1, type == SKIFF_RMA_MAP_REF);
 }
 
 static int announce(struct skiff_ep *ep, struct skiff_lwin *w)
@@ -331,7 +531,7 @@ static int announce(struct skiff_ep *ep, struct skiff_lwin *w)
 		m.body.win.len = pc->len;
 		m.body.win.file_off = pc->file_off;
 		m.body.win.prot = (uint32_t)w->prot;
-		r = send_rec(ep, &m, fd);
+		r = send_rec(ep, &m, fd, 1);
 		if (rofd >= 0)
 			close(rofd);
 		off += pc->len;
@@ -476,12 +676,76 @@ static int push_rwin(struct skiff_rwin **t, size_t *n, size_t *cap, size_t at,
 
 /* ---- taking in the peer's records ---- */
 
-static void peer_win_add(struct skiff_rma *r, const struct skiff_rma_win *w,
-			 int fd)
+/*
+ * What a peer may make us map is bounded: a window announced with a huge
+ * (sparse) memfd costs us address space, not the peer memory. Pieces of
+ * LAZY_MIN or more are kept as their descriptor (at most LAZY_FDS per
+ * connection) and mapped when an RMA, fence or scif_mmap first uses them;
+ * and the pieces a peer has announced and not deleted may cover at most
+ * SKIFF_PEER_MAP_MAX bytes (default 1 TiB): a peer announcing more breaks
+ * the connection (ECONNRESET), see scif(7).
+ */
+#define LAZY_MIN (1ULL << 20)
+#define LAZY_FDS 256
+#define PEER_MAP_DEFAULT (1ULL << 40)
+
+static uint64_t peer_map_max_v;
+static pthread_once_t peer_map_once = PTHREAD_ONCE_INIT;
+
+static void peer_map_init(void)
 {
+	peer_map_max_v = skiff_knob_u64("SKIFF_PEER_MAP_MAX", PEER_MAP_DEFAULT,
+					1, UINT64_MAX, SKIFF_KNOB_SIZE,
+					"bytes");
+}
+
+static uint64_t peer_map_max(void)
+{
+	pthread_once(&peer_map_once, peer_map_init);
+	return peer_map_max_v;
+}
+
+int skiff_rwin_map(struct skiff_rma *r, struct skiff_rwin *w)
+{
+	void *p;
+
+	if (w->map)
+		return 0;
+	if (w->fd < 0)
+		return -ENOMEM;
+	p = mmap(NULL, w->len, w->mprot, MAP_SHARED, w->fd, (off_t)w->file_off);
+	if (p == MAP_FAILED)
+		return -ENOMEM;
+	w->map = p;
+	close(w->fd);
+	w->fd = -1;
+	r->nlazy--;
+	return 0;
+}
+
+/* A piece of the peer's is gone for good (no RMA of ours uses it). */
+static void rwin_release(struct skiff_rma *r, struct skiff_rwin *w)
+{
+	if (w->map)
+		munmap(w->map, w->len);
+	if (w->fd >= 0) {
+		close(w->fd);
+		r->nlazy--;
+	}
+	r->peer_bytes -= w->len < r->peer_bytes ? w->len : r->peer_bytes;
+}
+
+static void break_conn(struct skiff_ep *ep);
+
+/* Take in a WIN_ADD; *fdp is set to -1 when the piece keeps the
+ * descriptor. */
+static void peer_win_add(struct skiff_ep *ep, const struct skiff_rma_win *w,
+			 int *fdp)
+{
+	struct skiff_rma *r = ep->rma;
 	struct skiff_rwin nw = { 0 };
 	struct stat st;
-	int seals, acc, mprot;
+	int seals, acc, mprot, fd = *fdp;
 	size_t i;
 
 	/* everything here comes from the peer: check it all */
@@ -503,14 +767,35 @@ static void peer_win_add(struct skiff_rma *r, const struct skiff_rma_win *w,
 	i = rwin_search(r->rwin, r->nrwin, w->offset);
 	if (i < r->nrwin && r->rwin[i].off < w->offset + w->len)
 		return; /* overlaps a live piece: not from an honest owner */
-	nw.map = mmap(NULL, w->len, mprot, MAP_SHARED, fd, (off_t)w->file_off);
-	if (nw.map == MAP_FAILED)
+	if (w->len > peer_map_max() || r->peer_bytes > peer_map_max() - w->len) {
+		break_conn(ep); /* more than we let one peer make us map */
 		return;
+	}
 	nw.off = w->offset;
 	nw.len = w->len;
 	nw.prot = (int)w->prot;
-	if (push_rwin(&r->rwin, &r->nrwin, &r->caprwin, i, &nw) < 0)
-		munmap(nw.map, nw.len);
+	nw.mprot = mprot;
+	nw.file_off = w->file_off;
+	nw.fd = -1;
+	if (w->len >= LAZY_MIN && r->nlazy < LAZY_FDS) {
+		nw.fd = fd; /* mapped when first used */
+		r->nlazy++;
+	} else {
+		nw.map = mmap(NULL, w->len, mprot, MAP_SHARED, fd,
+			      (off_t)w->file_off);
+		if (nw.map == MAP_FAILED)
+			return;
+	}
+	if (push_rwin(&r->rwin, &r->nrwin, &r->caprwin, i, &nw) < 0) {
+		if (nw.map)
+			munmap(nw.map, nw.len);
+		else
+			r->nlazy--;
+		return;
+	}
+	if (nw.fd >= 0)
+		*fdp = -1;
+	r->peer_bytes += w->len;
 }
 
 static void reap_grave(struct skiff_rma *r)
@@ -520,14 +805,12 @@ static void reap_grave(struct skiff_rma *r)
 
 	for (size_t i = 0; i < r->ngrave; i++) {
 		if (r->grave[i].dead_seq <= done)
-			munmap(r->grave[i].map, r->grave[i].len);
+			rwin_release(r, &r->grave[i]);
 		else
 			r->grave[k++] = r->grave[i];
 	}
 	r->ngrave = k;
 }
-
-static int send_rec(struct skiff_ep *ep, struct skiff_rma_msg *m, int fd);
 
 static void peer_win_del(struct skiff_ep *ep, uint64_t off, uint64_t len)
 {
@@ -543,11 +826,13 @@ static void peer_win_del(struct skiff_ep *ep, uint64_t off, uint64_t len)
 	i = rwin_search(r->rwin, r->nrwin, off);
 	while (i < r->nrwin && r->rwin[i].off + r->rwin[i].len <= off + len &&
 	       r->rwin[i].off >= off) {
-		/* RMAs already queued may still use it: unmap once done */
+		/* RMAs already queued may still use it: unmap once done (one
+		 * never mapped was used by none) */
 		struct skiff_rwin g = r->rwin[i];
 		g.dead_seq = seq;
-		if (push_rwin(&r->grave, &r->ngrave, &r->capgrave, r->ngrave, &g) < 0)
-			munmap(g.map, g.len);
+		if (!g.map ||
+		    push_rwin(&r->grave, &r->ngrave, &r->capgrave, r->ngrave, &g) < 0)
+			rwin_release(r, &g);
 		memmove(&r->rwin[i], &r->rwin[i + 1],
 			(r->nrwin - i - 1) * sizeof(*r->rwin));
 		r->nrwin--;
@@ -584,16 +869,18 @@ static void owner_map_ref(struct skiff_rma *r, uint64_t off, uint64_t len,
 
 /* Take in every record the peer sent on the control socket. Called with
  * r->lock held. Cheap when there is none: one load of the peer's counter. */
-static void sync_any(struct skiff_ep *ep, int force)
+static void sync_n(struct skiff_ep *ep, int force, int max)
 {
 	struct skiff_rma *r = ep->rma;
 	uint32_t posted = LOAD(&r->peer_ctl->ctl_posted);
 
+	if (atomic_load_explicit(&r->want_out, memory_order_relaxed))
+		flush_out(ep);
 	if (r->ngrave)
 		reap_grave(r);
-	if ((posted == r->ctl_seen && !force) || r->ctl < 0)
+	if ((posted == r->ctl_seen && !force) || r->ctl < 0 || atomic_load(&r->broken))
 		return;
-	for (int k = 0; k < 65536; k++) {
+	for (int k = 0; k < max && !atomic_load(&r->broken); k++) {
 		unsigned char buf[128];
 		union {
 			char b[SKIFF_CMSG_SPACE];
@@ -615,7 +902,7 @@ static void sync_any(struct skiff_ep *ep, int force)
 		if (skiff_rma_decode(buf, (size_t)n, &m) == 0) {
 			switch (m.hdr.type) {
 			case SKIFF_RMA_WIN_ADD:
-				peer_win_add(r, &m.body.win, fd);
+				peer_win_add(ep, &m.body.win, &fd);
 				break;
 			case SKIFF_RMA_WIN_DEL:
 				peer_win_del(ep, m.body.range.offset, m.body.range.len);
@@ -639,6 +926,11 @@ static void sync_any(struct skiff_ep *ep, int force)
 	r->ctl_seen = posted;
 }
 
+static void sync_any(struct skiff_ep *ep, int force)
+{
+	sync_n(ep, force, 65536);
+}
+
 void skiff_rma_sync_locked(struct skiff_ep *ep)
 {
 	sync_any(ep, 0);
@@ -650,18 +942,64 @@ void skiff_rma_sync_locked(struct skiff_ep *ep)
  * are busy elsewhere, and a peer's scif_unregister gets its answer (RMA
  * needs no help from the target's threads). It polls the control sockets
  * of the connected endpoints; with none it sleeps on a condition variable.
- * It holds no descriptor of its own and lives as long as the process. */
+ * It lives as long as the process. */
 
 static pthread_mutex_t svc_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t svc_cond = PTHREAD_COND_INITIALIZER;
 static struct skiff_ep **svc_eps;
 static size_t svc_n, svc_cap;
 static pid_t svc_pid; /* the process the thread runs in (fork) */
+/* An eventfd svc_add rings, so that a new connection is watched at once
+ * (its peer's death noticed within a millisecond, not a rescan); -1 if
+ * there is none (then SVC_RESCAN_MS). A child of fork() closes its copy
+ * before any user code runs: the number is surely still ours then. */
+static int svc_wake = -1;
+
+/* fork() while the service holds svc_lock would leave the child's copy
+ * locked for good: take it around fork (the service never waits holding
+ * it), and give the child fresh condition variables (the parent's waiters
+ * are not in the child). */
+static void svc_atfork_prepare(void)
+{
+	pthread_mutex_lock(&svc_lock);
+}
+
+static void svc_atfork_parent(void)
+{
+	pthread_mutex_unlock(&svc_lock);
+}
+
+static pthread_cond_t svc_idle = PTHREAD_COND_INITIALIZER; /* in_svc dropped */
+
+static void svc_atfork_child(void)
+{
+	pthread_mutex_unlock(&svc_lock);
+	pthread_cond_init(&svc_cond, NULL);
+	pthread_cond_init(&svc_idle, NULL);
+	if (svc_wake >= 0)
+		close(svc_wake);
+	svc_wake = -1;
+}
 
 /* New endpoints are picked up within this many ms: records that arrive
  * meanwhile are taken in by the endpoint's own calls. */
 #define SVC_RESCAN_MS 100
 
+/* Records taken in per visit of one connection: a flooding peer does not
+ * keep the others waiting. */
+#define SVC_BATCH 256
+/* A connection whose lock was busy is looked at again this soon. */
+#define SVC_RETRY_MS 5
+
+
+/*
+ * The service never blocks on one peer: it takes a connection's table lock
+ * only if it is free (a call holding it takes the records in itself, or the
+ * service comes back), it sends without blocking (see send_rec), and it
+ * works on a connection without svc_lock, so connecting and closing others
+ * go on meanwhile. A hung-up socket means the peer is gone: the endpoint is
+ * marked dead at once, and every call on it reports ECONNRESET.
+ */
 static void *svc_main(void *arg)
 {
 	struct pollfd *pf = NULL;
@@ -671,12 +1009,13 @@ static void *svc_main(void *arg)
 	(void)arg;
 	for (;;) {
 		size_t n;
+		int retry = 0;
 
 		pthread_mutex_lock(&svc_lock);
 		while (!svc_n)
 			pthread_cond_wait(&svc_cond, &svc_lock);
 		if (svc_n > cap) {
-			void *a = realloc(pf, svc_n * sizeof(*pf));
+			void *a = realloc(pf, (svc_n + 1) * sizeof(*pf));
 			void *b = a ? realloc(eps, svc_n * sizeof(*eps)) : NULL;
 			if (a)
 				pf = a;
@@ -687,43 +1026,84 @@ static void *svc_main(void *arg)
 		}
 		n = svc_n < cap ? svc_n : cap;
 		for (size_t i = 0; i < n; i++) {
+			struct skiff_rma *r = svc_eps[i]->rma;
+
 			eps[i] = svc_eps[i];
-			pf[i].fd = svc_eps[i]->rma->ctl;
-			pf[i].events = POLLIN;
+			pf[i].fd = r->ctl;
+			/* busy last time: only a hang-up wakes us for it
+			 * until the retry */
+			pf[i].events = r->svc_skip ? 0 :
+				       POLLIN | (atomic_load(&r->want_out) ? POLLOUT : 0);
 			pf[i].revents = 0;
+			retry |= r->svc_skip;
+			r->svc_skip = 0;
 		}
+		/* last: the wake-up of svc_add */
+		pf[n].fd = svc_wake;
+		pf[n].events = POLLIN;
+		pf[n].revents = 0;
 		pthread_mutex_unlock(&svc_lock);
 
-		if (poll(pf, n, SVC_RESCAN_MS) <= 0)
+		if (poll(pf, n + 1, retry ? SVC_RETRY_MS : SVC_RESCAN_MS) <= 0)
 			continue;
-		pthread_mutex_lock(&svc_lock);
+		if (pf[n].revents & POLLIN) {
+			uint64_t v;
+			(void)!read(pf[n].fd, &v, sizeof(v)); /* look again */
+		}
 		for (size_t i = 0; i < n; i++) {
 			struct skiff_ep *ep = eps[i];
 			struct skiff_rma *r;
+			short ev = pf[i].revents;
 			size_t k;
+			int busy = 0;
 
-			if (!pf[i].revents)
+			if (!ev)
 				continue;
+			pthread_mutex_lock(&svc_lock);
 			/* still watched? (skiff_svc_del runs under svc_lock,
 			 * before the endpoint's state goes) */
 			for (k = 0; k < svc_n && svc_eps[k] != ep; k++)
 				;
-			if (k == svc_n)
+			if (k == svc_n || ep->rma->ctl != pf[i].fd) {
+				pthread_mutex_unlock(&svc_lock);
 				continue;
+			}
 			r = ep->rma;
-			if (r->ctl != pf[i].fd)
-				continue;
-			pthread_mutex_lock(&r->lock);
-			sync_any(ep, 1);
-			pthread_mutex_unlock(&r->lock);
-			if ((pf[i].revents & (POLLHUP | POLLERR | POLLNVAL)) &&
-			    !(pf[i].revents & POLLIN)) {
-				/* the peer is gone: stop watching */
+			if (ev & (POLLHUP | POLLERR | POLLNVAL)) {
+				/* ask again: the endpoint and its descriptor
+				 * number may both be new since the poll */
+				struct pollfd q = { .fd = r->ctl, .events = POLLIN };
+				if (poll(&q, 1, 0) < 0)
+					q.revents = 0;
+				ev = q.revents;
+				if (ev & (POLLHUP | POLLERR))
+					skiff_mark_dead(ep); /* the peer's end closed */
+			}
+			if ((ev & (POLLHUP | POLLERR | POLLNVAL)) && !(ev & POLLIN)) {
+				/* nothing more to take in: stop watching */
 				svc_eps[k] = svc_eps[--svc_n];
 				r->svc = 0;
+				pthread_mutex_unlock(&svc_lock);
+				continue;
 			}
+			r->in_svc = 1; /* skiff_svc_del waits for us */
+			pthread_mutex_unlock(&svc_lock);
+			if (ev & POLLOUT)
+				flush_out(ep); /* needs no table lock */
+			if (!(ev & POLLIN)) {
+				/* only room to send */
+			} else if (pthread_mutex_trylock(&r->lock) == 0) {
+				sync_n(ep, 1, SVC_BATCH);
+				pthread_mutex_unlock(&r->lock);
+			} else {
+				busy = 1;
+			}
+			pthread_mutex_lock(&svc_lock);
+			r->in_svc = 0;
+			r->svc_skip = busy;
+			pthread_cond_broadcast(&svc_idle);
+			pthread_mutex_unlock(&svc_lock);
 		}
-		pthread_mutex_unlock(&svc_lock);
 	}
 	return NULL;
 }
@@ -738,7 +1118,15 @@ static void svc_add(struct skiff_ep *ep)
 		sigset_t all, old;
 		int ok;
 
+		static int atfork_done;
+
 		svc_n = 0; /* a parent's endpoints are not ours to watch */
+		if (!atfork_done)
+			atfork_done = pthread_atfork(svc_atfork_prepare,
+						     svc_atfork_parent,
+						     svc_atfork_child) == 0;
+		if (svc_wake < 0)
+			svc_wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 		pthread_attr_init(&at);
 		pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
 		sigfillset(&all);
@@ -761,6 +1149,10 @@ static void svc_add(struct skiff_ep *ep)
 	svc_eps[svc_n++] = ep;
 	ep->rma->svc = 1;
 	pthread_cond_signal(&svc_cond);
+	if (svc_wake >= 0) {
+		uint64_t one = 1;
+		(void)!write(svc_wake, &one, sizeof(one));
+	}
 out:
 	pthread_mutex_unlock(&svc_lock);
 }
@@ -768,6 +1160,11 @@ out:
 void skiff_svc_del(struct skiff_ep *ep)
 {
 	pthread_mutex_lock(&svc_lock);
+	/* the service may be working on it right now (not in a child of
+	 * fork(): the parent's service thread is not there) */
+	while (ep->rma->in_svc && svc_pid == getpid())
+		pthread_cond_wait(&svc_idle, &svc_lock);
+	ep->rma->in_svc = 0;
 	if (ep->rma->svc && svc_pid == getpid()) {
 		for (size_t k = 0; k < svc_n; k++)
 			if (svc_eps[k] == ep) {
@@ -806,6 +1203,7 @@ int skiff_rma_attach(struct skiff_ep *ep, int ctl)
 		return -ENOMEM;
 	r->ctl = ctl;
 	pthread_mutex_init(&r->lock, NULL);
+	pthread_mutex_init(&r->out_lock, NULL);
 	pthread_mutex_init(&r->clock, NULL);
 	pthread_cond_init(&r->ccond, NULL);
 	r->self_ctl = &ep->region->rma[ep->side];
@@ -840,17 +1238,22 @@ void skiff_rma_detach(struct skiff_ep *ep)
 	while (r->nlwin)
 		lwin_remove(r, r->nlwin - 1);
 	for (size_t i = 0; i < r->nrwin; i++)
-		munmap(r->rwin[i].map, r->rwin[i].len);
+		rwin_release(r, &r->rwin[i]);
 	for (size_t i = 0; i < r->ngrave; i++)
-		munmap(r->grave[i].map, r->grave[i].len);
+		rwin_release(r, &r->grave[i]);
+	for (size_t i = r->outhead; i < r->nout; i++)
+		if (r->outq[i].fd >= 0)
+			close(r->outq[i].fd);
 	if (r->ctl >= 0)
 		close(r->ctl);
 	pthread_mutex_unlock(&r->lock);
+	free(r->outq);
 	free(r->lwin);
 	free(r->rwin);
 	free(r->grave);
 	skiff_fence_drop(r);
 	pthread_mutex_destroy(&r->lock);
+	pthread_mutex_destroy(&r->out_lock);
 	pthread_mutex_destroy(&r->clock);
 	pthread_cond_destroy(&r->ccond);
 	ep->rma = NULL;
@@ -914,7 +1317,8 @@ static int del_round_trip(struct skiff_ep *ep, uint64_t off, uint64_t len)
 			progress = c;
 			stalled = 0;
 		}
-		if (skiff_peer_gone(ep) || stalled >= 1000 || total >= 2000)
+		if (atomic_load(&r->broken) || skiff_peer_gone(ep) || stalled >= 1000 ||
+		    total >= 2000)
 			break;
 		if (poll(&p, 1, 10) == 1 && (p.revents & (POLLHUP | POLLERR)) &&
 		    !(p.revents & POLLIN))
