@@ -36,6 +36,7 @@
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -160,7 +161,10 @@ static int make_card_memory(void)
 
 		snprintf(name, sizeof(name), "skiff-card%u", n);
 		fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
-		if (fd < 0 || ftruncate(fd, (off_t)D.card_mem) < 0 ||
+		/* 0600: memfds start 0777, and the mode is what a re-open
+		 * through /proc checks */
+		if (fd < 0 || fchmod(fd, 0600) < 0 ||
+		    ftruncate(fd, (off_t)D.card_mem) < 0 ||
 		    fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW |
 			  F_SEAL_SEAL) < 0) {
 			fprintf(stderr, "scifd: card %u memory: %s\n", n,

@@ -169,6 +169,7 @@ static void drop_stale(int fd, struct skiff_ep *ep)
 	pthread_mutex_lock(&ep->recv_lock);
 	skiff_rma_detach(ep);
 	skiff_conn_detach(ep);
+	skiff_port_release(ep);
 	if (ep->sock >= 0)
 		close(ep->sock);
 	ep->sock = -1;
@@ -323,6 +324,7 @@ SKIFF_API int scif_close(scif_epd_t epd)
 		__atomic_store_n(&ep->region->closed[ep->side], 1,
 				 __ATOMIC_RELEASE);
 	skiff_conn_detach(ep);
+	skiff_port_release(ep);
 	if (ep->sock >= 0)
 		close(ep->sock);
 	ep->sock = -1;
