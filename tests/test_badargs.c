@@ -4,8 +4,10 @@
  * Each row runs in a forked child (with SKIFF_PROBE_MIN set as the row
  * says, before the library reads it) and must end as the man pages say:
  * the call fails with the documented errno, or, for the small buffers the
- * pages say are not checked (scif_send(3), scif_recv(3), scif_fence_mark(3):
- * below SKIFF_PROBE_MIN), the child dies of SIGSEGV as a plain copy would.
+ * pages say are not checked (below SKIFF_PROBE_MIN: a mapped but
+ * inaccessible buffer of scif_send(3), scif_recv(3), scif_vwriteto(3),
+ * scif_fence_mark(3), scif_poll(3)), the child dies of SIGSEGV as a plain
+ * copy would.
  * A failed call must leave the connection usable: the bytes a refused
  * scif_recv did not take are still there for the next one.
  */
@@ -90,7 +92,7 @@ static int c_recv(enum buf_kind k, size_t len)
 	return 0;
 }
 
-static int c_vrma(enum buf_kind k, int to_peer)
+static int c_vrma(enum buf_kind k, size_t len, int to_peer)
 {
 	scif_epd_t c, s;
 	char *win = mmap(NULL, MiB, PROT_READ | PROT_WRITE,
@@ -109,8 +111,8 @@ static int c_vrma(enum buf_kind k, int to_peer)
 	else
 		CHECK_OK(scif_vreadfrom(c, good, MiB, 0, SCIF_RMA_SYNC));
 	errno = 0;
-	r = to_peer ? scif_vwriteto(c, bad_buf(k, MiB), MiB, 0, SCIF_RMA_SYNC)
-		    : scif_vreadfrom(c, bad_buf(k, MiB), MiB, 0, SCIF_RMA_SYNC);
+	r = to_peer ? scif_vwriteto(c, bad_buf(k, len), len, 0, SCIF_RMA_SYNC)
+		    : scif_vreadfrom(c, bad_buf(k, len), len, 0, SCIF_RMA_SYNC);
 	if (r != -1)
 		return 10;
 	if (errno != EFAULT)
@@ -211,8 +213,8 @@ struct row {
 
 static int r_send(const struct row *r) { return c_send(r->k, r->len); }
 static int r_recv(const struct row *r) { return c_recv(r->k, r->len); }
-static int r_vwr(const struct row *r) { return c_vrma(r->k, 1); }
-static int r_vrd(const struct row *r) { return c_vrma(r->k, 0); }
+static int r_vwr(const struct row *r) { return c_vrma(r->k, r->len, 1); }
+static int r_vrd(const struct row *r) { return c_vrma(r->k, r->len, 0); }
 static int r_mark(const struct row *r) { return c_mark(r->k); }
 static int r_pollc(const struct row *r) { return c_poll_count((unsigned)r->len); }
 static int r_pollp(const struct row *r) { return c_poll_ptr(r->k); }
@@ -235,11 +237,16 @@ static const struct row rows[] = {
 	{ "recv read-only 64 B, probe all", "0", r_recv, B_READONLY, SMALL, 0 },
 	{ "recv unmapped 64 B, probe all", "0", r_recv, B_UNMAPPED, SMALL, 0 },
 	{ "recv read-only 64 B, default", NULL, r_recv, B_READONLY, SMALL, SIGSEGV },
-	{ "vwriteto PROT_NONE", NULL, r_vwr, B_PROTNONE, MiB, 0 },
-	{ "vwriteto unmapped", NULL, r_vwr, B_UNMAPPED, MiB, 0 },
+	{ "vwriteto PROT_NONE 1 MiB", NULL, r_vwr, B_PROTNONE, MiB, 0 },
+	{ "vwriteto unmapped 1 MiB", NULL, r_vwr, B_UNMAPPED, MiB, 0 },
 	{ "vwriteto (void *)1", NULL, r_vwr, B_ONE, MiB, 0 },
-	{ "vreadfrom read-only", NULL, r_vrd, B_READONLY, MiB, 0 },
-	{ "vreadfrom PROT_NONE", NULL, r_vrd, B_PROTNONE, MiB, 0 },
+	{ "vwriteto unmapped 4 KiB", NULL, r_vwr, B_UNMAPPED, 4096, 0 },
+	{ "vwriteto PROT_NONE 4 KiB, probe all", "0", r_vwr, B_PROTNONE, 4096, 0 },
+	{ "vwriteto PROT_NONE 4 KiB, default", NULL, r_vwr, B_PROTNONE, 4096, SIGSEGV },
+	{ "vreadfrom read-only 1 MiB", NULL, r_vrd, B_READONLY, MiB, 0 },
+	{ "vreadfrom PROT_NONE 1 MiB", NULL, r_vrd, B_PROTNONE, MiB, 0 },
+	{ "vreadfrom unmapped 4 KiB", NULL, r_vrd, B_UNMAPPED, 4096, 0 },
+	{ "vreadfrom read-only 4 KiB, probe all", "0", r_vrd, B_READONLY, 4096, 0 },
 	{ "fence_mark (int *)1", NULL, r_mark, B_ONE, 0, 0 },
 	{ "fence_mark kernel address", NULL, r_mark, B_KERNEL, 0, 0 },
 	{ "fence_mark read-only, probe all", "0", r_mark, B_READONLY, 0, 0 },
@@ -249,7 +256,8 @@ static const struct row rows[] = {
 	{ "poll nepds = UINT_MAX", NULL, r_pollc, 0, 0, 0 },
 	{ "poll epds (void *)1", NULL, r_pollp, B_ONE, 0, 0 },
 	{ "poll epds unmapped", NULL, r_pollp, B_UNMAPPED, 0, 0 },
-	{ "poll epds read-only", NULL, r_pollp, B_READONLY, 0, 0 },
+	{ "poll epds read-only, probe all", "0", r_pollp, B_READONLY, 0, 0 },
+	{ "poll epds read-only, default", NULL, r_pollp, B_READONLY, 0, SIGSEGV },
 	{ "micmem_host2dev from a range partly unmapped", NULL, r_h2d, 0, 0, 0 },
 	{ "micmem_dev2host into a range made read-only", NULL, r_d2h, 0, 0, 0 },
 };

@@ -4,7 +4,8 @@
  * PROCMAP_QUERY (Linux 6.11) answers "which mapping covers this address,
  * with which protection" in one ioctl on /proc/self/maps, at a cost that
  * does not depend on the length (a page-by-page probe with
- * process_vm_readv() or MADV_POPULATE_READ costs more than copying).
+ * process_vm_readv() costs more than copying). Without it (before 6.11),
+ * MADV_POPULATE_READ/WRITE (5.14) checks a few pages, at a cost per page.
  * The descriptor is opened at load time; it names the process that opened
  * it, so a child of fork() replaces the inherited one with its own. If it
  * is gone (no /proc, a program that closed it), msync() does what it can.
@@ -43,10 +44,19 @@ struct skiff_procmap_query {
 #define SKIFF_VMA_READABLE 0x01
 #define SKIFF_VMA_WRITABLE 0x02
 
+#ifndef MADV_POPULATE_READ /* Linux 5.14 */
+#define MADV_POPULATE_READ 22
+#define MADV_POPULATE_WRITE 23
+#endif
+/* Without PROCMAP_QUERY, up to this many bytes are checked with
+ * MADV_POPULATE_* (a page-table walk: its cost grows with the length). */
+#define POPULATE_MAX (16u << 10)
+
 #define MAPS_NONE -1 /* not open */
 
 static int maps_fd = MAPS_NONE;
 static int no_query; /* this kernel has no PROCMAP_QUERY: msync() */
+static int can_populate; /* MADV_POPULATE_* works here */
 
 /* The child's own maps, on the same descriptor number: a test (or a user)
  * counting descriptors around fork() sees no change. */
@@ -69,9 +79,14 @@ static void child_after_fork(void)
  * start rather than appearing at the first large call. */
 __attribute__((constructor)) static void open_maps(void)
 {
+	static const char page_probe = 1; /* a readable page of ours */
+	uintptr_t pg = (uintptr_t)&page_probe & ~(uintptr_t)4095;
+
 	maps_fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
 	if (maps_fd < 0)
 		maps_fd = MAPS_NONE;
+	/* before 5.14 every MADV_POPULATE_* call is EINVAL */
+	can_populate = madvise((void *)pg, 4096, MADV_POPULATE_READ) == 0;
 	pthread_atfork(NULL, NULL, child_after_fork);
 }
 
@@ -94,6 +109,19 @@ int skiff_mem_probe(const void *p, size_t len, int prot)
 	if (!len)
 		return 0;
 	fd = __atomic_load_n(&no_query, __ATOMIC_RELAXED) ? -1 : maps_fd;
+	if (fd < 0 && len <= POPULATE_MAX && can_populate) {
+		uintptr_t start = a & ~(uintptr_t)4095;
+
+		/* faults the pages in as the copy would (no more: a write
+		 * probe only covers bytes the caller hands us to write) */
+		if (madvise((void *)start, end - start, (prot & PROT_WRITE) ?
+			    MADV_POPULATE_WRITE : MADV_POPULATE_READ) == 0)
+			return 0;
+		if (errno == ENOMEM || errno == EFAULT)
+			return -EFAULT; /* unmapped, or the copy would fault */
+		/* EINVAL: no access as asked, or a mapping madvise cannot
+		 * populate (VM_IO, VM_PFNMAP): only unmapped pages are sure */
+	}
 	if (fd < 0)
 		return probe_msync(a, len);
 	while (a < end) {
@@ -138,4 +166,15 @@ size_t skiff_probe_min(void)
 		__atomic_store_n(&done, 1, __ATOMIC_RELEASE);
 	}
 	return v;
+}
+
+int skiff_mem_check(const void *p, size_t len, int prot)
+{
+	if (skiff_addr_plausible(p, len) < 0)
+		return -EFAULT;
+	if (!len)
+		return 0;
+	if (len >= skiff_probe_min())
+		return skiff_mem_probe(p, len, prot);
+	return probe_msync((uintptr_t)p, len);
 }

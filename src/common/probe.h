@@ -29,18 +29,28 @@ static inline int skiff_addr_plausible(const void *p, size_t len)
 
 /*
  * 0 if every byte of [p, p + len) is mapped with @prot (PROT_READ and/or
- * PROT_WRITE), -EFAULT if not. Costs one ioctl(PROCMAP_QUERY) on
- * /proc/self/maps per mapping the range spans (Linux >= 6.11), whatever
- * len is; on older kernels one msync(), which sees unmapped pages but not
- * protections. Includes skiff_addr_plausible().
+ * PROT_WRITE), -EFAULT if not. One ioctl(PROCMAP_QUERY) on /proc/self/maps
+ * per mapping the range spans (Linux >= 6.11), whatever len is; before
+ * 6.11, one madvise(MADV_POPULATE_*) up to 16 KiB (5.14; it faults the
+ * pages in, as the copy would), else one msync(), which sees unmapped
+ * pages but not protections. Includes skiff_addr_plausible().
  */
 int skiff_mem_probe(const void *p, size_t len, int prot);
 
 /*
- * Buffers of at least this many bytes are probed by the calls whose fast
- * path has no system call (scif_send, scif_recv, scif_fence_mark's mark):
- * SKIFF_PROBE_MIN from the environment (bytes; 0: every call), read once,
- * default SKIFF_PROBE_MIN_DEFAULT.
+ * For calls that can afford a system call but want it cheap (the v* RMAs,
+ * scif_poll's array, micmem copies): skiff_mem_probe() from
+ * skiff_probe_min() bytes, below it one msync() (unmapped pages only).
+ */
+int skiff_mem_check(const void *p, size_t len, int prot);
+
+/*
+ * Buffers of at least this many bytes get skiff_mem_probe(); below it the
+ * calls whose fast path has no system call (scif_send, scif_recv,
+ * scif_fence_mark's mark) check nothing the kernel must answer, and the
+ * others (skiff_mem_check) only for unmapped pages. SKIFF_PROBE_MIN from
+ * the environment (bytes; 0: every call), read once, default
+ * SKIFF_PROBE_MIN_DEFAULT.
  */
 #define SKIFF_PROBE_MIN_DEFAULT (64u << 10)
 size_t skiff_probe_min(void);

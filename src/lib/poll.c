@@ -109,14 +109,14 @@ SKIFF_API int scif_poll(struct scif_pollepd *epds, unsigned int nepds,
 		return -1;
 	}
 	/* poll(2)'s limit, and it keeps a huge count from walking off the
-	 * array; the array itself is probed: we make system calls per
-	 * endpoint anyway (probe.h) */
+	 * array; then the array is checked (probe.h: one system call; we make
+	 * some per endpoint anyway) */
 	if (nepds && (getrlimit(RLIMIT_NOFILE, &rl) < 0 ||
 		      (rl.rlim_cur != RLIM_INFINITY && nepds > rl.rlim_cur))) {
 		errno = EINVAL;
 		return -1;
 	}
-	if (nepds && skiff_mem_probe(epds, (size_t)nepds * sizeof(*epds),
+	if (nepds && skiff_mem_check(epds, (size_t)nepds * sizeof(*epds),
 				     PROT_READ | PROT_WRITE) < 0) {
 		errno = EFAULT;
 		return -1;

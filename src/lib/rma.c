@@ -134,9 +134,10 @@ static int rma(scif_epd_t epd, int dir, unsigned char *laddr, off_t loffset,
 	    len > OFF_MAX - (uint64_t)roffset ||
 	    (!laddr && len > OFF_MAX - (uint64_t)loffset))
 		return -ENXIO;
-	/* EFAULT rather than a crash for memory that is not there or not
-	 * readable (writable) as the copy needs: one system call (probe.h) */
-	if (laddr && skiff_mem_probe(laddr, len, dir == TO_PEER ? PROT_READ :
+	/* EFAULT rather than a crash for memory that is not there (or, from
+	 * SKIFF_PROBE_MIN bytes, not readable or writable as the copy needs):
+	 * one system call (probe.h) */
+	if (laddr && skiff_mem_check(laddr, len, dir == TO_PEER ? PROT_READ :
 				     PROT_WRITE) < 0)
 		return -EFAULT;
 	r = ep->rma;

@@ -400,7 +400,7 @@ static int transfer(int h, void *host, uint64_t host_off, uint64_t dev_off,
 	}
 	/* the user may have unmapped the range since micmem_maprange: EFAULT
 	 * rather than a crash in a copy thread (one system call, probe.h) */
-	if (size && skiff_mem_probe(rg->base + host_off, size, dir == MM_H2D ?
+	if (size && skiff_mem_check(rg->base + host_off, size, dir == MM_H2D ?
 				    PROT_READ : PROT_WRITE) < 0) {
 		r = -EFAULT;
 		goto out;
