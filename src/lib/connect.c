@@ -85,6 +85,22 @@ static int new_socket(void)
 static pthread_mutex_t port_lock = PTHREAD_MUTEX_INITIALIZER;
 static uint64_t port_ours[PORT_WORDS], port_foreign[PORT_WORDS];
 
+/* A child of fork() may have been forked while another thread held the
+ * lock: it starts with a free one (the maps are hints, a half-made update
+ * costs at most a try). No prepare handler: taking the lock around fork()
+ * would order it before locks our callers hold. */
+static void port_child(void)
+{
+	pthread_mutex_init(&port_lock, NULL);
+}
+
+static void port_once_init(void)
+{
+	pthread_atfork(NULL, NULL, port_child);
+}
+
+static pthread_once_t port_once = PTHREAD_ONCE_INIT;
+
 static void port_set(uint64_t *map, unsigned p, int on)
 {
 	if (on)
@@ -171,6 +187,7 @@ static int bind_port(uint16_t node, uint16_t pn, uint16_t *port)
 
 	if (s < 0)
 		return s;
+	pthread_once(&port_once, port_once_init);
 	if (pn) {
 		sl = skiff_port_addr(&sa, c->fabric, node, pn);
 		if (bind(s, (struct sockaddr *)&sa, sl) < 0) {
