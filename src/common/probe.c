@@ -4,8 +4,10 @@
  * PROCMAP_QUERY (Linux 6.11) answers "which mapping covers this address,
  * with which protection" in one ioctl on /proc/self/maps, at a cost that
  * does not depend on the length (a page-by-page probe with
- * process_vm_readv() costs more than copying). Without it (before 6.11),
- * MADV_POPULATE_READ/WRITE (5.14) checks a few pages, at a cost per page.
+ * process_vm_readv() or MADV_POPULATE_READ costs more than copying, and
+ * MADV_POPULATE's EINVAL does not tell "no access" from "a mapping it
+ * cannot populate"). Without it (before 6.11), msync() sees unmapped
+ * pages only.
  * The descriptor is opened at load time; it names the process that opened
  * it, so a child of fork() replaces the inherited one with its own. If it
  * is gone (no /proc, a program that closed it), msync() does what it can.
@@ -44,19 +46,10 @@ struct skiff_procmap_query {
 #define SKIFF_VMA_READABLE 0x01
 #define SKIFF_VMA_WRITABLE 0x02
 
-#ifndef MADV_POPULATE_READ /* Linux 5.14 */
-#define MADV_POPULATE_READ 22
-#define MADV_POPULATE_WRITE 23
-#endif
-/* Without PROCMAP_QUERY, up to this many bytes are checked with
- * MADV_POPULATE_* (a page-table walk: its cost grows with the length). */
-#define POPULATE_MAX (16u << 10)
-
 #define MAPS_NONE -1 /* not open */
 
 static int maps_fd = MAPS_NONE;
 static int no_query; /* this kernel has no PROCMAP_QUERY: msync() */
-static int can_populate; /* MADV_POPULATE_* works here */
 
 /* The child's own maps, on the same descriptor number: a test (or a user)
  * counting descriptors around fork() sees no change. */
@@ -79,14 +72,9 @@ static void child_after_fork(void)
  * start rather than appearing at the first large call. */
 __attribute__((constructor)) static void open_maps(void)
 {
-	static const char page_probe = 1; /* a readable page of ours */
-	uintptr_t pg = (uintptr_t)&page_probe & ~(uintptr_t)4095;
-
 	maps_fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
 	if (maps_fd < 0)
 		maps_fd = MAPS_NONE;
-	/* before 5.14 every MADV_POPULATE_* call is EINVAL */
-	can_populate = madvise((void *)pg, 4096, MADV_POPULATE_READ) == 0;
 	pthread_atfork(NULL, NULL, child_after_fork);
 }
 
@@ -97,7 +85,7 @@ static int probe_msync(uintptr_t a, size_t len)
 	return msync((void *)start, a + len - start, MS_ASYNC) < 0 ? -EFAULT : 0;
 }
 
-int skiff_mem_probe(const void *p, size_t len, int prot)
+static int mem_probe(const void *p, size_t len, int prot)
 {
 	uint64_t need = ((prot & PROT_READ) ? SKIFF_VMA_READABLE : 0) |
 			((prot & PROT_WRITE) ? SKIFF_VMA_WRITABLE : 0);
@@ -109,19 +97,6 @@ int skiff_mem_probe(const void *p, size_t len, int prot)
 	if (!len)
 		return 0;
 	fd = __atomic_load_n(&no_query, __ATOMIC_RELAXED) ? -1 : maps_fd;
-	if (fd < 0 && len <= POPULATE_MAX && can_populate) {
-		uintptr_t start = a & ~(uintptr_t)4095;
-
-		/* faults the pages in as the copy would (no more: a write
-		 * probe only covers bytes the caller hands us to write) */
-		if (madvise((void *)start, end - start, (prot & PROT_WRITE) ?
-			    MADV_POPULATE_WRITE : MADV_POPULATE_READ) == 0)
-			return 0;
-		if (errno == ENOMEM || errno == EFAULT)
-			return -EFAULT; /* unmapped, or the copy would fault */
-		/* EINVAL: no access as asked, or a mapping madvise cannot
-		 * populate (VM_IO, VM_PFNMAP): only unmapped pages are sure */
-	}
 	if (fd < 0)
 		return probe_msync(a, len);
 	while (a < end) {
@@ -145,6 +120,16 @@ int skiff_mem_probe(const void *p, size_t len, int prot)
 	return 0;
 }
 
+/* errno is the exported calls' to set, and only when they fail: the
+ * system calls made here leave it as they found it. */
+int skiff_mem_probe(const void *p, size_t len, int prot)
+{
+	int e = errno, r = mem_probe(p, len, prot);
+
+	errno = e;
+	return r;
+}
+
 size_t skiff_probe_min(void)
 {
 	static size_t v;
@@ -155,6 +140,7 @@ size_t skiff_probe_min(void)
 		char *end;
 		unsigned long long x;
 		size_t r = SKIFF_PROBE_MIN_DEFAULT;
+		int saved = errno;
 
 		if (e && *e >= '0' && *e <= '9') {
 			errno = 0;
@@ -162,10 +148,11 @@ size_t skiff_probe_min(void)
 			if (!errno && !*end)
 				r = (size_t)x;
 		}
-		v = r;
+		errno = saved;
+		__atomic_store_n(&v, r, __ATOMIC_RELAXED);
 		__atomic_store_n(&done, 1, __ATOMIC_RELEASE);
 	}
-	return v;
+	return __atomic_load_n(&v, __ATOMIC_RELAXED);
 }
 
 int skiff_mem_check(const void *p, size_t len, int prot)
@@ -176,5 +163,10 @@ int skiff_mem_check(const void *p, size_t len, int prot)
 		return 0;
 	if (len >= skiff_probe_min())
 		return skiff_mem_probe(p, len, prot);
-	return probe_msync((uintptr_t)p, len);
+	{
+		int e = errno, r = probe_msync((uintptr_t)p, len);
+
+		errno = e;
+		return r;
+	}
 }

@@ -31,9 +31,8 @@ static inline int skiff_addr_plausible(const void *p, size_t len)
  * 0 if every byte of [p, p + len) is mapped with @prot (PROT_READ and/or
  * PROT_WRITE), -EFAULT if not. One ioctl(PROCMAP_QUERY) on /proc/self/maps
  * per mapping the range spans (Linux >= 6.11), whatever len is; before
- * 6.11, one madvise(MADV_POPULATE_*) up to 16 KiB (5.14; it faults the
- * pages in, as the copy would), else one msync(), which sees unmapped
- * pages but not protections. Includes skiff_addr_plausible().
+ * 6.11 one msync(), which sees unmapped pages but not protections.
+ * Includes skiff_addr_plausible().
  */
 int skiff_mem_probe(const void *p, size_t len, int prot);
 
