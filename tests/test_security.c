@@ -608,11 +608,14 @@ int main(int argc, char **argv)
 		h_log("not root: cannot run the sides as different users, skipped");
 		return h_finish();
 	}
+	/* first, while this process has no library threads: its children
+	 * start micmem's (ThreadSanitizer takes a thread id reused after
+	 * fork() for a duplicate) */
+	t_daemon_squat();
 	t_modes();
 	t_window(UID_A, UID_B);
 	t_window(UID_A, UID_A);
 	t_port_squat();
 	t_forged_source();
-	t_daemon_squat();
 	return h_finish();
 }
