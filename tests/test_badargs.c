@@ -151,6 +151,10 @@ static int c_poll_count(unsigned over)
 
 	h_pair(port_of(), &c, &s);
 	CHECK_OK(getrlimit(RLIMIT_NOFILE, &rl));
+	if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > 65536) {
+		rl.rlim_cur = 1024; /* a finite limit to exceed */
+		CHECK_OK(setrlimit(RLIMIT_NOFILE, &rl));
+	}
 	n = over ? (unsigned)rl.rlim_cur + over : UINT32_MAX;
 	p[0] = (struct scif_pollepd){ .epd = c, .events = POLLIN };
 	p[1] = p[0];
