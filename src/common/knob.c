@@ -19,12 +19,16 @@ int skiff_parse_u64(const char *s, uint64_t min, uint64_t max, unsigned flags,
 	unsigned sh = 0;
 	char *end;
 
+	int e = errno, range;
+
 	/* strtoull takes "-1" and " 1": neither is a count */
 	if (!s || *s < '0' || *s > '9')
 		return -EINVAL;
 	errno = 0;
 	v = strtoull(s, &end, 10);
-	if (errno == ERANGE)
+	range = errno == ERANGE;
+	errno = e; /* a parser leaves errno as it found it */
+	if (range)
 		return -ERANGE;
 	if (flags & SKIFF_KNOB_SIZE) {
 		switch (*end) {

@@ -1,3 +1,4 @@
+#define _GNU_SOURCE /* struct ucred */
 #include "names.h"
 #include "knob.h"
 
@@ -6,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <stddef.h>
+#include <unistd.h>
 
 int skiff_fabric(char out[SKIFF_FABRIC_MAX + 1])
 {
@@ -116,4 +118,16 @@ int skiff_parse_port_name(const char *s, uint16_t *node, uint16_t *port)
 	*node = (uint16_t)n;
 	*port = (uint16_t)p;
 	return 0;
+}
+
+int skiff_peer_entitled(int fd)
+{
+	struct ucred cr;
+	socklen_t len = sizeof(cr);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) < 0)
+		return -errno;
+	if (len != sizeof(cr) || cr.uid == (uid_t)-1)
+		return -EACCES; /* no credentials: nobody vouches for it */
+	return cr.uid == 0 || cr.uid == geteuid() ? 0 : -EACCES;
 }

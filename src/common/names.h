@@ -34,6 +34,15 @@ socklen_t skiff_daemon_addr(struct sockaddr_un *sa, const char *fabric);
  * for tools that list sockets: "skiff/<fabric>/". */
 int skiff_fabric_prefix(char *buf, size_t n, const char *fabric);
 
+/*
+ * Whether the process at the other end of the connected AF_UNIX socket @fd
+ * may serve a name only root may own (a port below 1024, the daemon): 0 if
+ * it ran as root or as our own effective user when it called listen() or
+ * connect() (SO_PEERCRED), -EACCES if another user, -errno if unknown.
+ * Names are abstract, so anyone can bind any of them: this is the check.
+ */
+int skiff_peer_entitled(int fd);
+
 /* Parse "n<node>/p<port>" (the part after the prefix); 0 or -EINVAL. */
 int skiff_parse_port_name(const char *s, uint16_t *node, uint16_t *port);
 

@@ -35,6 +35,10 @@ int skiff_query_nodes(const char *fabric, struct skiff_node_info *out)
 			ret = -errno;
 		goto out;
 	}
+	/* anyone can bind the daemon's name: believe only root or ourselves */
+	ret = skiff_peer_entitled(fd);
+	if (ret < 0)
+		goto out;
 	skiff_wire_init(&q, SKIFF_MSG_NODE_QUERY);
 	if (send(fd, &q, sizeof(q.hdr) + q.hdr.body_len, MSG_NOSIGNAL) < 0) {
 		ret = (errno == EPIPE || errno == ECONNRESET) ? -ENOENT : -errno;
@@ -79,7 +83,7 @@ int skiff_node_online(const char *fabric, unsigned node)
 	if (node > SKIFF_MAX_NODE)
 		return 0;
 	r = skiff_query_nodes(fabric, &info);
-	if (r == -ENOENT)
+	if (r == -ENOENT || r == -EACCES)
 		return 0;
 	if (r < 0)
 		return r;

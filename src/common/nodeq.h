@@ -6,8 +6,9 @@
 
 /*
  * Query the daemon of @fabric. Returns 0 and fills @out, -ENOENT when no
- * daemon runs for that fabric (only node 0 is online then), -EPROTO on a
- * malformed reply, or another -errno.
+ * daemon runs for that fabric (only node 0 is online then), -EACCES when
+ * the name is held by a process of another user than root or ours (not a
+ * daemon we believe), -EPROTO on a malformed reply, or another -errno.
  */
 int skiff_query_nodes(const char *fabric, struct skiff_node_info *out);
 

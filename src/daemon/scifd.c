@@ -36,6 +36,7 @@
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -160,7 +161,10 @@ static int make_card_memory(void)
 
 		snprintf(name, sizeof(name), "skiff-card%u", n);
 		fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
-		if (fd < 0 || ftruncate(fd, (off_t)D.card_mem) < 0 ||
+		/* 0600: memfds start 0777, and the mode is what a re-open
+		 * through /proc checks */
+		if (fd < 0 || fchmod(fd, 0600) < 0 ||
+		    ftruncate(fd, (off_t)D.card_mem) < 0 ||
 		    fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW |
 			  F_SEAL_SEAL) < 0) {
 			fprintf(stderr, "scifd: card %u memory: %s\n", n,
@@ -221,6 +225,30 @@ static int open_signalfd(void)
 	return fd;
 }
 
+/* The name is taken: say by whom. Anyone can bind an abstract name, so
+ * this may be an impostor rather than a daemon (docs/SECURITY.md). */
+static void report_holder(const char *fabric, const struct sockaddr_un *sa,
+			  socklen_t sl)
+{
+	struct ucred cr;
+	socklen_t len = sizeof(cr);
+	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+	if (fd >= 0 && connect(fd, (const struct sockaddr *)sa, sl) == 0 &&
+	    getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) == 0 &&
+	    len == sizeof(cr))
+		fprintf(stderr, "scifd: fabric '%s' already has a daemon "
+			"(pid %ld, uid %ld%s)\n", fabric, (long)cr.pid,
+			(long)cr.uid, cr.uid == 0 || cr.uid == geteuid() ? "" :
+			": another user, which clients of root and of other "
+			"users ignore");
+	else
+		fprintf(stderr, "scifd: fabric '%s' already has a daemon\n",
+			fabric);
+	if (fd >= 0)
+		close(fd);
+}
+
 static int open_listener(const char *fabric)
 {
 	struct sockaddr_un sa;
@@ -236,8 +264,7 @@ static int open_listener(const char *fabric)
 		/* The abstract name is the lock: it is taken exactly while
 		 * another daemon of this fabric is alive. */
 		if (errno == EADDRINUSE)
-			fprintf(stderr, "scifd: fabric '%s' already has a daemon\n",
-				fabric);
+			report_holder(fabric, &sa, sl);
 		else
 			fprintf(stderr, "scifd: bind: %s\n", strerror(errno));
 		close(fd);

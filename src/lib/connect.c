@@ -70,18 +70,124 @@ static int new_socket(void)
 	return s;
 }
 
-/* Bind a fresh socket to (node, pn); pn 0 picks the lowest free port above
- * SCIF_PORT_RSVD. Returns the socket and sets *port. */
+/*
+ * Automatic ports. Trying bind() on every port from SCIF_PORT_RSVD + 1 up
+ * made each automatic bind cost one system call per port already taken,
+ * O(n) in the number of open endpoints. Instead two bitmaps say which
+ * ports to skip without a system call: those our endpoints hold (cleared
+ * when they let go, skiff_port_release) and those we found taken by
+ * someone else (retried only once all others are taken). Both are hints:
+ * bind() stays the judge, so a wrong bit costs one try or one skipped port.
+ * The lock serialises automatic binds of this process (a bind() does not
+ * wait for anyone).
+ */
+#define PORT_WORDS (65536 / 64)
+static pthread_mutex_t port_lock = PTHREAD_MUTEX_INITIALIZER;
+static uint64_t port_ours[PORT_WORDS], port_foreign[PORT_WORDS];
+
+/* A child of fork() may have been forked while another thread held the
+ * lock: it starts with a free one (the maps are hints, a half-made update
+ * costs at most a try). No prepare handler: taking the lock around fork()
+ * would order it before locks our callers hold. */
+static void port_child(void)
+{
+	pthread_mutex_init(&port_lock, NULL);
+}
+
+static void port_once_init(void)
+{
+	pthread_atfork(NULL, NULL, port_child);
+}
+
+static pthread_once_t port_once = PTHREAD_ONCE_INIT;
+
+static void port_set(uint64_t *map, unsigned p, int on)
+{
+	if (on)
+		map[p / 64] |= 1ull << (p % 64);
+	else
+		map[p / 64] &= ~(1ull << (p % 64));
+}
+
+/* The first port >= @from that neither map holds, or 0x10000. */
+static unsigned port_next(unsigned from)
+{
+	for (unsigned w = from / 64; w < PORT_WORDS; w++) {
+		uint64_t busy = port_ours[w] | port_foreign[w];
+
+		if (w == from / 64)
+			busy |= (1ull << (from % 64)) - 1;
+		if (~busy)
+			return w * 64 + (unsigned)__builtin_ctzll(~busy);
+	}
+	return 0x10000;
+}
+
+void skiff_port_release(struct skiff_ep *ep)
+{
+	/* a name is held by bound and listening endpoints and by connectors,
+	 * not by accepted endpoints (which carry their listener's port) */
+	if (ep->state == SKIFF_EP_UNBOUND || ep->port == 0 ||
+	    ep->node != skiff_ctx()->node ||
+	    (ep->state != SKIFF_EP_BOUND && ep->state != SKIFF_EP_LISTENING &&
+	     ep->side != 0))
+		return;
+	pthread_mutex_lock(&port_lock);
+	port_set(port_ours, ep->port, 0);
+	pthread_mutex_unlock(&port_lock);
+}
+
+static int auto_bind(int s, const char *fabric, uint16_t node, uint16_t *port)
+{
+	struct sockaddr_un sa;
+	socklen_t sl;
+	unsigned p = SCIF_PORT_RSVD + 1;
+	int r = -ENOSPC, pass = 0;
+
+	pthread_mutex_lock(&port_lock);
+	for (;;) {
+		p = port_next(p);
+		if (p > 0xffff) {
+			if (pass++)
+				break;
+			/* all seem taken: ports others held may be free now */
+			memset(port_foreign, 0, sizeof(port_foreign));
+			p = SCIF_PORT_RSVD + 1;
+			continue;
+		}
+		sl = skiff_port_addr(&sa, fabric, node, (uint16_t)p);
+		if (bind(s, (struct sockaddr *)&sa, sl) == 0) {
+			port_set(port_ours, p, 1);
+			*port = (uint16_t)p;
+			r = 0;
+			break;
+		}
+		if (errno != EADDRINUSE) {
+			r = -errno;
+			break;
+		}
+		port_set(port_foreign, p, 1);
+		p++;
+	}
+	pthread_mutex_unlock(&port_lock);
+	return r;
+}
+
+/* Bind a fresh socket to (node, pn); pn 0 picks the lowest port above
+ * SCIF_PORT_RSVD that is free (or at least not known to be taken: see
+ * auto_bind). Returns the socket and sets *port. */
 static int bind_port(uint16_t node, uint16_t pn, uint16_t *port)
 {
 	const struct skiff_ctx *c = skiff_ctx();
 	struct sockaddr_un sa;
 	socklen_t sl;
-	int s = new_socket();
-	unsigned p;
+	int s = new_socket(), r;
+	/* the maps describe this process's own node only */
+	int mapped = node == c->node;
 
 	if (s < 0)
 		return s;
+	pthread_once(&port_once, port_once_init);
 	if (pn) {
 		sl = skiff_port_addr(&sa, c->fabric, node, pn);
 		if (bind(s, (struct sockaddr *)&sa, sl) < 0) {
@@ -89,10 +195,24 @@ static int bind_port(uint16_t node, uint16_t pn, uint16_t *port)
 			close(s);
 			return e == EADDRINUSE ? -EINVAL : -e;
 		}
+		if (mapped) {
+			pthread_mutex_lock(&port_lock);
+			port_set(port_ours, pn, 1);
+			port_set(port_foreign, pn, 0);
+			pthread_mutex_unlock(&port_lock);
+		}
 		*port = pn;
 		return s;
 	}
-	for (p = SCIF_PORT_RSVD + 1; p <= 0xffff; p++) {
+	if (mapped) {
+		r = auto_bind(s, c->fabric, node, port);
+		if (r < 0) {
+			close(s);
+			return r;
+		}
+		return s;
+	}
+	for (unsigned p = SCIF_PORT_RSVD + 1; p <= 0xffff; p++) {
 		sl = skiff_port_addr(&sa, c->fabric, node, (uint16_t)p);
 		if (bind(s, (struct sockaddr *)&sa, sl) == 0) {
 			*port = (uint16_t)p;
@@ -209,6 +329,7 @@ static int rebind(struct skiff_ep *ep)
 
 	skiff_rma_detach(ep);
 	skiff_conn_detach(ep);
+	skiff_port_release(ep);
 	if (ep->sock >= 0) /* it holds the name: drop it before re-binding */
 		close(ep->sock);
 	ep->sock = -1;
@@ -393,6 +514,13 @@ static int do_connect(struct skiff_ep *ep, struct scif_portID *dst)
 			return -ENOMEM;
 		return -ECONNREFUSED;
 	}
+	/* Anyone can bind an abstract name: a port only root may bind must be
+	 * served by root (or by ourselves, who could fool ourselves anyway),
+	 * or we would hand our data to whoever took the name. */
+	if (dst->port < SCIF_ADMIN_PORT_END && skiff_peer_entitled(ep->sock) < 0) {
+		int rr = rebind(ep);
+		return rr < 0 ? rr : -ECONNREFUSED;
+	}
 	ring_size = skiff_ring_size_knob();
 	r = skiff_region_create(ring_size, &memfd);
 	if (r == 0)
@@ -541,6 +669,11 @@ static int accept_one(struct skiff_ep *lep, int s, struct scif_portID *peer,
 	if (memfd < 0)
 		return memfd;
 	r = peer_name(s, &pn, &pp);
+	/* the name is whatever the connector bound: a reserved one, which
+	 * servers may take as proof of privilege, must come from root (or
+	 * from our own user) */
+	if (r == 0 && pp < SCIF_ADMIN_PORT_END && skiff_peer_entitled(s) < 0)
+		r = -ECONNREFUSED;
 	if (r < 0) {
 		close(memfd);
 		return r;

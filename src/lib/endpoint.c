@@ -174,6 +174,7 @@ static void drop_stale(int fd, struct skiff_ep *ep)
 	pthread_mutex_lock(&ep->recv_lock);
 	skiff_rma_detach(ep);
 	skiff_conn_detach(ep);
+	skiff_port_release(ep);
 	if (ep->sock >= 0)
 		close(ep->sock);
 	ep->sock = -1;
@@ -333,6 +334,7 @@ int skiff_api_close(scif_epd_t epd)
 		__atomic_store_n(&ep->region->closed[ep->side], 1,
 				 __ATOMIC_RELEASE);
 	skiff_conn_detach(ep);
+	skiff_port_release(ep);
 	if (ep->sock >= 0)
 		close(ep->sock);
 	ep->sock = -1;

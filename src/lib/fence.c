@@ -16,7 +16,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/mman.h>
 #include <unistd.h>
+
+#include "probe.h"
 
 #define MARK_MASK 0x7fffffffu
 #define REMOTE_FENCE 0x80000000u
@@ -132,7 +135,9 @@ int skiff_api_fence_mark(scif_epd_t epd, int flags, int *mark)
 		SKIFF_RET(r);
 	if (flags != SCIF_FENCE_INIT_SELF && flags != SCIF_FENCE_INIT_PEER)
 		SKIFF_RET(-EINVAL);
-	if (!mark)
+	if (!mark || skiff_addr_plausible(mark, sizeof(*mark)) < 0 ||
+	    (sizeof(*mark) >= skiff_probe_min() &&
+	     skiff_mem_probe(mark, sizeof(*mark), PROT_WRITE) < 0))
 		SKIFF_RET(-EFAULT);
 	if (flags == SCIF_FENCE_INIT_SELF) {
 		uint64_t s;

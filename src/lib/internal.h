@@ -255,6 +255,9 @@ int skiff_ep_verify(struct skiff_ep *ep);
 
 /* connect.c */
 int skiff_sock_setup(int sock);
+/* The endpoint lets go of its port name (closing): automatic binds may
+ * pick it again. Call before its state is reset. */
+void skiff_port_release(struct skiff_ep *ep);
 
 /* ring.c: the connection's shared rings and their readiness records */
 int skiff_conn_attach(struct skiff_ep *ep, int memfd, int side,

@@ -16,7 +16,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/mman.h>
 #include <unistd.h>
+
+#include "probe.h"
 
 #define LOAD(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
 #define STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
@@ -166,6 +169,9 @@ static int check_args(int epd, void *msg, int len, int flags,
 	if (len < 0)
 		return -EINVAL;
 	if (len > 0 && !msg)
+		return -EFAULT;
+	/* free checks here; a system call only for large buffers (probe.h) */
+	if (len > 0 && skiff_addr_plausible(msg, (size_t)len) < 0)
 		return -EFAULT;
 	return 0;
 }
@@ -367,6 +373,8 @@ int skiff_api_send(scif_epd_t epd, void *msg, int len, int flags)
 	struct skiff_ep *ep;
 	int r = check_args(epd, msg, len, flags, &ep);
 
+	if (r == 0 && len > 0 && (size_t)len >= skiff_probe_min())
+		r = skiff_mem_probe(msg, (size_t)len, PROT_READ);
 	if (r < 0 || len == 0)
 		SKIFF_RET(r);
 	r = enter(epd, ep, &ep->send_lock);
@@ -382,6 +390,8 @@ int skiff_api_recv(scif_epd_t epd, void *msg, int len, int flags)
 	struct skiff_ep *ep;
 	int r = check_args(epd, msg, len, flags, &ep);
 
+	if (r == 0 && len > 0 && (size_t)len >= skiff_probe_min())
+		r = skiff_mem_probe(msg, (size_t)len, PROT_WRITE);
 	if (r < 0 || len == 0)
 		SKIFF_RET(r);
 	r = enter(epd, ep, &ep->recv_lock);

@@ -12,7 +12,11 @@
 #include <errno.h>
 #include <poll.h>
 #include <stdlib.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
 #include <time.h>
+
+#include "probe.h"
 
 #define STACK_FDS 64
 
@@ -95,11 +99,25 @@ int skiff_api_poll(struct scif_pollepd *epds, unsigned int nepds,
 			long timeout)
 {
 	struct pollfd stack[STACK_FDS], *pfd = stack;
+	struct rlimit rl;
 	int64_t deadline = timeout < 0 ? -1 : now_ms() + timeout;
 	unsigned i;
 	int count, r;
 
 	if (nepds && !epds) {
+		errno = EFAULT;
+		return -1;
+	}
+	/* poll(2)'s limit, and it keeps a huge count from walking off the
+	 * array; then the array is checked (probe.h: one system call; we make
+	 * some per endpoint anyway) */
+	if (nepds && (getrlimit(RLIMIT_NOFILE, &rl) < 0 ||
+		      (rl.rlim_cur != RLIM_INFINITY && nepds > rl.rlim_cur))) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (nepds && skiff_mem_check(epds, (size_t)nepds * sizeof(*epds),
+				     PROT_READ | PROT_WRITE) < 0) {
 		errno = EFAULT;
 		return -1;
 	}

@@ -51,7 +51,9 @@ int skiff_region_create(uint32_t ring_size, int *memfd_out)
 
 	if (fd < 0)
 		return -errno;
-	if (ftruncate(fd, (off_t)size) < 0 ||
+	/* both sides use it through the passed O_RDWR descriptors; no other
+	 * user may re-open it through /proc (memfds start 0777) */
+	if (fchmod(fd, 0600) < 0 || ftruncate(fd, (off_t)size) < 0 ||
 	    fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0) {
 		int e = errno;
 		close(fd);

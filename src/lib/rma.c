@@ -16,6 +16,8 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "probe.h"
+
 #define RMA_FLAGS (SCIF_RMA_USECPU | SCIF_RMA_USECACHE | SCIF_RMA_SYNC | \
 		   SCIF_RMA_ORDERED)
 #define INLINE_SYNC_MAX (1u << 20)
@@ -134,13 +136,12 @@ static int rma(scif_epd_t epd, int dir, unsigned char *laddr, off_t loffset,
 	    len > OFF_MAX - (uint64_t)roffset ||
 	    (!laddr && len > OFF_MAX - (uint64_t)loffset))
 		return -ENXIO;
-	if (laddr) {
-		/* EFAULT rather than a crash for memory that is not there */
-		uintptr_t a = (uintptr_t)laddr & ~(uintptr_t)4095;
-		if ((uintptr_t)laddr + len < (uintptr_t)laddr ||
-		    msync((void *)a, (uintptr_t)laddr + len - a, MS_ASYNC) < 0)
-			return -EFAULT;
-	}
+	/* EFAULT rather than a crash for memory that is not there (or, from
+	 * SKIFF_PROBE_MIN bytes, not readable or writable as the copy needs):
+	 * one system call (probe.h) */
+	if (laddr && skiff_mem_check(laddr, len, dir == TO_PEER ? PROT_READ :
+				     PROT_WRITE) < 0)
+		return -EFAULT;
 	r = ep->rma;
 	pthread_mutex_lock(&r->lock);
 	skiff_rma_sync_locked(ep);

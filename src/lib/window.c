@@ -93,6 +93,10 @@ static struct skiff_backing *reback(uintptr_t p, size_t n, int *err)
 		*err = errno == EMFILE || errno == ENFILE ? -EAGAIN : -ENOMEM;
 		return NULL;
 	}
+	/* the mode governs re-opens through /proc/<pid>/fd: 0400 keeps a peer
+	 * given an O_RDONLY descriptor from re-opening it for writing */
+	if (fchmod(fd, 0400) < 0)
+		goto nomem;
 	if (ftruncate(fd, (off_t)n) < 0)
 		goto nomem;
 	/* copy the contents: pwrite reads the user's pages (EFAULT if they

@@ -38,6 +38,12 @@ static int connect_daemon(int *out)
 			return -ENOMEM;
 		return -ENODEV; /* refused, no such name, backlog full */
 	}
+	/* anyone can bind the daemon's name: an impostor would read what we
+	 * copy to "card memory", so only a daemon of root or ours serves */
+	if (skiff_peer_entitled(fd) < 0) {
+		close(fd);
+		return -ENODEV;
+	}
 	*out = fd;
 	return 0;
 }

@@ -19,6 +19,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "probe.h"
 
 struct mm_handle {
 	int refs;               /* atomic; the table holds one */
@@ -393,6 +394,13 @@ static int transfer(int h, void *host, uint64_t host_off, uint64_t dev_off,
 	    host_off > rg->size || size > rg->size - host_off ||
 	    dev_off > p->dev_size || size > p->dev_size - dev_off) {
 		r = -EINVAL;
+		goto out;
+	}
+	/* the user may have unmapped the range since micmem_maprange: EFAULT
+	 * rather than a crash in a copy thread (one system call, probe.h) */
+	if (size && skiff_mem_check(rg->base + host_off, size, dir == MM_H2D ?
+				    PROT_READ : PROT_WRITE) < 0) {
+		r = -EFAULT;
 		goto out;
 	}
 	if (size)
