@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# check_install.sh CMAKE BUILD_DIR SOURCE_DIR VERSION CC [FLAGS]: install the
+# check_install.sh CMAKE BUILD_DIR SOURCE_DIR VERSION CC RPATH [FLAGS]: install the
 # build tree into a temporary prefix and check what a user of the install
 # gets:
 #  - `man` finds a page for every exported function of libscif and
@@ -11,11 +11,13 @@
 #  - libscif.pc/micmem.pc name the prefix absolutely, and a program builds
 #    with `pkg-config --cflags --libs libscif micmem` and runs;
 #  - a CMake project with find_package(skiff) builds and runs;
-#  - the installed scif runs from the (non-system) prefix via its RUNPATH.
+#  - the installed tools have an $ORIGIN RUNPATH if RPATH is 1 (the build was
+#    configured for a prefix the loader does not search) and none if it is
+#    0 (a system prefix such as /usr, Debian's), and run.
 # Exits 77 (ctest: skipped) when man-db is missing.
 set -euo pipefail
-cmake_bin=$1 build=$2 src=$3 version=$4 cc=$5
-flags=${6:-}
+cmake_bin=$1 build=$2 src=$3 version=$4 cc=$5 rpath=$6
+flags=${7:-}
 
 command -v man >/dev/null || { echo "SKIPPED: man (man-db) is not installed"; exit 77; }
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/skiff-install.XXXXXX")
@@ -112,8 +114,17 @@ if "$cmake_bin" -S "$tmp/nocomp" -B "$tmp/nocomp/b" -DCMAKE_PREFIX_PATH="$p" >/d
 fi
 
 # -- the installed tools run from this prefix ---------------------------------
-readelf -d "$p/bin/scif" | grep -q 'RUNPATH.*\$ORIGIN' || fail "scif has no \$ORIGIN RUNPATH in a non-system prefix"
-[[ $(env -u LD_LIBRARY_PATH "$p/bin/scif" --version) == "scif (skiff) $version" ]] || fail "installed scif --version"
+if ((rpath)); then
+	readelf -d "$p/bin/scif" | grep -q 'RUNPATH.*\$ORIGIN' || fail "scif has no \$ORIGIN RUNPATH in a non-system prefix"
+	run_env=(env -u LD_LIBRARY_PATH)
+else
+	# configured for a system prefix: the loader finds the libraries there
+	if readelf -d "$p/bin/scif" "$p/bin/scifd" | grep -Eq 'RPATH|RUNPATH'; then
+		fail "a tool has a RUNPATH although built for a system prefix"
+	fi
+	run_env=(env LD_LIBRARY_PATH="$libdir")
+fi
+[[ $("${run_env[@]}" "$p/bin/scif" --version) == "scif (skiff) $version" ]] || fail "installed scif --version"
 [[ $("$p/bin/scifd" --version) == "scifd (skiff) $version" ]] || fail "installed scifd --version"
 
 if ((bad)); then echo "install tree: FAILED"; exit 1; fi
