@@ -147,6 +147,14 @@ stage_pkg() {
 	local t0=$SECONDS dir=$BUILD_ROOT/build-pkg version name
 	version=$(dpkg-parsechangelog -l "$root/debian/changelog" -S Version)
 	name=skiff-${version%%-*}
+	# one version everywhere: project(VERSION), debian/changelog, NEWS
+	local pv
+	pv=$(sed -n 's/^project(skiff VERSION \([0-9.]*\).*/\1/p' "$root/CMakeLists.txt")
+	if [[ $pv != "${version%%-*}" ]] || ! grep -q "^$pv " "$root/NEWS"; then
+		say "pkg: project(VERSION) $pv, debian/changelog $version and NEWS disagree"
+		failed+=("pkg (versions)")
+		return
+	fi
 	say "pkg: dpkg-buildpackage ($dir)"
 	rm -rf "$dir"
 	mkdir -p "$dir/$name"
