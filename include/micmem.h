@@ -14,6 +14,13 @@
 #ifndef MICMEM_H
 #define MICMEM_H
 
+/* skiff's release (not part of the original API), the same in scif.h and
+ * micmem.h; kept equal to project(VERSION) in CMakeLists.txt (test
+ * version_macros). */
+#define SKIFF_VERSION_MAJOR 0
+#define SKIFF_VERSION_MINOR 1
+#define SKIFF_VERSION_PATCH 0
+
 #include <stdint.h>
 
 #ifdef __cplusplus

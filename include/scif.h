@@ -10,6 +10,13 @@
 #ifndef SCIF_H
 #define SCIF_H
 
+/* skiff's release (not part of the original API), the same in scif.h and
+ * micmem.h; kept equal to project(VERSION) in CMakeLists.txt (test
+ * version_macros). */
+#define SKIFF_VERSION_MAJOR 0
+#define SKIFF_VERSION_MINOR 1
+#define SKIFF_VERSION_PATCH 0
+
 #include <stdint.h>
 #include <stddef.h>
 #include <unistd.h>

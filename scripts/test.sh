@@ -10,10 +10,20 @@
 #   3. fuzz      clang, -DSKIFF_FUZZ=ON, ctest -R fuzz  (only if clang can
 #                link -fsanitize=fuzzer; required when SKIFF_REQUIRE_FUZZ=1)
 #   4. man pages groff lint of docs/man (only if groff is installed)
+#   5. pkg       Debian packages: dpkg-buildpackage -us -uc -b on a copy of
+#                the tree in build-pkg/ (tests not run again if the release
+#                stage ran: DEB_BUILD_OPTIONS=nocheck), lintian (no error or
+#                warning), and with SKIFF_PKG_INSTALL=1 (CI, as root) install
+#                them, build and run consumers with pkg-config and with
+#                find_package, run the README example, purge them
+#                (tests/check_packages.sh). Skipped without dpkg-buildpackage,
+#                debhelper and lintian; required when SKIFF_REQUIRE_PKG=1.
 #
 # Environment: BUILD_ROOT, JOBS (parallel build and test jobs, default: nproc),
 # TEST_TIMEOUT (seconds per test, default 120), SKIFF_TEST_STAGES (a subset of
-# "release asan fuzz man", default all), SKIFF_REQUIRE_FUZZ=1.
+# "release asan fuzz man pkg", default all), SKIFF_REQUIRE_FUZZ=1,
+# SKIFF_REQUIRE_PKG=1, SKIFF_PKG_INSTALL=1, SKIFF_PKG_CHECK=1 (run the test
+# suite inside the package build even after the release stage).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -21,7 +31,7 @@ root=$PWD
 BUILD_ROOT=${BUILD_ROOT:-$root}
 JOBS=${JOBS:-$(nproc 2>/dev/null || echo 2)}
 TEST_TIMEOUT=${TEST_TIMEOUT:-120}
-STAGES=${SKIFF_TEST_STAGES:-release asan fuzz man}
+STAGES=${SKIFF_TEST_STAGES:-release asan fuzz man pkg}
 STAGE_LIMIT=${STAGE_LIMIT:-900} # wall-clock seconds per ctest run
 
 failed=()
@@ -123,6 +133,74 @@ if want man; then
 	else
 		say "man: SKIPPED: groff not installed"
 		skipped+=("man")
+	fi
+fi
+
+pkg_ok() {
+	command -v dpkg-buildpackage >/dev/null && command -v dh >/dev/null &&
+		command -v lintian >/dev/null
+}
+
+# stage_pkg: build the .debs from a copy of the tree (dpkg-buildpackage
+# writes into the parent directory, which must not be the repository's).
+stage_pkg() {
+	local t0=$SECONDS dir=$BUILD_ROOT/build-pkg version name
+	version=$(dpkg-parsechangelog -l "$root/debian/changelog" -S Version)
+	name=skiff-${version%%-*}
+	# one version everywhere: project(VERSION), debian/changelog, NEWS
+	local pv
+	pv=$(sed -n 's/^project(skiff VERSION \([0-9.]*\).*/\1/p' "$root/CMakeLists.txt")
+	if [[ $pv != "${version%%-*}" ]] || ! grep -q "^$pv " "$root/NEWS"; then
+		say "pkg: project(VERSION) $pv, debian/changelog $version and NEWS disagree"
+		failed+=("pkg (versions)")
+		return
+	fi
+	say "pkg: dpkg-buildpackage ($dir)"
+	rm -rf "$dir"
+	mkdir -p "$dir/$name"
+	if [[ -e $root/.git ]] && command -v git >/dev/null; then
+		(cd "$root" && git ls-files -co --exclude-standard -z |
+			tar --null -cf - -T -) | tar -xf - -C "$dir/$name"
+	else
+		tar -C "$root" --exclude='./build*' --exclude='./obj-*' -cf - . |
+			tar -xf - -C "$dir/$name"
+	fi
+	local opts=${DEB_BUILD_OPTIONS:-}
+	if want release && [[ ${SKIFF_PKG_CHECK:-0} != 1 ]]; then
+		opts="$opts nocheck" # the release stage ran the same tests
+	fi
+	if ! (cd "$dir/$name" && DEB_BUILD_OPTIONS="$opts parallel=$JOBS" \
+		dpkg-buildpackage -us -uc -b >"$dir/build.log" 2>&1); then
+		tail -n 60 "$dir/build.log"
+		failed+=("pkg (dpkg-buildpackage, see $dir/build.log)")
+		return
+	fi
+	say "pkg: lintian"
+	if ! lintian --fail-on error,warning "$dir"/skiff_"$version"_*.changes; then
+		failed+=("pkg (lintian)")
+		return
+	fi
+	if [[ ${SKIFF_PKG_INSTALL:-0} == 1 ]]; then
+		say "pkg: install, use and purge the packages"
+		if ! bash "$root/tests/check_packages.sh" "$dir" "$root"; then
+			failed+=("pkg (installed packages)")
+			return
+		fi
+	else
+		say "pkg: not installing the packages (SKIFF_PKG_INSTALL=1 does, as root)"
+	fi
+	passed+=("pkg ($((SECONDS - t0)) s)")
+}
+
+if want pkg; then
+	if pkg_ok; then
+		stage_pkg
+	elif [[ ${SKIFF_REQUIRE_PKG:-0} == 1 ]]; then
+		say "pkg: dpkg-buildpackage, debhelper and lintian are required (SKIFF_REQUIRE_PKG=1) but missing"
+		failed+=("pkg (no dpkg-dev/debhelper/lintian)")
+	else
+		say "pkg: SKIPPED: needs dpkg-dev, debhelper and lintian"
+		skipped+=("pkg")
 	fi
 fi
 

@@ -40,6 +40,13 @@
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
+#ifdef SKIFF_HAVE_SYSTEMD
+#include <systemd/sd-daemon.h>
+#endif
+
+#ifndef SKIFF_VERSION
+#define SKIFF_VERSION "unknown"
+#endif
 
 #define SCIFD_MAX_CLIENTS 1024
 /* Descriptors kept back for stdio, the listener, the signalfd and the one
@@ -87,6 +94,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: scifd --cards N [--card-mem SIZE] [--fabric NAME] [--ready-fd FD]\n"
+		"       scifd --version\n"
 		"\n"
 		"Bring SCIF cards 1..N of a skiff fabric online for as long as\n"
 		"scifd runs (node 0, the host, is always online).\n"
@@ -97,9 +105,12 @@ static void usage(FILE *f)
 		"                     4096 up to 1T (default 256M). Zero at start.\n"
 		"  -f, --fabric NAME  fabric to serve (default: $SCIF_FABRIC, else \"%s\")\n"
 		"  -r, --ready-fd FD  write one byte to FD and close it once listening\n"
+		"  -V, --version      show the version\n"
 		"  -h, --help         show this help\n"
 		"\n"
-		"Runs in the foreground; SIGTERM or SIGINT stops it (exit 0).\n"
+		"Runs in the foreground; SIGTERM or SIGINT stops it (exit 0), SIGHUP\n"
+		"is logged and ignored. Under systemd (Type=notify) it reports\n"
+		"READY=1 once the cards are online and STOPPING=1 when it stops.\n"
 		"Exit 1 if the fabric already has a daemon or on error, 2 on bad usage.\n",
 		SKIFF_MAX_NODE, SKIFF_FABRIC_DEFAULT);
 }
@@ -217,6 +228,7 @@ static int open_signalfd(void)
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
 	fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
 	if (fd < 0) {
 		fprintf(stderr, "scifd: signalfd: %s\n", strerror(errno));
@@ -493,8 +505,16 @@ static int run(int sfd, int lfd)
 		if (D.pfd[PFD_SIGNAL].revents) {
 			struct signalfd_siginfo si;
 
-			if (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
-				return 0; /* SIGTERM or SIGINT: clean exit */
+			if (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+				/* Nothing to reload (the options are the
+				 * command line): a hangup must not stop
+				 * the cards, so say so and go on. */
+				if (si.ssi_signo == SIGHUP)
+					fprintf(stderr, "scifd: SIGHUP: nothing "
+						"to reload, still serving\n");
+				else
+					return 0; /* SIGTERM or SIGINT */
+			}
 		}
 
 		/* drop_client() moves the last client into slot i, which is
@@ -528,6 +548,7 @@ int main(int argc, char **argv)
 		{ "fabric", required_argument, NULL, 'f' },
 		{ "ready-fd", required_argument, NULL, 'r' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	unsigned long v;
@@ -542,11 +563,12 @@ int main(int argc, char **argv)
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
 	sigprocmask(SIG_BLOCK, &set, NULL);
 	/* MSG_NOSIGNAL covers our sends; this covers the ready-fd write. */
 	signal(SIGPIPE, SIG_IGN);
 
-	while ((opt = getopt_long(argc, argv, "c:m:f:r:h", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "c:m:f:r:hV", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'c':
 			if (parse_uint(optarg, SKIFF_MAX_NODE, &v) < 0) {
@@ -579,6 +601,9 @@ int main(int argc, char **argv)
 			break;
 		case 'h':
 			usage(stdout);
+			return 0;
+		case 'V':
+			printf("scifd (skiff) %s\n", SKIFF_VERSION);
 			return 0;
 		default:
 			usage(stderr);
@@ -636,8 +661,16 @@ int main(int argc, char **argv)
 		D.card_mem % (1u << 20) ? "KiB" : "MiB", (unsigned)D.pid);
 	if (ready_fd >= 0)
 		signal_ready(ready_fd);
+#ifdef SKIFF_HAVE_SYSTEMD
+	/* A no-op unless a service manager asked for it (NOTIFY_SOCKET). */
+	sd_notifyf(0, "READY=1\nSTATUS=fabric '%s': %u card%s online",
+		   D.fabric, D.ncards, D.ncards == 1 ? "" : "s");
+#endif
 
 	status = run(sfd, lfd);
+#ifdef SKIFF_HAVE_SYSTEMD
+	sd_notify(0, "STOPPING=1");
+#endif
 
 	while (D.nclients)
 		drop_client(D.nclients - 1);

@@ -146,7 +146,7 @@ static pid_t start_daemon(const char *fabric, uint64_t card_mem)
 
 		snprintf(rfd, sizeof(rfd), "%d", w);
 		cands[n++] = "../daemon/scifd"; /* the build tree */
-		cands[n++] = "../sbin/scifd";   /* an install prefix */
+		cands[n++] = "scifd";           /* an install prefix: both in bin */
 		for (int i = 0; i < n; i++) {
 			snprintf(path, sizeof(path), "%s/%s", self, cands[i]);
 			execl(path, "scifd", "--cards", "1", "--card-mem", mem,

@@ -30,6 +30,7 @@ static void usage(FILE *f)
 	for (size_t i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]); i++)
 		fprintf(f, "  %-7s %s\n", subcommands[i].name, subcommands[i].help);
 	fprintf(f, "  %-7s %s\n", "help", "show this list");
+	fprintf(f, "  %-7s %s\n", "version", "show the version (also --version)");
 	fprintf(f, "\n'scif <command> --help' describes a command; with no command,"
 		   " scif runs 'scif info'.\nThe fabric is SCIF_FABRIC, or '"
 		   SKIFF_FABRIC_DEFAULT "' when unset.\n");
