@@ -247,7 +247,8 @@ uint32_t skiff_ring_size_knob(void);
 int skiff_peer_gone(struct skiff_ep *ep);
 int skiff_check_hup(struct skiff_ep *ep);
 uint32_t skiff_rx_avail(struct skiff_ep *ep, int *bad);
-uint32_t skiff_tx_space(struct skiff_ep *ep, int *bad);
+uint32_t skiff_tx_space(struct skiff_ep *ep, int *bad); /* send_lock held */
+uint32_t skiff_tx_room(struct skiff_ep *ep, int *bad); /* any thread */
 int skiff_post_data_doorbell(struct skiff_ep *ep, uint32_t h0);
 int skiff_post_credit(struct skiff_ep *ep);
 int skiff_drain_doorbells(struct skiff_ep *ep);

@@ -48,7 +48,8 @@ static short ep_revents(int epd, short events)
 			return POLLERR;
 		if (skiff_rx_avail(ep, &bad))
 			rev |= POLLIN;
-		if (!bad && skiff_tx_space(ep, &bad))
+		/* no send lock here: look without touching the sender's state */
+		if (!bad && skiff_tx_room(ep, &bad))
 			rev |= POLLOUT;
 		if (bad || skiff_check_hup(ep))
 			rev |= POLLHUP;

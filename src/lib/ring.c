@@ -155,7 +155,8 @@ uint32_t skiff_rx_avail(struct skiff_ep *ep, int *bad)
 	return avail;
 }
 
-uint32_t skiff_tx_space(struct skiff_ep *ep, int *bad)
+/* Free space in the outbound ring as the producer (send_lock held) sees it. */
+static uint32_t tx_room(struct skiff_ep *ep, int *bad, uint32_t *tail_out)
 {
 	struct skiff_ring *r = &ep->tx;
 	uint32_t tail = LOAD(&r->ctl->tail);
@@ -166,8 +167,50 @@ uint32_t skiff_tx_space(struct skiff_ep *ep, int *bad)
 		skiff_mark_dead(ep);
 		return 0;
 	}
-	r->cached = tail;
+	*tail_out = tail;
 	return r->size - 1 - used;
+}
+
+/*
+ * The same from a thread that does not hold the send lock (scif_poll): it
+ * writes nothing of the producer's, and judges the tail only when no send
+ * moved our position while it looked. With a send under way, a tail loaded
+ * a moment before the position may be older than the room the sender has
+ * used since (position minus tail beyond the ring), and one loaded after it
+ * may cover bytes sent since (tail beyond the position): neither is the
+ * peer's fault.
+ */
+uint32_t skiff_tx_room(struct skiff_ep *ep, int *bad)
+{
+	struct skiff_ring *r = &ep->tx;
+	uint32_t p0 = (uint32_t)__atomic_load_n(&r->pos, __ATOMIC_ACQUIRE);
+	uint32_t tail = LOAD(&r->ctl->tail);
+	uint32_t p1 = (uint32_t)__atomic_load_n(&r->pos, __ATOMIC_ACQUIRE);
+	uint32_t used = p1 - tail;
+
+	if (p0 == p1) {
+		if (used > r->size - 1) {
+			*bad = 1;
+			skiff_mark_dead(ep);
+			return 0;
+		}
+		return r->size - 1 - used;
+	}
+	/* a send is under way: room if the tail is within a ring behind */
+	return used < r->size - 1 ? r->size - 1 - used : 0;
+}
+
+/* The producer's look (send_lock held): also refreshes its cached tail. A
+ * thread without the lock must not: a tail it loaded a moment ago may be
+ * older than the one the sender cached since, and the sender would then see
+ * more room than there is and overwrite unread bytes. */
+uint32_t skiff_tx_space(struct skiff_ep *ep, int *bad)
+{
+	uint32_t tail = 0, space = tx_room(ep, bad, &tail);
+
+	if (!*bad)
+		ep->tx.cached = tail;
+	return space;
 }
 
 static int send_record(struct skiff_ep *ep, uint16_t type, size_t pad)
