@@ -27,7 +27,7 @@
 
 static long spin_ns = -1;
 
-static long spin_budget(void)
+long skiff_spin_budget(void)
 {
 	long v = __atomic_load_n(&spin_ns, __ATOMIC_RELAXED);
 
@@ -77,7 +77,7 @@ static int spin_step(int64_t start, const uint32_t *watch, uint32_t old)
 {
 	int64_t t = now_ns(CLOCK_MONOTONIC) - start;
 
-	if (t >= spin_budget())
+	if (t >= skiff_spin_budget())
 		return 0;
 	if (t > PURE_SPIN_NS)
 		sched_yield();
@@ -228,7 +228,8 @@ static int do_send(struct skiff_ep *ep, const unsigned char *buf, int len,
 				n = space;
 			ring_put(r, buf + sent, n);
 			sent += n;
-			ret = skiff_post_data_doorbell(ep, (uint32_t)r->pos - n);
+			ret = skiff_post_data_doorbell(ep, (uint32_t)r->pos - n,
+						       block);
 			if (ret < 0)
 				continue;
 			spin_end = 0;
@@ -247,7 +248,7 @@ static int do_send(struct skiff_ep *ep, const unsigned char *buf, int len,
 		 * is outstanding (posting is a no-op while one is), so that our
 		 * descriptor shows POLLOUT only once the peer frees space,
 		 * then look again: the peer may have drained an earlier one. */
-		ret = skiff_post_credit(ep);
+		ret = skiff_post_credit(ep, block);
 		if (ret < 0)
 			continue;
 		if (skiff_tx_space(ep, &bad) || bad)
@@ -296,9 +297,9 @@ static int do_recv(struct skiff_ep *ep, unsigned char *buf, int len, int block)
 			/* we freed space: a producer waiting on a credit needs
 			 * its socket writable again */
 			if (LOAD(&r->ctl->c_posted) != r->c_drained)
-				skiff_drain_credits(ep);
+				skiff_drain_credits(ep, block);
 			if (got == (uint32_t)len) {
-				skiff_recv_leave(ep);
+				skiff_recv_leave(ep, block);
 				return (int)got;
 			}
 			continue;
@@ -334,7 +335,7 @@ static int do_recv(struct skiff_ep *ep, unsigned char *buf, int len, int block)
 		 * polling and take our doorbells off the socket, so that the
 		 * producer's next bytes ring it and POLLIN means data again. */
 		spun = 0;
-		ret = skiff_drain_doorbells(ep);
+		ret = skiff_drain_doorbells(ep, block);
 		if (ret == 1) {
 			/* the head says there is data: an honest producer
 			 * stamped its line before it moved the head, so no
