@@ -4,7 +4,9 @@
  * A call that finds data or space makes no system call. A blocking call that
  * must wait spins briefly (the peer is usually about to act), then sleeps in
  * poll() on the socket, having arranged (doorbell drain or credit, ring.c)
- * that the peer's next step or its death wakes it.
+ * that the peer's next step or its death wakes it. A non-blocking call never
+ * waits: it makes the same arrangements without waiting for a record that
+ * is on its way (ring.c), and returns what it could move.
  */
 #define _GNU_SOURCE
 #include "internal.h"

@@ -123,15 +123,28 @@ static int64_t now_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
-/* Before arming and sleeping, look at the rings for up to the spin budget:
+/*
+ * Before arming and sleeping, look at the rings for up to the spin budget:
  * the first microseconds purely, then yielding (a peer sharing our CPU gets
- * to run, and fills the ring meanwhile). Returns the ready count. */
+ * to run, and fills the ring meanwhile). A yield that kept us off the CPU
+ * for long handed it to a task that does not yield back (a sender retrying
+ * a full ring without pause): then this thread sleeps at once for a while,
+ * so that the peer's doorbell wakes it instead of its time slice running
+ * out. Returns the ready count.
+ */
 #define PURE_SPIN_NS 2000
+#define LONG_YIELD_NS (200 * 1000LL)
+#define NO_YIELD_NS (100 * 1000 * 1000LL)
+
+static __thread int64_t no_yield_until;
 
 static int spin(struct scif_pollepd *epds, unsigned nepds, int64_t deadline_ms)
 {
 	int64_t start = now_ns(), budget = skiff_spin_budget(), t;
 	int count;
+
+	if (start < no_yield_until && budget > PURE_SPIN_NS)
+		budget = PURE_SPIN_NS;
 
 	if (deadline_ms >= 0 && deadline_ms * 1000000LL - start < budget)
 		budget = deadline_ms * 1000000LL - start;
@@ -147,9 +160,15 @@ static int spin(struct scif_pollepd *epds, unsigned nepds, int64_t deadline_ms)
 		t = now_ns() - start;
 		if (t >= budget)
 			return 0;
-		if (t > PURE_SPIN_NS)
+		if (t > PURE_SPIN_NS) {
+			int64_t y = now_ns();
+
 			sched_yield();
-		else
+			if (now_ns() - y > LONG_YIELD_NS) {
+				no_yield_until = y + NO_YIELD_NS;
+				budget = 0;
+			}
+		} else
 			for (int k = 0; k < 64; k++)
 #if defined(__x86_64__) || defined(__i386__)
 				__builtin_ia32_pause();
