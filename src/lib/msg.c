@@ -180,7 +180,8 @@ static void ring_put(struct skiff_ring *r, const unsigned char *src, uint32_t n)
 		if (k > n)
 			k = n;
 		memcpy(skiff_line_byte(r, r->pos), src, k);
-		r->pos += k;
+		/* atomic: scif_poll reads it from another thread (ring.c) */
+		__atomic_store_n(&r->pos, r->pos + k, __ATOMIC_RELAXED);
 		src += k;
 		n -= k;
 		STORE(skiff_line_stamp(r, r->pos - 1), (uint32_t)r->pos);
@@ -199,7 +200,7 @@ static void ring_get(struct skiff_ring *r, unsigned char *dst, uint32_t n)
 		if (k > n)
 			k = n;
 		memcpy(dst, skiff_line_byte(r, r->pos), k);
-		r->pos += k;
+		__atomic_store_n(&r->pos, r->pos + k, __ATOMIC_RELAXED);
 		dst += k;
 		n -= k;
 	}

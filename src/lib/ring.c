@@ -142,7 +142,9 @@ uint32_t skiff_rx_avail(struct skiff_ep *ep, int *bad)
 {
 	struct skiff_ring *r = &ep->rx;
 	uint32_t head = LOAD(&r->ctl->head);
-	uint32_t avail = head - (uint32_t)r->pos;
+	/* pos after head: see skiff_tx_room; atomic, as scif_poll may read
+	 * it while a receive moves it */
+	uint32_t avail = head - (uint32_t)__atomic_load_n(&r->pos, __ATOMIC_RELAXED);
 
 	/* We may be ahead of the head: line stamps are published before it
 	 * (region.h), and we consume what they show. By less than a ring. */
