@@ -12,10 +12,12 @@
 #include "harness.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <poll.h>
 #include <pthread.h>
 #include <sys/epoll.h>
 #include <sys/select.h>
+#include <time.h>
 
 /* The four ways of asking; each returns revents (poll bits). */
 enum api { SCIF_POLL, PLAIN_POLL, SELECT, EPOLL, NAPI };
@@ -226,6 +228,23 @@ static void test_connected(void)
 	CHECK_EQ(scif_recv(s, big, 4095, 0), 3095);
 	expect_no_bit_all(s, POLLIN, POLLIN, "all drained");
 
+	STEP("full ring, retried at once: still no POLLOUT");
+	/* a non-blocking send retried at once trusts its count of credits
+	 * and makes no system call: readiness must stay exact all the same */
+	while ((r = (int)CHECK_OK(scif_send(c, big, sizeof(big), 0))) > 0)
+		;
+	for (int i = 0; i < 1000; i++)
+		CHECK_EQ(scif_send(c, big, 1, 0), 0);
+	expect_no_bit_all(c, POLLOUT, POLLOUT, "ring full after quick retries");
+	CHECK_EQ(scif_recv(s, big, 1, 0), 1);
+	expect_bit_all(c, POLLOUT, POLLOUT, 2000, "one byte of room");
+	CHECK_EQ(scif_send(c, big, 2, 0), 1);
+	for (int i = 0; i < 1000; i++)
+		CHECK_EQ(scif_send(c, big, 1, 0), 0);
+	expect_no_bit_all(c, POLLOUT, POLLOUT, "full again");
+	CHECK_EQ(scif_recv(s, big, 4095, 0), 4095);
+	expect_bit_all(c, POLLOUT, POLLOUT, 2000, "drained");
+
 	STEP("fill, drain, fill: POLLOUT follows the ring each time");
 	for (int i = 0; i < 20; i++) {
 		enum api a = (enum api)(i % NAPI);
@@ -261,6 +280,84 @@ static void test_connected(void)
 	EXPECT(ask(SCIF_POLL, c, 0, 0) & POLLHUP);
 	EXPECT(ask(PLAIN_POLL, c, 0, 0) & POLLHUP);
 	scif_close(c);
+}
+
+static int64_t cpu_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* Child: connect, send "abc", say so, then wait to be killed. */
+static int killed_peer(void *a)
+{
+	struct h_pipe *p = a;
+	scif_epd_t ep = h_connect(0, 9003);
+
+	CHECK_EQ(scif_send(ep, "abc", 3, SCIF_SEND_BLOCK), 3);
+	h_put(p->wr, 1);
+	for (;;)
+		pause();
+	return 0;
+}
+
+/*
+ * A peer killed by a signal leaves no closed flag: scif_poll, which makes no
+ * system call while it has readiness to report, must still show POLLHUP
+ * (with POLLIN, bytes being queued) soon, even while it is called in a loop.
+ */
+static void test_killed_peer(void)
+{
+	struct scif_portID peer;
+	struct h_pipe p;
+	scif_epd_t l, s;
+	int64_t t0, ms = -1;
+	pid_t pid;
+	char b[8];
+
+	STEP("peer killed with data queued: POLLIN, then POLLHUP soon");
+	h_pipe_init(&p, 0);
+	l = h_listen(9003, 1, NULL);
+	pid = h_fork(killed_peer, &p);
+	CHECK_OK(scif_accept(l, &peer, &s, SCIF_ACCEPT_SYNC));
+	h_get_must(p.rd, 5000);
+	/* poll in a loop first, so that the last look at the socket is
+	 * recent when the peer dies */
+	for (int i = 0; i < 1000; i++) {
+		struct scif_pollepd pe = { .epd = s, .events = POLLIN };
+		CHECK_EQ(scif_poll(&pe, 1, 0), 1);
+		CHECK_EQ(pe.revents, POLLIN);
+	}
+	CHECK(kill(pid, SIGKILL) == 0);
+	CHECK(h_waitpid(pid, 5000) >= 0);
+	h_forget(pid);
+	/* measured in our CPU time: on a busy machine a preemption must
+	 * not count against the library */
+	t0 = cpu_ns();
+	while (cpu_ns() - t0 < 2000000000LL) {
+		struct scif_pollepd pe = { .epd = s, .events = POLLIN };
+		CHECK_EQ(scif_poll(&pe, 1, 0), 1);
+		CHECK(pe.revents & POLLIN);
+		if (pe.revents & POLLHUP) {
+			ms = (cpu_ns() - t0) / 1000000;
+			break;
+		}
+	}
+	h_log("POLLHUP after %lld ms of polling (CPU time) after the peer's "
+	      "death", (long long)ms);
+	EXPECT_GE(ms, 0);
+	EXPECT_LE(ms, 100);
+	EXPECT_EQ(scif_recv(s, b, 8, 0), 3);
+	{
+		struct scif_pollepd pe = { .epd = s, .events = POLLIN };
+		EXPECT_EQ(scif_poll(&pe, 1, 0), 1);
+		EXPECT_EQ(pe.revents, POLLHUP);
+	}
+	scif_close(s);
+	scif_close(l);
+	h_pipe_close(&p);
 }
 
 struct delayed_arg {
@@ -389,6 +486,7 @@ int main(int argc, char **argv)
 	test_unconnected();
 	test_listening();
 	test_connected();
+	test_killed_peer();
 	test_timeouts_and_misc();
 	return h_finish();
 }

@@ -1,12 +1,14 @@
 /*
  * test_stream: data integrity. 1 MiB streamed through the default ring with
  * the sender and receiver using different chunk sizes (1, 7, 4096, 65536),
- * blocking and non-blocking (waiting with scif_poll or plain poll()),
+ * blocking and non-blocking (waiting with scif_poll or plain poll(), or a
+ * sender retrying at once),
  * verified byte for byte against a position-dependent pattern.
  */
 #include "harness.h"
 
 #include <poll.h>
+#include <sched.h>
 
 #define TOTAL (1 << 20)
 
@@ -20,9 +22,11 @@
  */
 #define SPURIOUS_OK(waits) ((waits) / 100 + 2)
 
-enum mode { BLOCKING, NB_SCIF_POLL, NB_PLAIN_POLL };
+/* NB_RETRY: the sender retries a non-blocking send at once (a busy loop,
+ * yielding now and then), the receiver waits with scif_poll */
+enum mode { BLOCKING, NB_SCIF_POLL, NB_PLAIN_POLL, NB_RETRY };
 static const char *mode_name[] = { "blocking", "non-blocking+scif_poll",
-				   "non-blocking+poll" };
+				   "non-blocking+poll", "non-blocking+retry" };
 
 static inline unsigned char pat(size_t i)
 {
@@ -35,7 +39,7 @@ static inline unsigned char pat(size_t i)
 
 static void wait_ready(scif_epd_t ep, short ev, enum mode m)
 {
-	if (m == NB_SCIF_POLL) {
+	if (m == NB_SCIF_POLL || m == NB_RETRY) {
 		struct scif_pollepd p = { .epd = ep, .events = ev };
 		CHECK_EQ(scif_poll(&p, 1, 10000), 1);
 		CHECK(p.revents & (ev | POLLHUP | POLLERR));
@@ -79,7 +83,10 @@ static int sender(void *a)
 			if (r == 0 && woke)
 				spurious++; /* POLLOUT, yet no room */
 			woke = 0;
-			if (r == 0) {
+			if (r == 0 && sa->m == NB_RETRY) {
+				if (++waits % 64 == 0)
+					sched_yield(); /* the receiver may share our CPU */
+			} else if (r == 0) {
 				wait_ready(ep, POLLOUT, sa->m);
 				woke = 1;
 				waits++;
@@ -87,7 +94,7 @@ static int sender(void *a)
 		}
 		off += (size_t)r;
 	}
-	if (sa->m != BLOCKING) {
+	if (sa->m != BLOCKING && sa->m != NB_RETRY) {
 		if (spurious)
 			h_log("sender: %ld of %ld POLLOUT wake-ups found no room "
 			      "(%s)", spurious, waits, mode_name[sa->m]);
@@ -215,6 +222,8 @@ int main(int argc, char **argv)
 	run(port++, 4096, 65536, NB_PLAIN_POLL);
 	run(port++, 65536, 1, NB_PLAIN_POLL);
 	run(port++, 1, 4096, NB_PLAIN_POLL);
+	run(port++, 64, 64, NB_RETRY);
+	run(port++, 65536, 7, NB_RETRY);
 	/* a larger ring (set on the connecting side), across its wrap */
 	run_env(port++, 7, 65536, BLOCKING, "SKIFF_RING_SIZE=65536");
 	run_env(port++, 65536, 4096, BLOCKING, "SKIFF_RING_SIZE=65536");

@@ -55,6 +55,8 @@ struct skiff_ring {
 	uint32_t c_posted;  /* producer: credits sent */
 	uint32_t drained;   /* consumer: doorbells drained */
 	uint32_t c_drained; /* consumer: credits drained */
+	uint32_t owed_d, owed_c; /* producer: counted, not sent yet (EAGAIN) */
+	uint64_t full_ns; /* producer: when a call last found the ring full */
 	/* rate limit of liveness checks, per direction: the sending and the
 	 * receiving thread each keep their own */
 	unsigned hup_check;
@@ -188,6 +190,7 @@ struct skiff_ep {
 	size_t region_size;
 	struct skiff_ring tx, rx;
 	_Atomic int dead;      /* socket hung up / protocol violation */
+	_Atomic int64_t poll_hup_ns; /* scif_poll's last look at the socket */
 	struct skiff_rma *rma; /* windows, RMA, fences: while connected */
 	pthread_mutex_t send_lock;
 	pthread_mutex_t recv_lock;
@@ -253,6 +256,10 @@ int skiff_error_pipe(void);
  * on ep->fd in the data paths; the pure shared-memory fast path skips it. */
 int skiff_ep_verify(struct skiff_ep *ep);
 
+/* msg.c: how long a blocking call polls shared memory before it sleeps
+ * (SKIFF_SPIN_US; ns) */
+long skiff_spin_budget(void);
+
 /* connect.c */
 int skiff_sock_setup(int sock);
 /* The endpoint lets go of its port name (closing): automatic binds may
@@ -268,13 +275,16 @@ uint32_t skiff_ring_size_knob(void);
 int skiff_peer_gone(struct skiff_ep *ep);
 int skiff_check_hup(struct skiff_ep *ep);
 uint32_t skiff_rx_avail(struct skiff_ep *ep, int *bad);
-uint32_t skiff_tx_space(struct skiff_ep *ep, int *bad);
-int skiff_post_data_doorbell(struct skiff_ep *ep, uint32_t h0);
-int skiff_post_credit(struct skiff_ep *ep);
-int skiff_drain_doorbells(struct skiff_ep *ep);
-void skiff_recv_leave(struct skiff_ep *ep);
+uint32_t skiff_tx_space(struct skiff_ep *ep, int *bad); /* send_lock held */
+uint32_t skiff_tx_room(struct skiff_ep *ep, int *bad); /* any thread */
+/* @block / @wait: the caller is a blocking call (or about to sleep), which
+ * may wait briefly for a record on its way; a non-blocking one never does */
+int skiff_post_data_doorbell(struct skiff_ep *ep, uint32_t h0, int block);
+int skiff_post_credit(struct skiff_ep *ep, int block);
+int skiff_drain_doorbells(struct skiff_ep *ep, int wait);
+void skiff_recv_leave(struct skiff_ep *ep, int wait);
 void skiff_spin_announce(struct skiff_ep *ep, uint32_t want);
-int skiff_drain_credits(struct skiff_ep *ep);
+int skiff_drain_credits(struct skiff_ep *ep, int wait);
 int skiff_take_record(struct skiff_ep *ep);
 void skiff_mark_dead(struct skiff_ep *ep);
 

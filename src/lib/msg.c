@@ -4,7 +4,9 @@
  * A call that finds data or space makes no system call. A blocking call that
  * must wait spins briefly (the peer is usually about to act), then sleeps in
  * poll() on the socket, having arranged (doorbell drain or credit, ring.c)
- * that the peer's next step or its death wakes it.
+ * that the peer's next step or its death wakes it. A non-blocking call never
+ * waits: it makes the same arrangements without waiting for a record that
+ * is on its way (ring.c), and returns what it could move.
  */
 #define _GNU_SOURCE
 #include "internal.h"
@@ -31,7 +33,7 @@
 
 static long spin_ns = -1;
 
-static long spin_budget(void)
+long skiff_spin_budget(void)
 {
 	long v = __atomic_load_n(&spin_ns, __ATOMIC_RELAXED);
 
@@ -82,7 +84,7 @@ static int spin_step(int64_t start, const uint32_t *watch, uint32_t old)
 {
 	int64_t t = now_ns(CLOCK_MONOTONIC) - start;
 
-	if (t >= spin_budget())
+	if (t >= skiff_spin_budget())
 		return 0;
 	if (t > PURE_SPIN_NS)
 		sched_yield();
@@ -186,7 +188,8 @@ static void ring_put(struct skiff_ring *r, const unsigned char *src, uint32_t n)
 		if (k > n)
 			k = n;
 		memcpy(skiff_line_byte(r, r->pos), src, k);
-		r->pos += k;
+		/* atomic: scif_poll reads it from another thread (ring.c) */
+		__atomic_store_n(&r->pos, r->pos + k, __ATOMIC_RELAXED);
 		src += k;
 		n -= k;
 		STORE(skiff_line_stamp(r, r->pos - 1), (uint32_t)r->pos);
@@ -205,7 +208,7 @@ static void ring_get(struct skiff_ring *r, unsigned char *dst, uint32_t n)
 		if (k > n)
 			k = n;
 		memcpy(dst, skiff_line_byte(r, r->pos), k);
-		r->pos += k;
+		__atomic_store_n(&r->pos, r->pos + k, __ATOMIC_RELAXED);
 		dst += k;
 		n -= k;
 	}
@@ -236,7 +239,8 @@ static int do_send(struct skiff_ep *ep, const unsigned char *buf, int len,
 				n = space;
 			ring_put(r, buf + sent, n);
 			sent += n;
-			ret = skiff_post_data_doorbell(ep, (uint32_t)r->pos - n);
+			ret = skiff_post_data_doorbell(ep, (uint32_t)r->pos - n,
+						       block);
 			if (ret < 0)
 				continue;
 			spin_end = 0;
@@ -255,7 +259,7 @@ static int do_send(struct skiff_ep *ep, const unsigned char *buf, int len,
 		 * is outstanding (posting is a no-op while one is), so that our
 		 * descriptor shows POLLOUT only once the peer frees space,
 		 * then look again: the peer may have drained an earlier one. */
-		ret = skiff_post_credit(ep);
+		ret = skiff_post_credit(ep, block);
 		if (ret < 0)
 			continue;
 		if (skiff_tx_space(ep, &bad) || bad)
@@ -304,9 +308,9 @@ static int do_recv(struct skiff_ep *ep, unsigned char *buf, int len, int block)
 			/* we freed space: a producer waiting on a credit needs
 			 * its socket writable again */
 			if (LOAD(&r->ctl->c_posted) != r->c_drained)
-				skiff_drain_credits(ep);
+				skiff_drain_credits(ep, block);
 			if (got == (uint32_t)len) {
-				skiff_recv_leave(ep);
+				skiff_recv_leave(ep, block);
 				return (int)got;
 			}
 			continue;
@@ -342,7 +346,7 @@ static int do_recv(struct skiff_ep *ep, unsigned char *buf, int len, int block)
 		 * polling and take our doorbells off the socket, so that the
 		 * producer's next bytes ring it and POLLIN means data again. */
 		spun = 0;
-		ret = skiff_drain_doorbells(ep);
+		ret = skiff_drain_doorbells(ep, block);
 		if (ret == 1) {
 			/* the head says there is data: an honest producer
 			 * stamped its line before it moved the head, so no

@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
@@ -27,8 +28,30 @@ static short fd_revents(int fd, short events)
 	return poll(&p, 1, 0) == 1 ? p.revents : 0;
 }
 
+/* A peer killed by a signal leaves no closed flag: only the socket tells,
+ * at the price of two system calls. With readiness to report anyway, look
+ * at most every HUP_CHECK_NS (a poll loop then makes no system call per
+ * message); with none, always, since poll() would sleep next. */
+#define HUP_CHECK_NS (10 * 1000 * 1000LL)
+
+static int hup_due(struct skiff_ep *ep, short ready)
+{
+	struct timespec ts;
+	int64_t t, last;
+
+	if (ready) {
+		clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+		t = (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+		last = atomic_load_explicit(&ep->poll_hup_ns, memory_order_relaxed);
+		if (t - last < HUP_CHECK_NS && t >= last)
+			return 0;
+		atomic_store_explicit(&ep->poll_hup_ns, t, memory_order_relaxed);
+	}
+	return skiff_check_hup(ep);
+}
+
 /* Exact readiness of one endpoint. */
-static short ep_revents(int epd, short events)
+static short ep_revents(int epd, short events, int spinning)
 {
 	struct skiff_ep *ep;
 	short rev = 0, k;
@@ -52,9 +75,10 @@ static short ep_revents(int epd, short events)
 			return POLLERR;
 		if (skiff_rx_avail(ep, &bad))
 			rev |= POLLIN;
-		if (!bad && skiff_tx_space(ep, &bad))
+		/* no send lock here: look without touching the sender's state */
+		if (!bad && skiff_tx_room(ep, &bad))
 			rev |= POLLOUT;
-		if (bad || skiff_check_hup(ep))
+		if (bad || skiff_peer_gone(ep) || hup_due(ep, spinning || (rev & events)))
 			rev |= POLLHUP;
 		break;
 	default:
@@ -76,13 +100,13 @@ static void arm(int epd, short events)
 	/* a thread inside send/recv already keeps the socket armed */
 	if ((events & POLLIN) && pthread_mutex_trylock(&ep->recv_lock) == 0) {
 		if (ep->region && !skiff_rx_avail(ep, &bad))
-			skiff_drain_doorbells(ep);
+			skiff_drain_doorbells(ep, 1);
 		pthread_mutex_unlock(&ep->recv_lock);
 	}
 	if (pthread_mutex_trylock(&ep->send_lock) == 0) {
 		if ((events & POLLOUT) && ep->region &&
 		    !skiff_tx_space(ep, &bad) && !bad)
-			skiff_post_credit(ep);
+			skiff_post_credit(ep, 1);
 		pthread_mutex_unlock(&ep->send_lock);
 	}
 }
@@ -95,6 +119,69 @@ static int64_t now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+static int64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/*
+ * Before arming and sleeping, look at the rings for up to the spin budget:
+ * the first microseconds purely, then yielding (a peer sharing our CPU gets
+ * to run, and fills the ring meanwhile). A yield that kept us off the CPU
+ * for long handed it to a task that does not yield back (a sender retrying
+ * a full ring without pause): then this thread sleeps at once for a while,
+ * so that the peer's doorbell wakes it instead of its time slice running
+ * out. Returns the ready count.
+ */
+#define PURE_SPIN_NS 2000
+#define LONG_YIELD_NS (200 * 1000LL)
+#define NO_YIELD_NS (100 * 1000 * 1000LL)
+
+static __thread int64_t no_yield_until;
+
+static int spin(struct scif_pollepd *epds, unsigned nepds, int64_t deadline_ms)
+{
+	int64_t start = now_ns(), budget = skiff_spin_budget(), t;
+	int count;
+
+	if (start < no_yield_until && budget > PURE_SPIN_NS)
+		budget = PURE_SPIN_NS;
+
+	if (deadline_ms >= 0 && deadline_ms * 1000000LL - start < budget)
+		budget = deadline_ms * 1000000LL - start;
+	for (;;) {
+		count = 0;
+		for (unsigned i = 0; i < nepds; i++) {
+			epds[i].revents = epds[i].epd < 0 ? 0 :
+				ep_revents(epds[i].epd, epds[i].events, 1);
+			count += epds[i].revents != 0;
+		}
+		if (count)
+			return count;
+		t = now_ns() - start;
+		if (t >= budget)
+			return 0;
+		if (t > PURE_SPIN_NS) {
+			int64_t y = now_ns();
+
+			sched_yield();
+			if (now_ns() - y > LONG_YIELD_NS) {
+				no_yield_until = y + NO_YIELD_NS;
+				budget = 0;
+			}
+		} else
+			for (int k = 0; k < 64; k++)
+#if defined(__x86_64__) || defined(__i386__)
+				__builtin_ia32_pause();
+#else
+				;
+#endif
+	}
+}
+
 int skiff_api_poll(struct scif_pollepd *epds, unsigned int nepds,
 			long timeout)
 {
@@ -102,7 +189,7 @@ int skiff_api_poll(struct scif_pollepd *epds, unsigned int nepds,
 	struct rlimit rl;
 	int64_t deadline = timeout < 0 ? -1 : now_ms() + timeout;
 	unsigned i;
-	int count, r;
+	int count, r, spun = 0;
 
 	if (nepds && !epds) {
 		errno = EFAULT;
@@ -132,11 +219,19 @@ int skiff_api_poll(struct scif_pollepd *epds, unsigned int nepds,
 		count = 0;
 		for (i = 0; i < nepds; i++) {
 			epds[i].revents = epds[i].epd < 0 ? 0 :
-				ep_revents(epds[i].epd, epds[i].events);
+				ep_revents(epds[i].epd, epds[i].events, 0);
 			count += epds[i].revents != 0;
 		}
 		if (count || timeout == 0)
 			break;
+		if (!spun) {
+			/* as a blocking receive does: the peer is usually about to
+			 * act, and sleeping costs far more than a look */
+			spun = 1;
+			count = spin(epds, nepds, deadline);
+			if (count)
+				break;
+		}
 		for (i = 0; i < nepds; i++) {
 			if (epds[i].epd >= 0)
 				arm(epds[i].epd, epds[i].events);
@@ -147,7 +242,7 @@ int skiff_api_poll(struct scif_pollepd *epds, unsigned int nepds,
 		/* arming may have found the data we want */
 		for (i = 0; i < nepds; i++)
 			if (epds[i].epd >= 0 &&
-			    ep_revents(epds[i].epd, epds[i].events))
+			    ep_revents(epds[i].epd, epds[i].events, 0))
 				break;
 		if (i < nepds)
 			continue;
@@ -180,7 +275,7 @@ int skiff_api_poll(struct scif_pollepd *epds, unsigned int nepds,
 				continue;
 			if (pthread_mutex_trylock(&ep->recv_lock) == 0) {
 				if (!skiff_rx_avail(ep, &bad) &&
-				    skiff_drain_doorbells(ep) == 0 &&
+				    skiff_drain_doorbells(ep, 1) == 0 &&
 				    !skiff_rx_avail(ep, &bad) &&
 				    fd_revents(ep->fd, POLLIN) & POLLIN)
 					skiff_take_record(ep);

@@ -94,6 +94,7 @@ int skiff_conn_attach(struct skiff_ep *ep, int memfd, int side,
 	ring_init(&ep->tx, h, side, ring_size);
 	ring_init(&ep->rx, h, 1 - side, ring_size);
 	atomic_store(&ep->dead, 0);
+	atomic_store(&ep->poll_hup_ns, 0); /* endpoints are recycled */
 	return 0;
 }
 
@@ -138,7 +139,9 @@ uint32_t skiff_rx_avail(struct skiff_ep *ep, int *bad)
 {
 	struct skiff_ring *r = &ep->rx;
 	uint32_t head = LOAD(&r->ctl->head);
-	uint32_t avail = head - (uint32_t)r->pos;
+	/* pos after head: see skiff_tx_room; atomic, as scif_poll may read
+	 * it while a receive moves it */
+	uint32_t avail = head - (uint32_t)__atomic_load_n(&r->pos, __ATOMIC_RELAXED);
 
 	/* We may be ahead of the head: line stamps are published before it
 	 * (region.h), and we consume what they show. By less than a ring. */
@@ -152,7 +155,8 @@ uint32_t skiff_rx_avail(struct skiff_ep *ep, int *bad)
 	return avail;
 }
 
-uint32_t skiff_tx_space(struct skiff_ep *ep, int *bad)
+/* Free space in the outbound ring as the producer (send_lock held) sees it. */
+static uint32_t tx_room(struct skiff_ep *ep, int *bad, uint32_t *tail_out)
 {
 	struct skiff_ring *r = &ep->tx;
 	uint32_t tail = LOAD(&r->ctl->tail);
@@ -163,8 +167,50 @@ uint32_t skiff_tx_space(struct skiff_ep *ep, int *bad)
 		skiff_mark_dead(ep);
 		return 0;
 	}
-	r->cached = tail;
+	*tail_out = tail;
 	return r->size - 1 - used;
+}
+
+/*
+ * The same from a thread that does not hold the send lock (scif_poll): it
+ * writes nothing of the producer's, and judges the tail only when no send
+ * moved our position while it looked. With a send under way, a tail loaded
+ * a moment before the position may be older than the room the sender has
+ * used since (position minus tail beyond the ring), and one loaded after it
+ * may cover bytes sent since (tail beyond the position): neither is the
+ * peer's fault.
+ */
+uint32_t skiff_tx_room(struct skiff_ep *ep, int *bad)
+{
+	struct skiff_ring *r = &ep->tx;
+	uint32_t p0 = (uint32_t)__atomic_load_n(&r->pos, __ATOMIC_ACQUIRE);
+	uint32_t tail = LOAD(&r->ctl->tail);
+	uint32_t p1 = (uint32_t)__atomic_load_n(&r->pos, __ATOMIC_ACQUIRE);
+	uint32_t used = p1 - tail;
+
+	if (p0 == p1) {
+		if (used > r->size - 1) {
+			*bad = 1;
+			skiff_mark_dead(ep);
+			return 0;
+		}
+		return r->size - 1 - used;
+	}
+	/* a send is under way: room if the tail is within a ring behind */
+	return used < r->size - 1 ? r->size - 1 - used : 0;
+}
+
+/* The producer's look (send_lock held): also refreshes its cached tail. A
+ * thread without the lock must not: a tail it loaded a moment ago may be
+ * older than the one the sender cached since, and the sender would then see
+ * more room than there is and overwrite unread bytes. */
+uint32_t skiff_tx_space(struct skiff_ep *ep, int *bad)
+{
+	uint32_t tail = 0, space = tx_room(ep, bad, &tail);
+
+	if (!*bad)
+		ep->tx.cached = tail;
+	return space;
 }
 
 static int send_record(struct skiff_ep *ep, uint16_t type, size_t pad)
@@ -195,22 +241,81 @@ static int send_record(struct skiff_ep *ep, uint16_t type, size_t pad)
 	return 0;
 }
 
-static int post_doorbell(struct skiff_ep *ep)
+/*
+ * Records we counted but could not send (EAGAIN: our records fill the
+ * peer's queue, so it is readable anyway). The consumer does not wait for
+ * them in a non-blocking call, so we owe them: sent at our next chance,
+ * they make the counts meet again.
+ */
+static int send_owed(struct skiff_ep *ep)
 {
 	struct skiff_ring *r = &ep->tx;
 	int ret;
 
+	while (r->owed_c) {
+		ret = send_record(ep, SKIFF_MSG_CREDIT,
+				  SKIFF_CREDIT_BYTES - sizeof(struct skiff_wire_hdr));
+		if (ret < 0)
+			return ret;
+		r->owed_c--;
+	}
+	while (r->owed_d) {
+		ret = send_record(ep, SKIFF_MSG_DOORBELL, 0);
+		if (ret < 0)
+			return ret;
+		r->owed_d--;
+	}
+	return 0;
+}
+
+/* Send a counted record; one that does not fit now is owed. */
+static int send_counted(struct skiff_ep *ep, uint16_t type)
+{
+	struct skiff_ring *r = &ep->tx;
+	int ret;
+
+	if (r->owed_c || r->owed_d) { /* keep the order they were counted in */
+		ret = send_owed(ep);
+		if (ret < 0 && ret != -EAGAIN)
+			return ret;
+	}
+	if (!r->owed_c && !r->owed_d)
+		ret = type == SKIFF_MSG_CREDIT ?
+			send_record(ep, type, SKIFF_CREDIT_BYTES -
+						      sizeof(struct skiff_wire_hdr)) :
+			send_record(ep, type, 0);
+	else
+		ret = -EAGAIN;
+	if (ret == -EAGAIN) {
+		if (type == SKIFF_MSG_CREDIT)
+			r->owed_c++;
+		else
+			r->owed_d++;
+		return 0;
+	}
+	return ret < 0 ? ret : 0;
+}
+
+static int send_counted_owed(struct skiff_ep *ep)
+{
+	int ret = send_owed(ep);
+
+	return ret == -EAGAIN ? 0 : ret;
+}
+
+static int post_doorbell(struct skiff_ep *ep)
+{
+	struct skiff_ring *r = &ep->tx;
+
 	if (LOAD(&r->ctl->d_drained) != r->posted)
-		return 0; /* one is outstanding: POLLIN already shows */
+		/* one is outstanding: POLLIN already shows (or will, once
+		 * we paid what we owe) */
+		return r->owed_d || r->owed_c ? send_counted_owed(ep) : 0;
 	/* count it before it can be seen: a consumer woken by the record
 	 * must find the counter covering it, or it leaves it queued */
 	r->posted++;
 	STORE(&r->ctl->d_posted, r->posted);
-	ret = send_record(ep, SKIFF_MSG_DOORBELL, 0);
-	if (ret == -EAGAIN)
-		return 0; /* our records fill the peer's queue: it is readable;
-			   * the consumer resyncs the lost count (drain_to) */
-	return ret < 0 ? ret : 0;
+	return send_counted(ep, SKIFF_MSG_DOORBELL);
 }
 
 /*
@@ -255,7 +360,7 @@ static int64_t mono_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
-int skiff_post_data_doorbell(struct skiff_ep *ep, uint32_t h0)
+int skiff_post_data_doorbell(struct skiff_ep *ep, uint32_t h0, int block)
 {
 	struct skiff_ring *r = &ep->tx;
 	int64_t end;
@@ -265,7 +370,12 @@ int skiff_post_data_doorbell(struct skiff_ep *ep, uint32_t h0)
 	if (spin_covers(r, h0))
 		return 0;
 	if (LOAD(&r->ctl->d_drained) != r->posted)
-		return 0; /* one is outstanding: POLLIN already shows */
+		/* one is outstanding: POLLIN already shows */
+		return r->owed_d || r->owed_c ? send_counted_owed(ep) : 0;
+	/* only consumers in a blocking receive announce, and only a
+	 * blocking send may wait for one */
+	if (!block)
+		return post_doorbell(ep);
 	end = mono_ns() + ANNOUNCE_WAIT_NS;
 	do {
 		for (int i = 0; i < 16; i++) {
@@ -284,13 +394,14 @@ int skiff_post_data_doorbell(struct skiff_ep *ep, uint32_t h0)
  * doorbells off the socket so that poll() shows no stale POLLIN. (With
  * bytes left, a doorbell announced them: see above.)
  */
-void skiff_recv_leave(struct skiff_ep *ep)
+void skiff_recv_leave(struct skiff_ep *ep, int wait)
 {
 	struct skiff_ring *r = &ep->rx;
 
 	if (!skiff_line_avail(r) &&
-	    (int32_t)(LOAD(&r->ctl->d_posted) - r->drained) > 0)
-		skiff_drain_doorbells(ep);
+	    ((int32_t)(LOAD(&r->ctl->d_posted) - r->drained) > 0 ||
+	     LOAD(&r->ctl->c_posted) != r->c_drained))
+		skiff_drain_doorbells(ep, wait);
 }
 
 /* Is our descriptor writable, i.e. is no credit of ours still queued? */
@@ -301,7 +412,18 @@ static int sock_writable(struct skiff_ep *ep)
 	return poll(&p, 1, 0) == 1 && (p.revents & POLLOUT);
 }
 
-int skiff_post_credit(struct skiff_ep *ep)
+/* Is this full-ring call a retry within RETRY_NS of the previous one? */
+#define RETRY_NS 1000
+
+static int quick_retry(struct skiff_ring *r)
+{
+	uint64_t t = (uint64_t)mono_ns(), last = r->full_ns;
+
+	r->full_ns = t;
+	return t - last < RETRY_NS;
+}
+
+int skiff_post_credit(struct skiff_ep *ep, int block)
 {
 	struct skiff_ring *r = &ep->tx;
 	int ret;
@@ -310,8 +432,15 @@ int skiff_post_credit(struct skiff_ep *ep)
 	 * count as outstanding may be gone already (and the space it stood
 	 * for used up): then our descriptor is writable, and we need a new
 	 * one. Several outstanding are fine: the consumer drains through the
-	 * last it was told of. */
-	if (LOAD(&r->ctl->c_drained) == r->c_posted || sock_writable(ep)) {
+	 * last it was told of. It publishes the count right after removing
+	 * the record, but may be preempted in between (for milliseconds on a
+	 * busy machine), so we look at our descriptor: a call about to sleep
+	 * always, a non-blocking one only when it did not fail the same way
+	 * a moment ago. A program retrying at once then makes no system call,
+	 * while one that waited for POLLOUT in between (poll() takes longer
+	 * than RETRY_NS) is never woken twice for nothing. */
+	if (LOAD(&r->ctl->c_drained) == r->c_posted ||
+	    ((block || !quick_retry(r)) && sock_writable(ep))) {
 		/* counted before sent (see post_doorbell); the doorbell
 		 * behind the credit replaces one the consumer may remove on
 		 * its way to the credit */
@@ -320,17 +449,13 @@ int skiff_post_credit(struct skiff_ep *ep)
 		r->c_posted++;
 		/* full barrier: c_posted store vs the consumer's tail store */
 		__atomic_exchange_n(&r->ctl->c_posted, r->c_posted, __ATOMIC_SEQ_CST);
-		ret = send_record(ep, SKIFF_MSG_CREDIT,
-				  SKIFF_CREDIT_BYTES - sizeof(struct skiff_wire_hdr));
-		if (ret < 0 && ret != -EAGAIN)
+		ret = send_counted(ep, SKIFF_MSG_CREDIT);
+		if (ret < 0)
 			return ret;
-		ret = send_record(ep, SKIFF_MSG_DOORBELL, 0);
-		if (ret < 0 && ret != -EAGAIN)
-			return ret;
-		return 0;
+		return send_counted(ep, SKIFF_MSG_DOORBELL);
 	}
 	__atomic_exchange_n(&r->ctl->c_posted, r->c_posted, __ATOMIC_SEQ_CST);
-	return 0;
+	return r->owed_d || r->owed_c ? send_counted_owed(ep) : 0;
 }
 
 /* Remove one record from our socket and account for it. 1 if one was
@@ -381,13 +506,16 @@ int skiff_take_record(struct skiff_ep *ep)
 /*
  * Remove records until @dt doorbells and @ct credits in all were drained.
  * Counters are bumped just before a record is sent, so one may be a moment
- * away: wait for it briefly. A record that never comes (the producer's send
- * failed with a full queue, or a hostile counter) is written off, so the
- * counts meet again.
+ * away. Without @wait (a non-blocking call) we take what is queued and
+ * leave the rest counted as outstanding: it arrives, making our descriptor
+ * readable, and a later drain removes it (a producer whose send found our
+ * queue full owes it and sends it later). With @wait (a call about to
+ * sleep, or scif_poll) we wait for it briefly, and write off one that never
+ * comes (a hostile counter), so that the counts meet again.
  */
 #define RECORD_WAIT_MS 20
 
-static int drain_to(struct skiff_ep *ep, uint32_t dt, uint32_t ct)
+static int drain_to(struct skiff_ep *ep, uint32_t dt, uint32_t ct, int wait)
 {
 	struct skiff_ring *r = &ep->rx;
 	int n = 0, waited = 0, ret;
@@ -399,6 +527,8 @@ static int drain_to(struct skiff_ep *ep, uint32_t dt, uint32_t ct)
 			return ret;
 		if (ret > 0)
 			continue;
+		if (!wait)
+			break;
 		if (waited < RECORD_WAIT_MS) {
 			struct pollfd p = { .fd = ep->fd, .events = POLLIN };
 			poll(&p, 1, 1);
@@ -415,7 +545,7 @@ static int drain_to(struct skiff_ep *ep, uint32_t dt, uint32_t ct)
 	return 0;
 }
 
-int skiff_drain_credits(struct skiff_ep *ep)
+int skiff_drain_credits(struct skiff_ep *ep, int wait)
 {
 	struct skiff_ring *r = &ep->rx;
 	uint32_t ct = LOAD(&r->ctl->c_posted);
@@ -423,7 +553,7 @@ int skiff_drain_credits(struct skiff_ep *ep)
 	if ((int32_t)(ct - r->c_drained) > DRAIN_MAX)
 		ct = r->c_drained + DRAIN_MAX; /* hostile counter */
 	/* doorbells before the credit go too; the one behind it stays */
-	return drain_to(ep, r->drained, ct);
+	return drain_to(ep, r->drained, ct, wait);
 }
 
 /*
@@ -432,18 +562,33 @@ int skiff_drain_credits(struct skiff_ep *ep)
  * posted so far; from then on the producer posts a new one with its next
  * data.
  */
-int skiff_drain_doorbells(struct skiff_ep *ep)
+int skiff_drain_doorbells(struct skiff_ep *ep, int wait)
 {
 	struct skiff_ring *r = &ep->rx;
-	uint32_t target;
+	uint32_t target, ct;
 	int bad = 0, ret;
 
 	/* Nobody polls the ring any more: from here on the producer must
 	 * ring. The exchange is a full barrier against its head exchange. */
 	__atomic_exchange_n(&r->ctl->spin, 0, __ATOMIC_SEQ_CST);
 	target = LOAD(&r->ctl->d_posted);
-	if ((int32_t)(target - r->drained) <= 0) /* none outstanding */
+	/* credits too: with the ring empty there is room, and one left
+	 * queued (it was on its way when we freed space) would keep the
+	 * producer's descriptor unwritable */
+	ct = LOAD(&r->ctl->c_posted);
+	if ((int32_t)(ct - r->c_drained) > DRAIN_MAX)
+		ct = r->c_drained + DRAIN_MAX; /* hostile counter */
+	if ((int32_t)(ct - r->c_drained) < 0)
+		ct = r->c_drained;
+	if ((int32_t)(target - r->drained) <= 0) { /* none outstanding */
+		if (ct != r->c_drained && !skiff_rx_avail(ep, &bad) && !bad) {
+			ret = drain_to(ep, r->drained, ct, wait);
+			STORE(&r->ctl->d_drained, r->drained);
+			if (ret < 0)
+				return ret;
+		}
 		return skiff_rx_avail(ep, &bad) ? 1 : 0;
+	}
 	if (target - r->drained > DRAIN_MAX)
 		target = r->drained + DRAIN_MAX; /* hostile counter */
 	/* full barrier: our d_drained store vs the producer's head store */
@@ -453,7 +598,13 @@ int skiff_drain_doorbells(struct skiff_ep *ep)
 		STORE(&r->ctl->d_drained, r->drained);
 		return bad ? 0 : 1;
 	}
-	ret = drain_to(ep, target, r->c_drained);
+	ret = drain_to(ep, target, ct, wait);
 	STORE(&r->ctl->d_drained, r->drained);
-	return ret < 0 ? ret : 0;
+	if (ret < 0)
+		return ret;
+	/* a record still on its way: the producer may have skipped a
+	 * doorbell for data it wrote meanwhile, counting on it */
+	if (r->drained != target && skiff_rx_avail(ep, &bad))
+		return 1;
+	return 0;
 }

@@ -19,6 +19,7 @@ static const struct {
 	{ "mmap-lat", skiff_bench_mmap_lat, "word round trip through scif_mmap'd memory vs raw spin" },
 	{ "rma-lat", skiff_bench_rma_lat, "8-byte scif_writeto(SYNC), 10 vs 10,000 windows" },
 	{ "register", skiff_bench_register, "scif_register/unregister of 64 MiB vs mlock" },
+	{ "nbstream", skiff_bench_nbstream, "64-byte non-blocking send/poll+recv stream vs a raw ring" },
 };
 
 static void usage(FILE *f)
