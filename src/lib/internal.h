@@ -68,6 +68,7 @@ struct skiff_ring {
 struct skiff_backing {
 	uintptr_t start;
 	size_t len;
+	void *marker; /* a page carrying the range's advice from before (fork) */
 	int fd;
 	int refs; /* windows using it */
 	unsigned id; /* in the memfd's name: tells our mapping from others */
@@ -126,6 +127,7 @@ struct skiff_rma {
 	unsigned char done[SKIFF_RMA_TRACK];
 	struct skiff_sig *sigs; /* fence signals waiting, under clock */
 	struct skiff_rma_ctl *self_ctl, *peer_ctl; /* in the region */
+	unsigned gen; /* skiff_fork_gen when made: a fork() child's is older */
 };
 
 /* The stamp of the line where byte @pos of ring @r lives (region.h). */
@@ -186,6 +188,9 @@ struct skiff_ctx {
 const struct skiff_ctx *skiff_ctx(void);
 
 /* window.c */
+/* Bumped in every fork() child: RMA state made before (inherited) is the
+ * parent's, and refused in the child (ENOTCONN). */
+extern unsigned skiff_fork_gen;
 int skiff_rma_attach(struct skiff_ep *ep, int ctl);
 void skiff_rma_detach(struct skiff_ep *ep);
 void skiff_rma_sync_locked(struct skiff_ep *ep); /* rma->lock held */

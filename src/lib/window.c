@@ -8,9 +8,9 @@
  * and the memfd is passed to the peer, which maps it. Ranges re-backed once
  * are reused, so the same pages may back several windows on several
  * endpoints. Consequences (documented in scif_register(3)): a write by
- * another thread to the range during the re-backing may be lost; after
- * fork() a child shares those pages with the parent instead of getting a
- * copy (MADV_DONTFORK gives the child nothing there, as with SCIF).
+ * another thread to the range during the re-backing may be lost. A fork()
+ * child gets private copies of those pages, as it would of pinned ones
+ * (see "fork()" at the end).
  */
 #define _GNU_SOURCE
 #include "internal.h"
@@ -109,12 +109,32 @@ static struct skiff_backing *reback(uintptr_t p, size_t n, int *err)
 	 * (SIGBUS), nor we under it */
 	if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0)
 		goto nomem;
-	if (mmap((void *)p, n, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd,
-		 0) == MAP_FAILED)
-		goto nomem;
 	b = calloc(1, sizeof(*b));
 	if (!b)
 		goto nomem;
+	/* The user's MADV_DONTFORK (VM_DONTCOPY) dies with the mapping we
+	 * replace, and no system call reads it back but /proc/self/smaps
+	 * (O(mappings) per call). So keep it: move the first page's page
+	 * tables to a page of its own that keeps the flags of the user's
+	 * mapping (MREMAP_DONTUNMAP leaves the range mapped); a fork() child
+	 * finds that page absent iff the advice was given (fork_child). */
+	b->marker = mmap(NULL, PAGE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (b->marker == MAP_FAILED) {
+		b->marker = NULL;
+	} else if (mremap((void *)p, PAGE, PAGE, MREMAP_MAYMOVE | MREMAP_FIXED |
+			  MREMAP_DONTUNMAP, b->marker) == MAP_FAILED) {
+		munmap(b->marker, PAGE); /* an old kernel: the advice is lost */
+		b->marker = NULL;
+	} else {
+		madvise(b->marker, PAGE, MADV_DONTNEED); /* only its flags */
+	}
+	if (mmap((void *)p, n, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd,
+		 0) == MAP_FAILED) {
+		if (b->marker)
+			munmap(b->marker, PAGE);
+		free(b);
+		goto nomem;
+	}
 	b->start = p;
 	b->len = n;
 	b->fd = fd;
@@ -126,6 +146,31 @@ nomem:
 	return NULL;
 }
 
+/* Make [a, a + n) of @b private anonymous memory again, with the file's
+ * contents. In place (mmap over it, then pread): an anonymous mapping made
+ * where it lies merges with its neighbours, one moved there by mremap()
+ * keeps the anon_vma and offset of where it was made and never does (10,000
+ * page-sized windows left 10,000 mappings). A load by another thread during
+ * the pread reads zero. */
+static int make_private(struct skiff_backing *b, uintptr_t a, size_t n)
+{
+	size_t done = 0;
+
+	if (mmap((void *)a, n, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) == MAP_FAILED)
+		return -ENOMEM;
+	while (done < n) {
+		ssize_t r = pread(b->fd, (char *)a + done, n - done,
+				  (off_t)(a - b->start + done));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return -EIO;
+		done += (size_t)r;
+	}
+	return 0;
+}
+
 /*
  * The last window on a range went: make it private memory again, so that
  * fork() copies it and freed heap pages behave as heap pages. Only if the
@@ -135,9 +180,8 @@ nomem:
 static void restore_private(struct skiff_backing *b)
 {
 	char path[96], link[160], want[64];
-	size_t wl, done = 0;
+	size_t wl;
 	ssize_t n;
-	void *tmp;
 
 	snprintf(path, sizeof(path), "/proc/self/map_files/%lx-%lx",
 		 (unsigned long)b->start, (unsigned long)(b->start + b->len));
@@ -148,24 +192,7 @@ static void restore_private(struct skiff_backing *b)
 	wl = (size_t)snprintf(want, sizeof(want), "/memfd:skiff-window-%u", b->id);
 	if (strncmp(link, want, wl) || (link[wl] && link[wl] != ' '))
 		return;
-	tmp = mmap(NULL, b->len, PROT_READ | PROT_WRITE,
-		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (tmp == MAP_FAILED)
-		return;
-	while (done < b->len) {
-		ssize_t r = pread(b->fd, (char *)tmp + done, b->len - done,
-				  (off_t)done);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0) {
-			munmap(tmp, b->len);
-			return;
-		}
-		done += (size_t)r;
-	}
-	if (mremap(tmp, b->len, b->len, MREMAP_MAYMOVE | MREMAP_FIXED,
-		   (void *)b->start) == MAP_FAILED)
-		munmap(tmp, b->len);
+	make_private(b, b->start, b->len);
 }
 
 static void backing_put(struct skiff_backing *b)
@@ -180,6 +207,8 @@ static void backing_put(struct skiff_backing *b)
 			nreg--;
 		}
 		restore_private(b);
+		if (b->marker)
+			munmap(b->marker, PAGE);
 		close(b->fd);
 		free(b);
 	}
@@ -811,6 +840,7 @@ int skiff_rma_attach(struct skiff_ep *ep, int ctl)
 	r->self_ctl = &ep->region->rma[ep->side];
 	r->peer_ctl = &ep->region->rma[1 - ep->side];
 	r->next_auto = AUTO_BASE;
+	r->gen = skiff_fork_gen;
 	ep->rma = r;
 	svc_add(ep);
 	return 0;
@@ -823,6 +853,12 @@ void skiff_rma_detach(struct skiff_ep *ep)
 
 	if (!r)
 		return;
+	if (r->gen != skiff_fork_gen) {
+		/* a fork() child's copy of the parent's state: its windows,
+		 * RMAs in flight and control socket are the parent's */
+		ep->rma = NULL;
+		return;
+	}
 	/* RMAs in progress through this endpoint complete first */
 	pthread_mutex_lock(&r->clock);
 	last = r->submitted;
@@ -875,7 +911,8 @@ int skiff_rma_enter(int epd, struct skiff_ep **out)
 		return r;
 	if (ep->fd != epd)
 		return -EBADF;
-	if (ep->state != SKIFF_EP_CONNECTED || !ep->rma)
+	if (ep->state != SKIFF_EP_CONNECTED || !ep->rma ||
+	    ep->rma->gen != skiff_fork_gen)
 		return -ENOTCONN;
 	if (skiff_peer_gone(ep))
 		return -ECONNRESET;
@@ -939,7 +976,8 @@ SKIFF_API off_t scif_register(scif_epd_t epd, void *addr, size_t len,
 	int ret;
 
 	ret = skiff_ep_get(epd, &ep);
-	if (ret == 0 && (ep->state != SKIFF_EP_CONNECTED || !ep->rma))
+	if (ret == 0 && (ep->state != SKIFF_EP_CONNECTED || !ep->rma ||
+			 ep->rma->gen != skiff_fork_gen))
 		ret = -ENOTCONN;
 	if (ret == 0 && skiff_check_hup(ep))
 		ret = -ECONNRESET;
@@ -1026,7 +1064,8 @@ SKIFF_API int scif_unregister(scif_epd_t epd, off_t offset, size_t len)
 	size_t i, j;
 	int ret = skiff_ep_get(epd, &ep);
 
-	if (ret == 0 && (ep->state != SKIFF_EP_CONNECTED || !ep->rma))
+	if (ret == 0 && (ep->state != SKIFF_EP_CONNECTED || !ep->rma ||
+			 ep->rma->gen != skiff_fork_gen))
 		ret = -ENOTCONN;
 	if (ret == 0 && skiff_check_hup(ep))
 		ret = -ECONNRESET;
@@ -1075,4 +1114,152 @@ SKIFF_API int scif_unregister(scif_epd_t epd, off_t offset, size_t len)
 	pthread_mutex_unlock(&r->lock);
 	(void)ret; /* a gone peer does not keep us from unregistering */
 	return 0;
+}
+
+/* ---- fork() ----
+ * The child has one thread and a copy of everything. Prepare takes only
+ * reg_lock (never held while waiting on a peer); the control service's
+ * locks may be held by its thread while it waits on a peer, so the child
+ * makes them anew with empty state: the parent's endpoints are not the
+ * child's to serve, and their RMA state is refused there (skiff_fork_gen).
+ * The service thread starts again with the child's first connection.
+ *
+ * Registered pages stay the parent's, as with SCIF's pinning: the child
+ * gets private copies of the re-backed ranges it inherited (made before
+ * fork() returns in the parent, which waits for them, so they hold the
+ * fork-time contents), nothing where the user gave MADV_DONTFORK, before
+ * registering (the marker page) or after (the range is not inherited). */
+
+unsigned skiff_fork_gen;
+static int fork_pipe[2] = { -1, -1 };
+/* a child that does not finish its copies in this long is not waited for */
+#define FORK_WAIT_MS 10000
+
+static void fork_prepare(void)
+{
+	int e = errno;
+
+	pthread_mutex_lock(&reg_lock);
+	fork_pipe[0] = fork_pipe[1] = -1;
+	if (nreg && pipe2(fork_pipe, O_CLOEXEC) < 0)
+		fork_pipe[0] = fork_pipe[1] = -1;
+	errno = e;
+}
+
+static void fork_parent(void)
+{
+	int e = errno;
+
+	if (fork_pipe[1] >= 0) {
+		struct pollfd p = { .fd = fork_pipe[0], .events = POLLIN };
+		char c;
+
+		close(fork_pipe[1]);
+		/* EOF once the child has its copies (or is gone) */
+		while (poll(&p, 1, FORK_WAIT_MS) < 0 && errno == EINTR)
+			;
+		while (read(fork_pipe[0], &c, 1) < 0 && errno == EINTR)
+			;
+		close(fork_pipe[0]);
+		fork_pipe[0] = fork_pipe[1] = -1;
+	}
+	pthread_mutex_unlock(&reg_lock);
+	errno = e;
+}
+
+struct fork_map {
+	uintptr_t lo, hi;
+	unsigned long ino;
+};
+
+/* The child's inherited mappings of re-backed ranges, from /proc/self/maps
+ * (read whole before anything changes). */
+static size_t fork_maps(struct fork_map **out)
+{
+	struct fork_map *v = NULL;
+	size_t n = 0, cap = 0;
+	char line[512];
+	FILE *f = fopen("/proc/self/maps", "re");
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long lo, hi, ino;
+		int name = 0;
+
+		if (!strstr(line, "/memfd:skiff-window-"))
+			continue;
+		if (sscanf(line, "%lx-%lx %*s %*s %*s %lu %n", &lo, &hi, &ino,
+			   &name) < 3 || !name)
+			continue;
+		if (n == cap) {
+			size_t nc = cap ? cap * 2 : 64;
+			void *t = realloc(v, nc * sizeof(*v));
+			if (!t)
+				break;
+			v = t;
+			cap = nc;
+		}
+		v[n].lo = lo;
+		v[n].hi = hi;
+		v[n].ino = ino;
+		n++;
+	}
+	fclose(f);
+	*out = v;
+	return n;
+}
+
+static void fork_child(void)
+{
+	struct fork_map *m = NULL;
+	size_t nm;
+	int e = errno;
+
+	skiff_fork_gen++;
+	pthread_mutex_init(&svc_lock, NULL);
+	pthread_cond_init(&svc_cond, NULL);
+	svc_eps = NULL; /* the parent's; it may have been mid-realloc */
+	svc_n = svc_cap = 0;
+	svc_pid = 0;
+	pthread_mutex_init(&cache_lock, NULL);
+	if (fork_pipe[0] >= 0)
+		close(fork_pipe[0]);
+	nm = nreg ? fork_maps(&m) : 0;
+	for (size_t k = 0; k < nm; k++) {
+		size_t i = reg_search(m[k].lo);
+		struct skiff_backing *b = i < nreg ? reg[i] : NULL;
+		struct stat st;
+		size_t len = m[k].hi - m[k].lo;
+
+		/* ours: inside a backing, of its file (the library's own views
+		 * and the peer's windows are elsewhere) */
+		if (!b || m[k].lo < b->start || m[k].hi > b->start + b->len ||
+		    fstat(b->fd, &st) < 0 || (unsigned long)st.st_ino != m[k].ino)
+			continue;
+		if ((b->marker && msync(b->marker, PAGE, MS_ASYNC) < 0 &&
+		     errno == ENOMEM) || make_private(b, m[k].lo, len) < 0)
+			munmap((void *)m[k].lo, len); /* absent, never shared */
+	}
+	free(m);
+	for (size_t i = 0; i < nreg; i++) {
+		/* the parent's; the inherited windows keep pointing at them
+		 * (never used here) */
+		close(reg[i]->fd);
+		reg[i]->fd = -1;
+		if (reg[i]->marker)
+			munmap(reg[i]->marker, PAGE);
+		reg[i]->marker = NULL;
+	}
+	nreg = 0;
+	if (fork_pipe[1] >= 0)
+		close(fork_pipe[1]);
+	fork_pipe[0] = fork_pipe[1] = -1;
+	pthread_mutex_unlock(&reg_lock);
+	errno = e;
+}
+
+__attribute__((constructor)) static void window_atfork(void)
+{
+	pthread_atfork(fork_prepare, fork_parent, fork_child);
 }

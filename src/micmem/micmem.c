@@ -6,7 +6,7 @@
  * Each handle has its own reader-writer lock: transfers hold it shared (so
  * any number run at once), calls that change the board or the range list
  * hold it exclusive. The copy itself takes only per-channel and
- * per-transfer locks (copy.c).
+ * per-transfer locks (copy.c). fork(): see mm_fork_prepare.
  */
 #define _GNU_SOURCE
 #include "internal.h"
@@ -93,9 +93,63 @@ static void hunlock(struct mm_handle *p)
 	hput(p);
 }
 
-MM_EXPORT int micmem_open(void)
+static void handle_lock_init(struct mm_handle *p)
 {
 	pthread_rwlockattr_t a;
+
+	pthread_rwlockattr_init(&a);
+	/* a stream of transfers must not starve maprange or close */
+	pthread_rwlockattr_setkind_np(&a,
+		PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	pthread_rwlock_init(&p->lock, &a);
+	pthread_rwlockattr_destroy(&a);
+}
+
+/*
+ * fork(): the table lock is only ever held for a lookup, so prepare takes
+ * it and the table is consistent in the child. A handle's lock may be held
+ * for a long transfer or by a call waiting on scifd: it is not waited for;
+ * the child makes it anew (the calls that held it are not in the child),
+ * and the handle's engine starts new workers on its next transfer.
+ */
+static void mm_fork_prepare(void)
+{
+	int e = errno;
+
+	pthread_rwlock_wrlock(&tab_lock);
+	errno = e;
+}
+
+static void mm_fork_parent(void)
+{
+	int e = errno;
+
+	pthread_rwlock_unlock(&tab_lock);
+	errno = e;
+}
+
+static void mm_fork_child(void)
+{
+	/* a write lock unlocked by a thread whose id changed would count as
+	 * a reader's unlock: initialise it instead */
+	pthread_rwlock_init(&tab_lock, NULL);
+	for (int h = 0; h < MM_MAX_HANDLES; h++) {
+		struct mm_handle *p = tab[h];
+
+		if (!p)
+			continue;
+		handle_lock_init(p);
+		mm_engine_forked(&p->eng);
+	}
+}
+
+__attribute__((constructor)) static void mm_atfork(void)
+{
+	pthread_atfork(mm_fork_prepare, mm_fork_parent, mm_fork_child);
+}
+
+MM_EXPORT int micmem_open(void)
+{
 	struct mm_handle *p = calloc(1, sizeof(*p));
 	int h;
 
@@ -104,12 +158,7 @@ MM_EXPORT int micmem_open(void)
 	p->refs = 1;
 	p->board = -1;
 	p->dsock = -1;
-	pthread_rwlockattr_init(&a);
-	/* a stream of transfers must not starve maprange or close */
-	pthread_rwlockattr_setkind_np(&a,
-		PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
-	pthread_rwlock_init(&p->lock, &a);
-	pthread_rwlockattr_destroy(&a);
+	handle_lock_init(p);
 	pthread_rwlock_wrlock(&tab_lock);
 	for (h = 0; h < MM_MAX_HANDLES && tab[h]; h++)
 		;
