@@ -156,8 +156,10 @@ static int make_private(struct skiff_backing *b, uintptr_t a, size_t n)
 {
 	size_t done = 0;
 
+	/* populated at once: a fault per page costs more than the copy */
 	if (mmap((void *)a, n, PROT_READ | PROT_WRITE,
-		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) == MAP_FAILED)
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_POPULATE, -1,
+		 0) == MAP_FAILED)
 		return -ENOMEM;
 	while (done < n) {
 		ssize_t r = pread(b->fd, (char *)a + done, n - done,
