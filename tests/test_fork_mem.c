@@ -79,7 +79,10 @@ static int child_fn(void *a)
 		break;
 	}
 	case A_FAULT_RAW:
-		/* no handler: the parent sees us die of SIGSEGV */
+		/* no handler (not even a sanitizer's): the parent sees us die
+		 * of SIGSEGV */
+		signal(SIGSEGV, SIG_DFL);
+		signal(SIGBUS, SIG_DFL);
 		return ca->buf[LEN / 2] == 0x5a ? 3 : 4;
 	}
 	return 0;
@@ -375,7 +378,9 @@ static void test_maps_return(int descending)
 	h_log("maps lines: %d before, %d registered, %d after unregister (%lld ms)",
 	      before, during, after, (long long)h_ms_since(t0));
 	EXPECT_GT(during, before + N);
-	EXPECT_LE(after, before + 4);
+	/* not one per window; a little slack for the allocator's own
+	 * mappings (a sanitizer's grow by dozens here) */
+	EXPECT_LE(after, before + N / 100);
 	for (size_t i = 0; i < N; i++)
 		if (buf[i * PG] != (unsigned char)(i * 7 + 1)) {
 			EXPECT_EQ(buf[i * PG], (unsigned char)(i * 7 + 1));

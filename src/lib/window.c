@@ -26,6 +26,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "fdpass.h"
@@ -162,8 +163,11 @@ static int make_private(struct skiff_backing *b, uintptr_t a, size_t n)
 		 0) == MAP_FAILED)
 		return -ENOMEM;
 	while (done < n) {
-		ssize_t r = pread(b->fd, (char *)a + done, n - done,
-				  (off_t)(a - b->start + done));
+		/* the system call, not a sanitizer's wrapper of it: these bytes
+		 * are the range's own, put back, even where the user freed the
+		 * heap memory still registered there */
+		ssize_t r = syscall(SYS_pread64, b->fd, (char *)a + done, n - done,
+				    (off_t)(a - b->start + done));
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r <= 0)
