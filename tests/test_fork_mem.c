@@ -11,8 +11,9 @@
  * - A range marked MADV_DONTFORK before (or after) scif_register is absent
  *   in the child: it dies of SIGSEGV reading it (a handler reports the
  *   fault in the other cases).
- * - In the child, the inherited endpoint's RMA state is refused (ENOTCONN)
- *   while the child's own new connection registers and does RMA.
+ * - The child has no mapping of a window's file at all (neither of ours nor
+ *   of the peer's), and the inherited endpoint's RMA state is refused there
+ *   (ENOTCONN) while the child's own new connection registers and does RMA.
  * - Registering and unregistering 10,000 page-sized windows leaves the
  *   number of lines of /proc/self/maps near where it started.
  *
@@ -60,6 +61,20 @@ static int child_fn(void *a)
 		CHECK_EQ(h_get(ca->down, &v, 30000), 0);
 		STEP("child: the peer's writeto after the fork is not in my copy");
 		EXPECT_PAT(ca->buf, LEN, ca->seed, 0);
+		STEP("child: no mapping of a window's file is inherited");
+		{
+			FILE *f = fopen("/proc/self/maps", "r");
+			char line[512];
+			int n = 0;
+			CHECK(f != NULL);
+			while (fgets(line, sizeof(line), f))
+				if (strstr(line, "memfd:skiff-window-")) {
+					h_log("child has %s", line);
+					n++;
+				}
+			fclose(f);
+			EXPECT_EQ(n, 0);
+		}
 		STEP("child: the inherited endpoint's windows are the parent's");
 		EXPECT_ERR(scif_register(ca->ep, ca->buf, LEN, 0x300000, RW,
 					 SCIF_MAP_FIXED), ENOTCONN);

@@ -296,10 +296,14 @@ static int acquire(uintptr_t a, size_t len, struct skiff_piece **out,
 	for (unsigned i = 0; !err && i < npc; i++) {
 		void *v = mmap(NULL, pc[i].len, PROT_READ | PROT_WRITE, MAP_SHARED,
 			       pc[i].b->fd, (off_t)pc[i].file_off);
-		if (v == MAP_FAILED)
+		if (v == MAP_FAILED) {
 			err = -ENOMEM;
-		else
+		} else {
 			pc[i].view = v;
+			/* a fork() child does not use the parent's windows:
+			 * it must not keep their pages alive either */
+			madvise(v, pc[i].len, MADV_DONTFORK);
+		}
 	}
 	if (err) {
 		pieces_put(pc, npc);
@@ -541,6 +545,7 @@ static void peer_win_add(struct skiff_rma *r, const struct skiff_rma_win *w,
 	nw.map = mmap(NULL, w->len, mprot, MAP_SHARED, fd, (off_t)w->file_off);
 	if (nw.map == MAP_FAILED)
 		return;
+	madvise(nw.map, w->len, MADV_DONTFORK); /* the parent's, not a child's */
 	nw.off = w->offset;
 	nw.len = w->len;
 	nw.prot = (int)w->prot;
