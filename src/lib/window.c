@@ -77,6 +77,103 @@ static void raise_nofile(void)
 
 static unsigned backing_ids;
 
+/*
+ * Marker pages (see reback) of neighbouring page-sized ranges live in an
+ * arena of reserved address space, page k of it for the range starting at a
+ * page number equal to k modulo its size: markers of neighbouring pages of
+ * one mapping are then neighbours with the same flags and consecutive
+ * offsets, and merge into one mapping, so 10,000 page-sized windows do not
+ * cost 10,000 more mappings. A range with no such neighbour gets its marker
+ * anywhere (in the arena it would split the reservation: two mappings
+ * more), and moves it to the arena when a neighbour comes. Under reg_lock.
+ */
+#define ARENA_PAGES 16384 /* 64 MiB of address space, no memory */
+static unsigned char *arena;
+static uint8_t arena_used[ARENA_PAGES / 8];
+
+static int in_arena(const void *m)
+{
+	const unsigned char *c = m;
+
+	return arena && c >= arena && c < arena + ARENA_PAGES * PAGE;
+}
+
+/* Take the arena slot of the range starting at @p: NULL if taken. */
+static void *slot_take(uintptr_t p)
+{
+	size_t k = (p / PAGE) % ARENA_PAGES;
+
+	if (!arena) {
+		void *a = mmap(NULL, ARENA_PAGES * PAGE, PROT_NONE, MAP_PRIVATE |
+			       MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		if (a == MAP_FAILED)
+			return NULL;
+		arena = a;
+	}
+	if (arena_used[k / 8] & (1u << (k % 8)))
+		return NULL;
+	arena_used[k / 8] |= (uint8_t)(1u << (k % 8));
+	return arena + k * PAGE;
+}
+
+static void slot_free(void *m)
+{
+	size_t k = (size_t)((unsigned char *)m - arena) / PAGE;
+
+	arena_used[k / 8] &= (uint8_t)~(1u << (k % 8));
+}
+
+/* A neighbour's marker from anywhere to its arena slot. */
+static void marker_to_arena(struct skiff_backing *nb)
+{
+	void *s;
+
+	if (!nb->marker || in_arena(nb->marker) || !(s = slot_take(nb->start)))
+		return;
+	if (mremap(nb->marker, PAGE, PAGE, MREMAP_MAYMOVE | MREMAP_FIXED, s) ==
+	    MAP_FAILED) {
+		slot_free(s);
+		return;
+	}
+	nb->marker = s;
+}
+
+static void *marker_get(uintptr_t p, size_t n)
+{
+	size_t i = reg_search(p);
+	struct skiff_backing *prev = NULL, *next = NULL;
+	void *m = NULL;
+
+	if (i > 0 && reg[i - 1]->start + reg[i - 1]->len == p &&
+	    reg[i - 1]->len == PAGE)
+		prev = reg[i - 1];
+	if (i < nreg && reg[i]->start == p + n && n == PAGE)
+		next = reg[i];
+	if (prev || next)
+		m = slot_take(p);
+	if (!m)
+		return mmap(NULL, PAGE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS,
+			    -1, 0);
+	if (prev)
+		marker_to_arena(prev);
+	if (next)
+		marker_to_arena(next);
+	return m;
+}
+
+/* @moved: a page was moved there (else it is still the reservation's). */
+static void marker_put(void *m, int moved)
+{
+	if (in_arena(m)) {
+		if (moved) /* back to the reservation (our own slot) */
+			mmap(m, PAGE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS |
+			     MAP_NORESERVE | MAP_FIXED, -1, 0);
+		slot_free(m);
+	} else {
+		munmap(m, PAGE);
+	}
+}
+
 static struct skiff_backing *reback(uintptr_t p, size_t n, int *err)
 {
 	struct skiff_backing *b;
@@ -119,12 +216,12 @@ static struct skiff_backing *reback(uintptr_t p, size_t n, int *err)
 	 * tables to a page of its own that keeps the flags of the user's
 	 * mapping (MREMAP_DONTUNMAP leaves the range mapped); a fork() child
 	 * finds that page absent iff the advice was given (fork_child). */
-	b->marker = mmap(NULL, PAGE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	b->marker = marker_get(p, n);
 	if (b->marker == MAP_FAILED) {
 		b->marker = NULL;
 	} else if (mremap((void *)p, PAGE, PAGE, MREMAP_MAYMOVE | MREMAP_FIXED |
 			  MREMAP_DONTUNMAP, b->marker) == MAP_FAILED) {
-		munmap(b->marker, PAGE); /* an old kernel: the advice is lost */
+		marker_put(b->marker, 0); /* an old kernel: the advice is lost */
 		b->marker = NULL;
 	} else {
 		madvise(b->marker, PAGE, MADV_DONTNEED); /* only its flags */
@@ -132,7 +229,7 @@ static struct skiff_backing *reback(uintptr_t p, size_t n, int *err)
 	if (mmap((void *)p, n, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd,
 		 0) == MAP_FAILED) {
 		if (b->marker)
-			munmap(b->marker, PAGE);
+			marker_put(b->marker, 1);
 		free(b);
 		goto nomem;
 	}
@@ -214,7 +311,7 @@ static void backing_put(struct skiff_backing *b)
 		}
 		restore_private(b);
 		if (b->marker)
-			munmap(b->marker, PAGE);
+			marker_put(b->marker, 1);
 		close(b->fd);
 		free(b);
 	}
@@ -1259,7 +1356,7 @@ static void fork_child(void)
 		close(reg[i]->fd);
 		reg[i]->fd = -1;
 		if (reg[i]->marker)
-			munmap(reg[i]->marker, PAGE);
+			marker_put(reg[i]->marker, 1);
 		reg[i]->marker = NULL;
 	}
 	nreg = 0;
