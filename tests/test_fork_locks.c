@@ -7,8 +7,9 @@
  * the DMA channels), fences, scif_mmap/scif_munmap, micmem transfers (DUAL,
  * on the copy threads), and while the peer floods the control service with
  * window records (a register/unregister loop of its own). Each child, with
- * a watchdog, closes the endpoints and micmem handle it inherited, makes a
- * connection of its own, registers, runs an asynchronous RMA and a fence
+ * a watchdog, runs a DUAL transfer on the micmem handle it inherited (its
+ * copy threads start again), closes it and the endpoints it inherited, makes
+ * a connection of its own, registers, runs an asynchronous RMA and a fence
  * (the control service and the DMA channels start again in the child) and
  * a micmem DUAL transfer on a new handle, and exits. A child that hangs
  * fails the test.
@@ -39,6 +40,7 @@ static _Atomic int slots[NWORK]; /* the workers' endpoints (-1: none) */
 static _Atomic long ops[NWORK];
 static _Atomic long reconnects;
 static int mm_h = -1;
+static char *mm_buf; /* mapped on mm_h */
 static _Atomic long mm_ops;
 
 /* ---- the peer: windows for us, and a flood of records ---- */
@@ -220,8 +222,12 @@ static int child_fn(void *a)
 		if (e >= 0)
 			(void)scif_close(e);
 	}
-	if (mm_h >= 0)
+	if (mm_h >= 0) {
+		/* the inherited handle's copy threads start again */
+		EXPECT_OK(micmem_host2dev(mm_h, mm_buf, 0, 128 * MiB, 4 * MiB,
+					  MICMEM_DUAL));
 		EXPECT_OK(micmem_close(mm_h));
+	}
 	STEP("child: a connection of my own, a window, RMA, a fence");
 	ep = h_connect(0, peer_port);
 	b = mmap(NULL, LEN, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
@@ -291,6 +297,7 @@ int main(int argc, char **argv)
 	mm_h = (int)CHECK_OK(micmem_open());
 	CHECK_OK(micmem_opendev(mm_h, 0));
 	CHECK_OK(micmem_maprange(mm_h, mb, 4 * MiB));
+	mm_buf = mb;
 	for (int i = 0; i < NWORK; i++) {
 		atomic_store(&slots[i], -1);
 		CHECK(pthread_create(&w[i], NULL, worker, (void *)(intptr_t)i) == 0);
