@@ -1260,13 +1260,11 @@ static void fork_parent(void)
 
 	if (fork_pipe[1] >= 0) {
 		struct pollfd p = { .fd = fork_pipe[0], .events = POLLIN };
-		char c;
 
 		close(fork_pipe[1]);
-		/* EOF once the child has its copies (or is gone) */
+		/* hang-up once the child has its copies (or is gone, or
+		 * fork() failed) */
 		while (poll(&p, 1, FORK_WAIT_MS) < 0 && errno == EINTR)
-			;
-		while (read(fork_pipe[0], &c, 1) < 0 && errno == EINTR)
 			;
 		close(fork_pipe[0]);
 		fork_pipe[0] = fork_pipe[1] = -1;
