@@ -81,6 +81,10 @@ static int child_fn(void *a)
 		EXPECT_ERR(scif_writeto(ca->ep, LOFF, LEN, ROFF, SCIF_RMA_SYNC),
 			   ENOTCONN);
 		EXPECT_ERR(scif_unregister(ca->ep, LOFF, LEN), ENOTCONN);
+		EXPECT_ERR((long)scif_mmap(NULL, LEN, SCIF_PROT_READ, 0, ca->ep,
+					   ROFF), ENOTCONN);
+		EXPECT_ERR(scif_vreadfrom(ca->ep, ca->buf, LEN, ROFF,
+					  SCIF_RMA_SYNC), ENOTCONN);
 		{
 			int mark;
 			EXPECT_ERR(scif_fence_mark(ca->ep, SCIF_FENCE_INIT_SELF,
