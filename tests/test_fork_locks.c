@@ -28,12 +28,19 @@
 /* AddressSanitizer's allocator (GCC 12's libsanitizer) is not locked around
  * fork(): a child of this busy multithreaded process can deadlock in malloc
  * inside the sanitizer (seen: calloc in the child waiting for a size-class
- * lock a parent thread held). Not the library's locks: skipped there. */
+ * lock a parent thread held). Not the library's locks: skipped there, and
+ * under ThreadSanitizer. */
 #if defined(__SANITIZE_ADDRESS__)
-#define FORK_UNSAFE_MALLOC 1
+#define FORK_UNSAFE "AddressSanitizer: its allocator is not fork()-safe in a " \
+	"multithreaded process (a child can deadlock in malloc)"
+#elif defined(__SANITIZE_THREAD__)
+/* and ThreadSanitizer aborts on a thread that a fork() child starts on the
+ * stack of one of its parent's ("dup thread with used id") */
+#define FORK_UNSAFE "ThreadSanitizer: it does not support threads started " \
+	"in a child of a multithreaded fork()"
 #elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define FORK_UNSAFE_MALLOC 1
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define FORK_UNSAFE "a sanitizer: fork() of a multithreaded process"
 #endif
 #endif
 
@@ -295,9 +302,8 @@ int main(int argc, char **argv)
 	int64_t t0;
 
 	h_init(argc, argv, "fork_locks", 280, roles);
-#ifdef FORK_UNSAFE_MALLOC
-	h_log("skipped under AddressSanitizer: its allocator is not fork()-safe "
-	      "in a multithreaded process (a child can deadlock in malloc)");
+#ifdef FORK_UNSAFE
+	h_log("skipped under %s", FORK_UNSAFE);
 	return h_finish();
 #endif
 	STEP("set up: scifd, the peer, micmem");

@@ -337,8 +337,8 @@ static int acquire(uintptr_t a, size_t len, struct skiff_piece **out,
 	uintptr_t p = a, end = a + len;
 	int err = 0;
 
-	raise_nofile();
 	pthread_mutex_lock(&reg_lock);
+	raise_nofile(); /* under the lock: its flag is shared */
 	while (p < end) {
 		size_t i = reg_search(p);
 		struct skiff_backing *b = NULL;
