@@ -6,7 +6,7 @@
  * Each handle has its own reader-writer lock: transfers hold it shared (so
  * any number run at once), calls that change the board or the range list
  * hold it exclusive. The copy itself takes only per-channel and
- * per-transfer locks (copy.c). fork(): see mm_fork_prepare.
+ * per-transfer locks (copy.c). fork(): see mm_fork_child.
  */
 #define _GNU_SOURCE
 #include "internal.h"
@@ -106,32 +106,15 @@ static void handle_lock_init(struct mm_handle *p)
 }
 
 /*
- * fork(): the table lock is only ever held for a lookup, so prepare takes
- * it and the table is consistent in the child. A handle's lock may be held
- * for a long transfer or by a call waiting on scifd: it is not waited for;
- * the child makes it anew (the calls that held it are not in the child),
- * and the handle's engine starts new workers on its next transfer.
+ * fork(): a child has only the thread that forked. The locks may have been
+ * held by threads that are not there (a handle's for a long transfer, or
+ * by a call waiting on scifd), so the child makes them anew instead of
+ * waiting: the table and the handles change by single stores under them
+ * (a slot, a list head), so what the child sees is consistent. A handle's
+ * engine starts new workers on its next transfer (copy.c).
  */
-static void mm_fork_prepare(void)
-{
-	int e = errno;
-
-	pthread_rwlock_wrlock(&tab_lock);
-	errno = e;
-}
-
-static void mm_fork_parent(void)
-{
-	int e = errno;
-
-	pthread_rwlock_unlock(&tab_lock);
-	errno = e;
-}
-
 static void mm_fork_child(void)
 {
-	/* a write lock unlocked by a thread whose id changed would count as
-	 * a reader's unlock: initialise it instead */
 	pthread_rwlock_init(&tab_lock, NULL);
 	for (int h = 0; h < MM_MAX_HANDLES; h++) {
 		struct mm_handle *p = tab[h];
@@ -145,7 +128,7 @@ static void mm_fork_child(void)
 
 __attribute__((constructor)) static void mm_atfork(void)
 {
-	pthread_atfork(mm_fork_prepare, mm_fork_parent, mm_fork_child);
+	pthread_atfork(NULL, NULL, mm_fork_child);
 }
 
 MM_EXPORT int micmem_open(void)
