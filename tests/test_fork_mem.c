@@ -294,6 +294,11 @@ static int own_child(void *a)
 	EXPECT_ERR(scif_readfrom(oa->inherited, LOFF, LEN, ROFF, SCIF_RMA_SYNC),
 		   ENOTCONN);
 	ep = h_connect(0, oa->port);
+	{
+		char c;
+		/* the peer's window is registered (its record came first) */
+		CHECK_EQ(scif_recv(ep, &c, 1, SCIF_RECV_BLOCK), 1);
+	}
 	rbuf_alloc(&b, K_MMAP, LEN);
 	pat_fill(b.addr, LEN, 4242, 0);
 	CHECK_EQ(scif_register(ep, b.addr, LEN, LOFF, RW, SCIF_MAP_FIXED), LOFF);
@@ -326,6 +331,7 @@ static int role_sink(const char *arg)
 		 -1, 0);
 	CHECK(w != MAP_FAILED);
 	CHECK_EQ(scif_register(ep, w, LEN, ROFF, RW, SCIF_MAP_FIXED), ROFF);
+	CHECK_EQ(scif_send(ep, "w", 1, SCIF_SEND_BLOCK), 1); /* it is there */
 	/* until the connection ends */
 	while (scif_recv(ep, &c, 1, SCIF_RECV_BLOCK) == 1)
 		;
