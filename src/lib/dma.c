@@ -72,7 +72,7 @@ struct chan {
 static pthread_mutex_t eng_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct chan *chans;
 static int nchan;
-static pid_t eng_pid; /* a fork()ed child starts its own engine */
+static _Atomic int eng_up; /* chans ready (reset in a fork() child) */
 static _Atomic unsigned rr;
 static size_t nt_min = NT_MIN_DEFAULT;
 static size_t nt_max = NT_MAX_DEFAULT;
@@ -239,7 +239,7 @@ int skiff_rma_wait(struct skiff_ep *ep, uint64_t seq)
 
 	/* rather than wait idle, copy what is still queued: the waiting
 	 * thread's CPU joins the channels */
-	if (chans && eng_pid == getpid()) {
+	if (atomic_load_explicit(&eng_up, memory_order_acquire)) {
 		struct job *j;
 		while (atomic_load_explicit(&r->completed, memory_order_acquire) < seq &&
 		       (j = steal()))
@@ -353,8 +353,10 @@ static int engine(void)
 {
 	int n = 2;
 
+	if (atomic_load_explicit(&eng_up, memory_order_acquire))
+		return 0;
 	pthread_mutex_lock(&eng_lock);
-	if (chans && eng_pid == getpid()) {
+	if (chans) {
 		pthread_mutex_unlock(&eng_lock);
 		return 0;
 	}
@@ -393,9 +395,26 @@ static int engine(void)
 		return -EAGAIN;
 	}
 	nchan = n;
-	eng_pid = getpid();
+	atomic_store_explicit(&eng_up, 1, memory_order_release);
 	pthread_mutex_unlock(&eng_lock);
 	return 0;
+}
+
+/* A fork() child has none of the channel threads, and their queues hold the
+ * parent's jobs (of RMAs on inherited endpoints, refused in the child): it
+ * starts an engine of its own when it first needs one. The locks may have
+ * been held by threads that are not in the child: made anew. */
+static void dma_fork_child(void)
+{
+	pthread_mutex_init(&eng_lock, NULL);
+	chans = NULL;
+	nchan = 0;
+	atomic_store(&eng_up, 0);
+}
+
+__attribute__((constructor)) static void dma_atfork(void)
+{
+	pthread_atfork(NULL, NULL, dma_fork_child);
 }
 
 static void enqueue(struct chan *c, struct job *j)

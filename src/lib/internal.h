@@ -70,6 +70,7 @@ struct skiff_ring {
 struct skiff_backing {
 	uintptr_t start;
 	size_t len;
+	void *marker; /* a page carrying the range's advice from before (fork) */
 	int fd;
 	int refs; /* windows using it */
 	unsigned id; /* in the memfd's name: tells our mapping from others */
@@ -145,6 +146,7 @@ struct skiff_rma {
 	uint64_t peer_bytes;  /* declared by the peer's live/dying pieces */
 	unsigned nlazy;       /* pieces kept as a descriptor, not mapped */
 	_Atomic uint64_t peer_marked; /* highest INIT_PEER mark handed out */
+	unsigned gen; /* skiff_fork_gen when made: a fork() child's is older */
 };
 
 /* The stamp of the line where byte @pos of ring @r lives (region.h). */
@@ -206,6 +208,9 @@ struct skiff_ctx {
 const struct skiff_ctx *skiff_ctx(void);
 
 /* window.c */
+/* Bumped in every fork() child: RMA state made before (inherited) is the
+ * parent's, and refused in the child (ENOTCONN). */
+extern unsigned skiff_fork_gen;
 int skiff_rma_attach(struct skiff_ep *ep, int ctl);
 void skiff_rma_detach(struct skiff_ep *ep);
 void skiff_rma_sync_locked(struct skiff_ep *ep); /* rma->lock held */

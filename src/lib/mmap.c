@@ -34,6 +34,20 @@ struct mapping {
 static pthread_mutex_t maps_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct mapping *maps;
 
+/* The mappings are not in a fork() child (MADV_DONTFORK), and their
+ * endpoints' RMA state is the parent's: the child starts with none, and a
+ * lock that a thread not in the child may have held is made anew. */
+static void mmap_fork_child(void)
+{
+	pthread_mutex_init(&maps_lock, NULL);
+	maps = NULL;
+}
+
+__attribute__((constructor)) static void mmap_atfork(void)
+{
+	pthread_atfork(NULL, NULL, mmap_fork_child);
+}
+
 void skiff_mmap_forget(struct skiff_ep *ep)
 {
 	pthread_mutex_lock(&maps_lock);

@@ -8,9 +8,9 @@
  * and the memfd is passed to the peer, which maps it. Ranges re-backed once
  * are reused, so the same pages may back several windows on several
  * endpoints. Consequences (documented in scif_register(3)): a write by
- * another thread to the range during the re-backing may be lost; after
- * fork() a child shares those pages with the parent instead of getting a
- * copy (MADV_DONTFORK gives the child nothing there, as with SCIF).
+ * another thread to the range during the re-backing may be lost. A fork()
+ * child gets private copies of those pages, as it would of pinned ones
+ * (see "fork()" at the end).
  */
 #define _GNU_SOURCE
 #include "internal.h"
@@ -28,6 +28,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "fdpass.h"
@@ -79,6 +80,103 @@ static void raise_nofile(void)
 
 static unsigned backing_ids;
 
+/*
+ * Marker pages (see reback) of neighbouring page-sized ranges live in an
+ * arena of reserved address space, page k of it for the range starting at a
+ * page number equal to k modulo its size: markers of neighbouring pages of
+ * one mapping are then neighbours with the same flags and consecutive
+ * offsets, and merge into one mapping, so 10,000 page-sized windows do not
+ * cost 10,000 more mappings. A range with no such neighbour gets its marker
+ * anywhere (in the arena it would split the reservation: two mappings
+ * more), and moves it to the arena when a neighbour comes. Under reg_lock.
+ */
+#define ARENA_PAGES 16384 /* 64 MiB of address space, no memory */
+static unsigned char *arena;
+static uint8_t arena_used[ARENA_PAGES / 8];
+
+static int in_arena(const void *m)
+{
+	const unsigned char *c = m;
+
+	return arena && c >= arena && c < arena + ARENA_PAGES * PAGE;
+}
+
+/* Take the arena slot of the range starting at @p: NULL if taken. */
+static void *slot_take(uintptr_t p)
+{
+	size_t k = (p / PAGE) % ARENA_PAGES;
+
+	if (!arena) {
+		void *a = mmap(NULL, ARENA_PAGES * PAGE, PROT_NONE, MAP_PRIVATE |
+			       MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		if (a == MAP_FAILED)
+			return NULL;
+		arena = a;
+	}
+	if (arena_used[k / 8] & (1u << (k % 8)))
+		return NULL;
+	arena_used[k / 8] |= (uint8_t)(1u << (k % 8));
+	return arena + k * PAGE;
+}
+
+static void slot_free(void *m)
+{
+	size_t k = (size_t)((unsigned char *)m - arena) / PAGE;
+
+	arena_used[k / 8] &= (uint8_t)~(1u << (k % 8));
+}
+
+/* A neighbour's marker from anywhere to its arena slot. */
+static void marker_to_arena(struct skiff_backing *nb)
+{
+	void *s;
+
+	if (!nb->marker || in_arena(nb->marker) || !(s = slot_take(nb->start)))
+		return;
+	if (mremap(nb->marker, PAGE, PAGE, MREMAP_MAYMOVE | MREMAP_FIXED, s) ==
+	    MAP_FAILED) {
+		slot_free(s);
+		return;
+	}
+	nb->marker = s;
+}
+
+static void *marker_get(uintptr_t p, size_t n)
+{
+	size_t i = reg_search(p);
+	struct skiff_backing *prev = NULL, *next = NULL;
+	void *m = NULL;
+
+	if (i > 0 && reg[i - 1]->start + reg[i - 1]->len == p &&
+	    reg[i - 1]->len == PAGE)
+		prev = reg[i - 1];
+	if (i < nreg && reg[i]->start == p + n && n == PAGE)
+		next = reg[i];
+	if (prev || next)
+		m = slot_take(p);
+	if (!m)
+		return mmap(NULL, PAGE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS,
+			    -1, 0);
+	if (prev)
+		marker_to_arena(prev);
+	if (next)
+		marker_to_arena(next);
+	return m;
+}
+
+/* @moved: a page was moved there (else it is still the reservation's). */
+static void marker_put(void *m, int moved)
+{
+	if (in_arena(m)) {
+		if (moved) /* back to the reservation (our own slot) */
+			mmap(m, PAGE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS |
+			     MAP_NORESERVE | MAP_FIXED, -1, 0);
+		slot_free(m);
+	} else {
+		munmap(m, PAGE);
+	}
+}
+
 static struct skiff_backing *reback(uintptr_t p, size_t n, int *err)
 {
 	struct skiff_backing *b;
@@ -116,12 +214,32 @@ static struct skiff_backing *reback(uintptr_t p, size_t n, int *err)
 	 * (SIGBUS), nor we under it */
 	if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0)
 		goto nomem;
-	if (mmap((void *)p, n, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd,
-		 0) == MAP_FAILED)
-		goto nomem;
 	b = calloc(1, sizeof(*b));
 	if (!b)
 		goto nomem;
+	/* The user's MADV_DONTFORK (VM_DONTCOPY) dies with the mapping we
+	 * replace, and no system call reads it back but /proc/self/smaps
+	 * (O(mappings) per call). So keep it: move the first page's page
+	 * tables to a page of its own that keeps the flags of the user's
+	 * mapping (MREMAP_DONTUNMAP leaves the range mapped); a fork() child
+	 * finds that page absent iff the advice was given (fork_child). */
+	b->marker = marker_get(p, n);
+	if (b->marker == MAP_FAILED) {
+		b->marker = NULL;
+	} else if (mremap((void *)p, PAGE, PAGE, MREMAP_MAYMOVE | MREMAP_FIXED |
+			  MREMAP_DONTUNMAP, b->marker) == MAP_FAILED) {
+		marker_put(b->marker, 0); /* an old kernel: the advice is lost */
+		b->marker = NULL;
+	} else {
+		madvise(b->marker, PAGE, MADV_DONTNEED); /* only its flags */
+	}
+	if (mmap((void *)p, n, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd,
+		 0) == MAP_FAILED) {
+		if (b->marker)
+			marker_put(b->marker, 1);
+		free(b);
+		goto nomem;
+	}
 	b->start = p;
 	b->len = n;
 	b->fd = fd;
@@ -133,6 +251,36 @@ nomem:
 	return NULL;
 }
 
+/* Make [a, a + n) of @b private anonymous memory again, with the file's
+ * contents. In place (mmap over it, then pread): an anonymous mapping made
+ * where it lies merges with its neighbours, one moved there by mremap()
+ * keeps the anon_vma and offset of where it was made and never does (10,000
+ * page-sized windows left 10,000 mappings). A load by another thread during
+ * the pread reads zero. */
+static int make_private(struct skiff_backing *b, uintptr_t a, size_t n)
+{
+	size_t done = 0;
+
+	/* populated at once: a fault per page costs more than the copy */
+	if (mmap((void *)a, n, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_POPULATE, -1,
+		 0) == MAP_FAILED)
+		return -ENOMEM;
+	while (done < n) {
+		/* the system call, not a sanitizer's wrapper of it: these bytes
+		 * are the range's own, put back, even where the user freed the
+		 * heap memory still registered there */
+		ssize_t r = syscall(SYS_pread64, b->fd, (char *)a + done, n - done,
+				    (off_t)(a - b->start + done));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return -EIO;
+		done += (size_t)r;
+	}
+	return 0;
+}
+
 /*
  * The last window on a range went: make it private memory again, so that
  * fork() copies it and freed heap pages behave as heap pages. Only if the
@@ -142,9 +290,8 @@ nomem:
 static void restore_private(struct skiff_backing *b)
 {
 	char path[96], link[160], want[64];
-	size_t wl, done = 0;
+	size_t wl;
 	ssize_t n;
-	void *tmp;
 
 	snprintf(path, sizeof(path), "/proc/self/map_files/%lx-%lx",
 		 (unsigned long)b->start, (unsigned long)(b->start + b->len));
@@ -155,24 +302,7 @@ static void restore_private(struct skiff_backing *b)
 	wl = (size_t)snprintf(want, sizeof(want), "/memfd:skiff-window-%u", b->id);
 	if (strncmp(link, want, wl) || (link[wl] && link[wl] != ' '))
 		return;
-	tmp = mmap(NULL, b->len, PROT_READ | PROT_WRITE,
-		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (tmp == MAP_FAILED)
-		return;
-	while (done < b->len) {
-		ssize_t r = pread(b->fd, (char *)tmp + done, b->len - done,
-				  (off_t)done);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0) {
-			munmap(tmp, b->len);
-			return;
-		}
-		done += (size_t)r;
-	}
-	if (mremap(tmp, b->len, b->len, MREMAP_MAYMOVE | MREMAP_FIXED,
-		   (void *)b->start) == MAP_FAILED)
-		munmap(tmp, b->len);
+	make_private(b, b->start, b->len);
 }
 
 static void backing_put(struct skiff_backing *b)
@@ -187,6 +317,8 @@ static void backing_put(struct skiff_backing *b)
 			nreg--;
 		}
 		restore_private(b);
+		if (b->marker)
+			marker_put(b->marker, 1);
 		close(b->fd);
 		free(b);
 	}
@@ -212,8 +344,8 @@ static int acquire(uintptr_t a, size_t len, struct skiff_piece **out,
 	uintptr_t p = a, end = a + len;
 	int err = 0;
 
-	raise_nofile();
 	pthread_mutex_lock(&reg_lock);
+	raise_nofile(); /* under the lock: its flag is shared */
 	while (p < end) {
 		size_t i = reg_search(p);
 		struct skiff_backing *b = NULL;
@@ -268,10 +400,14 @@ static int acquire(uintptr_t a, size_t len, struct skiff_piece **out,
 	for (unsigned i = 0; !err && i < npc; i++) {
 		void *v = mmap(NULL, pc[i].len, PROT_READ | PROT_WRITE, MAP_SHARED,
 			       pc[i].b->fd, (off_t)pc[i].file_off);
-		if (v == MAP_FAILED)
+		if (v == MAP_FAILED) {
 			err = -ENOMEM;
-		else
+		} else {
 			pc[i].view = v;
+			/* a fork() child does not use the parent's windows:
+			 * it must not keep their pages alive either */
+			madvise(v, pc[i].len, MADV_DONTFORK);
+		}
 	}
 	if (err) {
 		pieces_put(pc, npc);
@@ -720,6 +856,7 @@ int skiff_rwin_map(struct skiff_rma *r, struct skiff_rwin *w)
 	p = mmap(NULL, w->len, w->mprot, MAP_SHARED, w->fd, (off_t)w->file_off);
 	if (p == MAP_FAILED)
 		return -ENOMEM;
+	madvise(p, w->len, MADV_DONTFORK); /* the parent's, not a child's */
 	w->map = p;
 	close(w->fd);
 	w->fd = -1;
@@ -789,6 +926,8 @@ static void peer_win_add(struct skiff_ep *ep, const struct skiff_rma_win *w,
 			      (off_t)w->file_off);
 		if (nw.map == MAP_FAILED)
 			return;
+		/* the parent's, not a child's */
+		madvise(nw.map, w->len, MADV_DONTFORK);
 	}
 	if (push_rwin(&r->rwin, &r->nrwin, &r->caprwin, i, &nw) < 0) {
 		if (nw.map)
@@ -1122,13 +1261,7 @@ static void svc_add(struct skiff_ep *ep)
 		sigset_t all, old;
 		int ok;
 
-		static int atfork_done;
-
 		svc_n = 0; /* a parent's endpoints are not ours to watch */
-		if (!atfork_done)
-			atfork_done = pthread_atfork(svc_atfork_prepare,
-						     svc_atfork_parent,
-						     svc_atfork_child) == 0;
 		if (svc_wake < 0)
 			svc_wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 		pthread_attr_init(&at);
@@ -1213,6 +1346,7 @@ int skiff_rma_attach(struct skiff_ep *ep, int ctl)
 	r->self_ctl = &ep->region->rma[ep->side];
 	r->peer_ctl = &ep->region->rma[1 - ep->side];
 	r->next_auto = AUTO_BASE;
+	r->gen = skiff_fork_gen;
 	ep->rma = r;
 	svc_add(ep);
 	return 0;
@@ -1225,6 +1359,12 @@ void skiff_rma_detach(struct skiff_ep *ep)
 
 	if (!r)
 		return;
+	if (r->gen != skiff_fork_gen) {
+		/* a fork() child's copy of the parent's state: its windows,
+		 * RMAs in flight and control socket are the parent's */
+		ep->rma = NULL;
+		return;
+	}
 	/* RMAs in progress through this endpoint complete first */
 	pthread_mutex_lock(&r->clock);
 	last = r->submitted;
@@ -1282,7 +1422,8 @@ int skiff_rma_enter(int epd, struct skiff_ep **out)
 		return r;
 	if (ep->fd != epd)
 		return -EBADF;
-	if (ep->state != SKIFF_EP_CONNECTED || !ep->rma)
+	if (ep->state != SKIFF_EP_CONNECTED || !ep->rma ||
+	    ep->rma->gen != skiff_fork_gen)
 		return -ENOTCONN;
 	if (skiff_peer_gone(ep))
 		return -ECONNRESET;
@@ -1347,7 +1488,8 @@ off_t skiff_api_register(scif_epd_t epd, void *addr, size_t len,
 	int ret;
 
 	ret = skiff_ep_get(epd, &ep);
-	if (ret == 0 && (ep->state != SKIFF_EP_CONNECTED || !ep->rma))
+	if (ret == 0 && (ep->state != SKIFF_EP_CONNECTED || !ep->rma ||
+			 ep->rma->gen != skiff_fork_gen))
 		ret = -ENOTCONN;
 	if (ret == 0 && skiff_check_hup(ep))
 		ret = -ECONNRESET;
@@ -1434,7 +1576,8 @@ int skiff_api_unregister(scif_epd_t epd, off_t offset, size_t len)
 	size_t i, j;
 	int ret = skiff_ep_get(epd, &ep);
 
-	if (ret == 0 && (ep->state != SKIFF_EP_CONNECTED || !ep->rma))
+	if (ret == 0 && (ep->state != SKIFF_EP_CONNECTED || !ep->rma ||
+			 ep->rma->gen != skiff_fork_gen))
 		ret = -ENOTCONN;
 	if (ret == 0 && skiff_check_hup(ep))
 		ret = -ECONNRESET;
@@ -1483,4 +1626,155 @@ int skiff_api_unregister(scif_epd_t epd, off_t offset, size_t len)
 	pthread_mutex_unlock(&r->lock);
 	(void)ret; /* a gone peer does not keep us from unregistering */
 	return 0;
+}
+
+/* ---- fork() ----
+ * The child has one thread and a copy of everything. Prepare takes only
+ * reg_lock (never held while waiting on a peer); the control service's
+ * locks may be held by its thread while it waits on a peer, so the child
+ * makes them anew with empty state: the parent's endpoints are not the
+ * child's to serve, and their RMA state is refused there (skiff_fork_gen).
+ * The service thread starts again with the child's first connection.
+ *
+ * Registered pages stay the parent's, as with SCIF's pinning: the child
+ * gets private copies of the re-backed ranges it inherited (made before
+ * fork() returns in the parent, which waits for them, so they hold the
+ * fork-time contents), nothing where the user gave MADV_DONTFORK, before
+ * registering (the marker page) or after (the range is not inherited). */
+
+unsigned skiff_fork_gen;
+static int fork_pipe[2] = { -1, -1 };
+/* a child that does not finish its copies in this long is not waited for */
+#define FORK_WAIT_MS 10000
+
+static void fork_prepare(void)
+{
+	int e = errno;
+
+	pthread_mutex_lock(&reg_lock);
+	fork_pipe[0] = fork_pipe[1] = -1;
+	if (nreg && pipe2(fork_pipe, O_CLOEXEC) < 0)
+		fork_pipe[0] = fork_pipe[1] = -1;
+	errno = e;
+}
+
+static void fork_parent(void)
+{
+	int e = errno;
+
+	if (fork_pipe[1] >= 0) {
+		struct pollfd p = { .fd = fork_pipe[0], .events = POLLIN };
+
+		close(fork_pipe[1]);
+		/* hang-up once the child has its copies (or is gone, or
+		 * fork() failed) */
+		while (poll(&p, 1, FORK_WAIT_MS) < 0 && errno == EINTR)
+			;
+		close(fork_pipe[0]);
+		fork_pipe[0] = fork_pipe[1] = -1;
+	}
+	pthread_mutex_unlock(&reg_lock);
+	errno = e;
+}
+
+struct fork_map {
+	uintptr_t lo, hi;
+	unsigned long ino;
+};
+
+/* The child's inherited mappings of re-backed ranges, from /proc/self/maps
+ * (read whole before anything changes). */
+static size_t fork_maps(struct fork_map **out)
+{
+	struct fork_map *v = NULL;
+	size_t n = 0, cap = 0;
+	char line[512];
+	FILE *f = fopen("/proc/self/maps", "re");
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long lo, hi, ino;
+		int name = 0;
+
+		if (!strstr(line, "/memfd:skiff-window-"))
+			continue;
+		if (sscanf(line, "%lx-%lx %*s %*s %*s %lu %n", &lo, &hi, &ino,
+			   &name) < 3 || !name)
+			continue;
+		if (n == cap) {
+			size_t nc = cap ? cap * 2 : 64;
+			void *t = realloc(v, nc * sizeof(*v));
+			if (!t)
+				break;
+			v = t;
+			cap = nc;
+		}
+		v[n].lo = lo;
+		v[n].hi = hi;
+		v[n].ino = ino;
+		n++;
+	}
+	fclose(f);
+	*out = v;
+	return n;
+}
+
+static void fork_child(void)
+{
+	struct fork_map *m = NULL;
+	size_t nm;
+	int e = errno;
+
+	skiff_fork_gen++;
+	/* svc_lock and svc_cond: svc_atfork_child, which ran first */
+	svc_eps = NULL; /* the parent's; it may have been mid-realloc */
+	svc_n = svc_cap = 0;
+	svc_pid = 0;
+	pthread_mutex_init(&cache_lock, NULL);
+	if (fork_pipe[0] >= 0)
+		close(fork_pipe[0]);
+	nm = nreg ? fork_maps(&m) : 0;
+	for (size_t k = 0; k < nm; k++) {
+		size_t i = reg_search(m[k].lo);
+		struct skiff_backing *b = i < nreg ? reg[i] : NULL;
+		struct stat st;
+		size_t len = m[k].hi - m[k].lo;
+
+		/* ours: inside a backing, of its file (the library's own views
+		 * and the peer's windows are elsewhere) */
+		if (!b || m[k].lo < b->start || m[k].hi > b->start + b->len ||
+		    fstat(b->fd, &st) < 0 || (unsigned long)st.st_ino != m[k].ino)
+			continue;
+		if ((b->marker && msync(b->marker, PAGE, MS_ASYNC) < 0 &&
+		     errno == ENOMEM) || make_private(b, m[k].lo, len) < 0)
+			munmap((void *)m[k].lo, len); /* absent, never shared */
+	}
+	free(m);
+	for (size_t i = 0; i < nreg; i++) {
+		/* the parent's; the inherited windows keep pointing at them
+		 * (never used here) */
+		close(reg[i]->fd);
+		reg[i]->fd = -1;
+		if (reg[i]->marker)
+			marker_put(reg[i]->marker, 1);
+		reg[i]->marker = NULL;
+	}
+	nreg = 0;
+	if (fork_pipe[1] >= 0)
+		close(fork_pipe[1]);
+	fork_pipe[0] = fork_pipe[1] = -1;
+	pthread_mutex_unlock(&reg_lock);
+	errno = e;
+}
+
+/* Prepare handlers run in the reverse order of registration, parent and
+ * child handlers in order: fork_prepare takes reg_lock before the service's
+ * svc_lock is taken (no path holds svc_lock and wants reg_lock), and the
+ * parent releases svc_lock before fork_parent waits for the child's copies,
+ * so the control service is not held up by a fork's copying. */
+__attribute__((constructor)) static void window_atfork(void)
+{
+	pthread_atfork(svc_atfork_prepare, svc_atfork_parent, svc_atfork_child);
+	pthread_atfork(fork_prepare, fork_parent, fork_child);
 }

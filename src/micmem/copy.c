@@ -166,32 +166,72 @@ static void *worker(void *arg)
 	return NULL;
 }
 
-int mm_engine_start(struct mm_engine *e)
+/* Start the workers of the channels that have none. */
+static int start_workers(struct mm_engine *e)
 {
 	sigset_t all, old;
 	int r = 0;
 
-	memset(e, 0, sizeof(*e));
 	/* workers take no signals: they belong to the application's threads */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	for (int i = 0; i < MM_NCHAN; i++) {
 		struct mm_chan *c = &e->ch[i];
 
+		if (c->started)
+			continue;
 		pthread_mutex_init(&c->mu, NULL);
 		pthread_cond_init(&c->cv, NULL);
 		r = -pthread_create(&c->th, NULL, worker, c);
-		if (r < 0) {
-			pthread_cond_destroy(&c->cv);
-			pthread_mutex_destroy(&c->mu);
-			break;
-		}
+		if (r < 0)
+			break; /* its queue still works: callers take back */
 		c->started = 1;
 	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return r;
+}
+
+int mm_engine_start(struct mm_engine *e)
+{
+	int r;
+
+	memset(e, 0, sizeof(*e));
+	pthread_mutex_init(&e->start_mu, NULL);
+	r = start_workers(e);
 	if (r < 0)
 		mm_engine_stop(e);
 	return r;
+}
+
+void mm_engine_forked(struct mm_engine *e)
+{
+	pthread_mutex_init(&e->start_mu, NULL);
+	for (int i = 0; i < MM_NCHAN; i++) {
+		struct mm_chan *c = &e->ch[i];
+
+		if (!c->started)
+			continue;
+		pthread_mutex_init(&c->mu, NULL);
+		pthread_cond_init(&c->cv, NULL);
+		/* the pieces queued are on the stacks of the parent's callers */
+		c->head = c->tail = NULL;
+		c->nq = 0;
+		c->stop = 0;
+		c->started = 0;
+		e->restart = 1;
+	}
+}
+
+/* A transfer in a fork() child: its workers first (a transfer works without
+ * them, the caller then copies both halves). */
+static void restart_workers(struct mm_engine *e)
+{
+	pthread_mutex_lock(&e->start_mu);
+	if (__atomic_load_n(&e->restart, __ATOMIC_ACQUIRE)) {
+		start_workers(e);
+		__atomic_store_n(&e->restart, 0, __ATOMIC_RELEASE);
+	}
+	pthread_mutex_unlock(&e->start_mu);
 }
 
 void mm_engine_stop(struct mm_engine *e)
@@ -351,6 +391,8 @@ void mm_transfer(struct mm_engine *e, const struct mm_range *r, uint64_t off,
 	uint64_t fixed, n, c0, c1, t0, ps, old;
 	int cls, m;
 
+	if (__atomic_load_n(&e->restart, __ATOMIC_ACQUIRE))
+		restart_workers(e);
 	if (flags != MICMEM_AUTO) {
 		do_transfer(e, r, off, dev, len, dir, flags);
 		return;

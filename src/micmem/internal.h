@@ -91,10 +91,15 @@ struct mm_auto {
 struct mm_engine {
 	struct mm_chan ch[MM_NCHAN];
 	struct mm_auto au[MM_AUTO_CLASSES];
+	int restart;             /* atomic: a fork() child, workers to start */
+	pthread_mutex_t start_mu; /* who starts them */
 };
 
 int mm_engine_start(struct mm_engine *e);
 void mm_engine_stop(struct mm_engine *e);
+/* In a fork() child: the workers are not there, the queues and locks are
+ * the parent's; reset them, and start workers again on the next transfer. */
+void mm_engine_forked(struct mm_engine *e);
 /* Copy synchronously; @flags MICMEM_SINGLE/DUAL/AUTO (validated). */
 void mm_transfer(struct mm_engine *e, const struct mm_range *r, uint64_t off,
 		 char *dev, uint64_t len, enum mm_dir dir, int flags);

@@ -6,7 +6,7 @@
  * Each handle has its own reader-writer lock: transfers hold it shared (so
  * any number run at once), calls that change the board or the range list
  * hold it exclusive. The copy itself takes only per-channel and
- * per-transfer locks (copy.c).
+ * per-transfer locks (copy.c). fork(): see mm_fork_child.
  */
 #define _GNU_SOURCE
 #include "internal.h"
@@ -93,9 +93,46 @@ static void hunlock(struct mm_handle *p)
 	hput(p);
 }
 
-int mm_api_open(void)
+static void handle_lock_init(struct mm_handle *p)
 {
 	pthread_rwlockattr_t a;
+
+	pthread_rwlockattr_init(&a);
+	/* a stream of transfers must not starve maprange or close */
+	pthread_rwlockattr_setkind_np(&a,
+		PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	pthread_rwlock_init(&p->lock, &a);
+	pthread_rwlockattr_destroy(&a);
+}
+
+/*
+ * fork(): a child has only the thread that forked. The locks may have been
+ * held by threads that are not there (a handle's for a long transfer, or
+ * by a call waiting on scifd), so the child makes them anew instead of
+ * waiting: the table and the handles change by single stores under them
+ * (a slot, a list head), so what the child sees is consistent. A handle's
+ * engine starts new workers on its next transfer (copy.c).
+ */
+static void mm_fork_child(void)
+{
+	pthread_rwlock_init(&tab_lock, NULL);
+	for (int h = 0; h < MM_MAX_HANDLES; h++) {
+		struct mm_handle *p = tab[h];
+
+		if (!p)
+			continue;
+		handle_lock_init(p);
+		mm_engine_forked(&p->eng);
+	}
+}
+
+__attribute__((constructor)) static void mm_atfork(void)
+{
+	pthread_atfork(NULL, NULL, mm_fork_child);
+}
+
+int mm_api_open(void)
+{
 	struct mm_handle *p = calloc(1, sizeof(*p));
 	int h;
 
@@ -104,12 +141,7 @@ int mm_api_open(void)
 	p->refs = 1;
 	p->board = -1;
 	p->dsock = -1;
-	pthread_rwlockattr_init(&a);
-	/* a stream of transfers must not starve maprange or close */
-	pthread_rwlockattr_setkind_np(&a,
-		PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
-	pthread_rwlock_init(&p->lock, &a);
-	pthread_rwlockattr_destroy(&a);
+	handle_lock_init(p);
 	pthread_rwlock_wrlock(&tab_lock);
 	for (h = 0; h < MM_MAX_HANDLES && tab[h]; h++)
 		;
