@@ -305,23 +305,67 @@ static void restore_private(struct skiff_backing *b)
 	make_private(b, b->start, b->len);
 }
 
+/* The control service's thread (svc_main) */
+static __thread int in_service;
+/* backings with no window left, kept re-backed (under reg_lock) */
+static size_t nidle;
+
+static void backing_free(struct skiff_backing *b)
+{
+	restore_private(b);
+	if (b->marker)
+		marker_put(b->marker, 1);
+	close(b->fd);
+	free(b);
+}
+
+/*
+ * The last window of a range goes. In a call of the user (scif_unregister,
+ * scif_close) the range becomes private memory again at once. When the
+ * service drops it (the peer unmapped the last mapping of a window already
+ * unregistered), the user is running meanwhile and may be writing there: a
+ * restore would lose those writes, so the range stays re-backed (it is
+ * still the user's memory, and fork() copies it) until it is registered
+ * again (reused as it is) or the user's next scif_unregister or scif_close
+ * (reap_idle).
+ */
 static void backing_put(struct skiff_backing *b)
 {
 	size_t i;
 
 	pthread_mutex_lock(&reg_lock);
 	if (--b->refs == 0) {
-		i = reg_search(b->start);
-		if (i < nreg && reg[i] == b) {
-			memmove(&reg[i], &reg[i + 1], (nreg - i - 1) * sizeof(*reg));
-			nreg--;
+		if (in_service) {
+			__atomic_add_fetch(&nidle, 1, __ATOMIC_RELAXED);
+		} else {
+			i = reg_search(b->start);
+			if (i < nreg && reg[i] == b) {
+				memmove(&reg[i], &reg[i + 1],
+					(nreg - i - 1) * sizeof(*reg));
+				nreg--;
+			}
+			backing_free(b);
 		}
-		restore_private(b);
-		if (b->marker)
-			marker_put(b->marker, 1);
-		close(b->fd);
-		free(b);
 	}
+	pthread_mutex_unlock(&reg_lock);
+}
+
+/* Restore the ranges the service left re-backed (backing_put). */
+static void reap_idle(void)
+{
+	size_t k = 0;
+
+	if (in_service || !__atomic_load_n(&nidle, __ATOMIC_RELAXED))
+		return;
+	pthread_mutex_lock(&reg_lock);
+	for (size_t i = 0; i < nreg; i++) {
+		if (reg[i]->refs == 0)
+			backing_free(reg[i]);
+		else
+			reg[k++] = reg[i];
+	}
+	nreg = k;
+	__atomic_store_n(&nidle, 0, __ATOMIC_RELAXED);
 	pthread_mutex_unlock(&reg_lock);
 }
 
@@ -388,7 +432,9 @@ static int acquire(uintptr_t a, size_t len, struct skiff_piece **out,
 		}
 		if (n > end - p)
 			n = end - p;
-		b->refs++;
+		if (b->refs++ == 0)
+			/* an idle range registered again: as it is */
+			__atomic_sub_fetch(&nidle, 1, __ATOMIC_RELAXED);
 		pc[npc].b = b;
 		pc[npc].file_off = p - b->start;
 		pc[npc].len = n;
@@ -1150,6 +1196,7 @@ static void *svc_main(void *arg)
 	size_t cap = 0;
 
 	(void)arg;
+	in_service = 1;
 	for (;;) {
 		size_t n;
 		int retry = 0;
@@ -1365,6 +1412,7 @@ void skiff_rma_detach(struct skiff_ep *ep)
 		ep->rma = NULL;
 		return;
 	}
+	reap_idle();
 	/* RMAs in progress through this endpoint complete first */
 	pthread_mutex_lock(&r->clock);
 	last = r->submitted;
@@ -1576,6 +1624,7 @@ int skiff_api_unregister(scif_epd_t epd, off_t offset, size_t len)
 	size_t i, j;
 	int ret = skiff_ep_get(epd, &ep);
 
+	reap_idle();
 	if (ret == 0 && (ep->state != SKIFF_EP_CONNECTED || !ep->rma ||
 			 ep->rma->gen != skiff_fork_gen))
 		ret = -ENOTCONN;
@@ -1761,6 +1810,7 @@ static void fork_child(void)
 		reg[i]->marker = NULL;
 	}
 	nreg = 0;
+	__atomic_store_n(&nidle, 0, __ATOMIC_RELAXED);
 	if (fork_pipe[1] >= 0)
 		close(fork_pipe[1]);
 	fork_pipe[0] = fork_pipe[1] = -1;
