@@ -139,7 +139,7 @@ SKIFF_API int scif_bind(scif_epd_t epd, uint16_t pn)
 
 	if (r < 0)
 		SKIFF_RET(r);
-	pthread_mutex_lock(&ep->lock);
+	skiff_ep_lock(ep, &ep->lock);
 	r = do_bind(ep, pn);
 	pthread_mutex_unlock(&ep->lock);
 	SKIFF_RET(r);
@@ -152,7 +152,7 @@ SKIFF_API int scif_listen(scif_epd_t epd, int backlog)
 
 	if (r < 0)
 		SKIFF_RET(r);
-	pthread_mutex_lock(&ep->lock);
+	skiff_ep_lock(ep, &ep->lock);
 	if (ep->state == SKIFF_EP_UNBOUND)
 		r = -EINVAL;
 	else if (ep->state != SKIFF_EP_BOUND)
@@ -427,7 +427,7 @@ SKIFF_API int scif_connect(scif_epd_t epd, struct scif_portID *dst)
 
 	if (r < 0)
 		SKIFF_RET(r);
-	pthread_mutex_lock(&ep->lock);
+	skiff_ep_lock(ep, &ep->lock);
 	r = do_connect(ep, dst);
 	pthread_mutex_unlock(&ep->lock);
 	SKIFF_RET(r);

@@ -10,16 +10,35 @@
  * Endpoint structs are never returned to malloc (closed ones go to a free
  * list): a thread racing with scif_close() on the same endpoint finds a
  * closed endpoint, never freed memory.
+ *
+ * Across fork() an endpoint is what its descriptor is, one object shared by
+ * the processes holding it. The structs live in MAP_SHARED anonymous slabs,
+ * which a child inherits as shared memory, so a listening or connected
+ * endpoint keeps one set of ring positions, counters and (process-shared,
+ * robust) locks in every holder: one stream, as when it lived in the
+ * kernel. Only the last holder's scif_close ends the endpoint (shutdown,
+ * closed flag, windows unregistered); the others drop their own mapping and
+ * descriptor. A holder is a process with a POSIX read lock on byte 0 of the
+ * endpoint's socket: the kernel drops it when the process closes the
+ * descriptor, exits or is killed, so "last" stays exact whatever way a
+ * holder goes. Endpoints not yet listening or connected are copied into
+ * the child's own memory at fork: their state means something to one
+ * process only.
  */
 #define _GNU_SOURCE
 #include "internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "nodeq.h"
@@ -30,7 +49,14 @@
 
 static _Atomic(struct skiff_ep *) *table[NCHUNKS];
 static pthread_mutex_t table_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct skiff_ep *free_list; /* linked through ->sock, under table_lock */
+static struct skiff_ep *free_list; /* linked through ->region_size, under table_lock */
+
+/* endpoint structs are carved from shared slabs (fork, see above) */
+#define SLAB_BYTES (64u << 10)
+#define EP_STRIDE ((sizeof(struct skiff_ep) + 63) & ~(size_t)63)
+static unsigned char *slab_next; /* under table_lock */
+static size_t slab_left;
+static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
 
 static struct skiff_ctx ctx;
 static pthread_once_t ctx_once = PTHREAD_ONCE_INIT;
@@ -69,23 +95,56 @@ static _Atomic(struct skiff_ep *) *slot(int fd, int create)
 	return chunk ? &chunk[(unsigned)fd & (CHUNK - 1)] : NULL;
 }
 
+static void init_mutexes(struct skiff_ep *ep)
+{
+	pthread_mutexattr_t a;
+
+	pthread_mutexattr_init(&a);
+	pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
+	/* a holder killed inside a call must not hang the others */
+	pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
+	pthread_mutex_init(&ep->send_lock, &a);
+	pthread_mutex_init(&ep->recv_lock, &a);
+	pthread_mutex_init(&ep->lock, &a);
+	pthread_mutexattr_destroy(&a);
+}
+
+/* A fresh struct from the shared slab, mutexes initialised; table_lock held. */
+static struct skiff_ep *carve(void)
+{
+	struct skiff_ep *ep;
+
+	if (slab_left < EP_STRIDE) {
+		void *p = mmap(NULL, SLAB_BYTES, PROT_READ | PROT_WRITE,
+			       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+		if (p == MAP_FAILED)
+			return NULL;
+		slab_next = p;
+		slab_left = SLAB_BYTES;
+	}
+	ep = (struct skiff_ep *)(void *)slab_next;
+	slab_next += EP_STRIDE;
+	slab_left -= EP_STRIDE;
+	init_mutexes(ep);
+	return ep;
+}
+
+static void fork_setup(void);
+
 struct skiff_ep *skiff_ep_alloc(void)
 {
 	struct skiff_ep *ep;
 
+	pthread_once(&fork_once, fork_setup);
 	pthread_mutex_lock(&table_lock);
 	ep = free_list;
 	if (ep)
 		free_list = (struct skiff_ep *)(uintptr_t)ep->region_size;
+	else
+		ep = carve();
 	pthread_mutex_unlock(&table_lock);
-	if (!ep) {
-		ep = calloc(1, sizeof(*ep));
-		if (!ep)
-			return NULL;
-		pthread_mutex_init(&ep->send_lock, NULL);
-		pthread_mutex_init(&ep->recv_lock, NULL);
-		pthread_mutex_init(&ep->lock, NULL);
-	}
+	if (!ep)
+		return NULL;
 	/* keep the mutexes, reset everything else */
 	ep->fd = -1;
 	ep->sock = -1;
@@ -102,6 +161,7 @@ struct skiff_ep *skiff_ep_alloc(void)
 	memset(&ep->rx, 0, sizeof(ep->rx));
 	ep->rma = NULL;
 	atomic_store(&ep->dead, 0);
+	atomic_store(&ep->forked, 0);
 	return ep;
 }
 
@@ -134,39 +194,225 @@ int skiff_ep_verify(struct skiff_ep *ep)
 	return 0;
 }
 
-static void drop_stale(int fd, struct skiff_ep *ep);
-
-int skiff_ep_register(struct skiff_ep *ep)
+static int sharable(const struct skiff_ep *ep)
 {
-	_Atomic(struct skiff_ep *) *s = slot(ep->fd, 1);
-	struct skiff_ep *old;
-	int r;
-
-	if (!s)
-		return -EMFILE;
-	r = skiff_ep_refresh_identity(ep);
-	if (r < 0)
-		return r;
-	/* The number is free again, so whatever the slot holds is an endpoint
-	 * the user closed with close(): release it. */
-	old = atomic_load_explicit(s, memory_order_acquire);
-	if (old && old != ep)
-		drop_stale(ep->fd, old);
-	atomic_store_explicit(s, ep, memory_order_release);
-	return 0;
+	return ep->state == SKIFF_EP_LISTENING || ep->state == SKIFF_EP_CONNECTED ||
+	       ep->state == SKIFF_EP_DISCONNECTED;
 }
 
-/* Release what a stale entry holds (the user closed its fd with close()). */
-static void drop_stale(int fd, struct skiff_ep *ep)
+/* Take @ep out of this process's table at @fd (table_lock held); -EBADF if
+ * another thread took it out first. Under table_lock, so that fork() sees
+ * it either in or out. */
+static int unlist_locked(int fd, struct skiff_ep *ep)
 {
 	_Atomic(struct skiff_ep *) *s = slot(fd, 0);
 	struct skiff_ep *expect = ep;
 
 	if (!s || !atomic_compare_exchange_strong(s, &expect, NULL))
-		return;
-	pthread_mutex_lock(&ep->lock);
-	pthread_mutex_lock(&ep->send_lock);
-	pthread_mutex_lock(&ep->recv_lock);
+		return -EBADF;
+	return 0;
+}
+
+static int unlist(int fd, struct skiff_ep *ep)
+{
+	int r;
+
+	pthread_mutex_lock(&table_lock);
+	r = unlist_locked(fd, ep);
+	pthread_mutex_unlock(&table_lock);
+	return r;
+}
+
+/* ---- holders (see the top of the file) ---- */
+
+static int lk(int fd, int cmd, short type, off_t start, off_t len,
+	      struct flock *out)
+{
+	struct flock fl = { .l_type = type, .l_whence = SEEK_SET,
+			    .l_start = start, .l_len = len };
+	int r;
+
+	do
+		r = fcntl(fd, cmd, &fl);
+	while (r < 0 && errno == EINTR);
+	if (out)
+		*out = fl;
+	return r;
+}
+
+/* This process holds the endpoint (idempotent). */
+static void hold(struct skiff_ep *ep)
+{
+	lk(ep->fd, F_SETLK, F_RDLCK, 0, 1, NULL);
+}
+
+/* A child of fork() takes its holds in its atfork handler; until then a
+ * parent closing could think itself the last. Each fork() that may share
+ * endpoints leaves a token, the read end of a pipe whose write end only
+ * the child keeps until it holds what it inherited: EOF means settled
+ * (also when the fork failed or the child died). */
+#define TOKENS_MAX 64
+#define SETTLE_MS 2000
+static pthread_mutex_t token_lock = PTHREAD_MUTEX_INITIALIZER;
+static int tokens[TOKENS_MAX];
+static _Atomic int ntokens;
+static int token_rd = -1, token_wr = -1; /* from prepare to parent/child */
+
+/* Close the tokens that reached EOF (token_lock held); how many remain. */
+static int reap_tokens(struct pollfd *pf)
+{
+	int n = atomic_load(&ntokens), k = 0;
+
+	if (n <= 0 || n > TOKENS_MAX)
+		return 0;
+	for (int i = 0; i < n; i++)
+		pf[i] = (struct pollfd){ .fd = tokens[i], .events = POLLIN };
+	if (poll(pf, (nfds_t)n, 0) < 0)
+		return n;
+	for (int i = 0; i < n; i++) {
+		if (pf[i].revents)
+			close(tokens[i]); /* EOF: that child holds */
+		else
+			pf[k].fd = tokens[k] = tokens[i], k++;
+	}
+	atomic_store(&ntokens, k);
+	return k;
+}
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* 0 once every fork so far has settled, -ETIMEDOUT if one did not. The
+ * lock is not held while waiting: fork() takes it. */
+static int forks_settle(void)
+{
+	struct pollfd pf[TOKENS_MAX];
+	int64_t end = 0;
+	int n;
+
+	if (!atomic_load_explicit(&ntokens, memory_order_acquire))
+		return 0;
+	for (;;) {
+		pthread_mutex_lock(&token_lock);
+		n = reap_tokens(pf);
+		pthread_mutex_unlock(&token_lock);
+		if (!n)
+			return 0;
+		if (!end)
+			end = mono_ms() + SETTLE_MS;
+		else if (mono_ms() > end)
+			return -ETIMEDOUT;
+		/* a pause that ends at the first EOF (an fd reused meanwhile
+		 * only shortens it) */
+		poll(pf, (nfds_t)n, 1);
+	}
+}
+
+/* Is this process the endpoint's last holder? Closers in different
+ * processes take turns (a write lock on byte 1), so that of two closing at
+ * once exactly one sees the other gone. Until let_go(), this process still
+ * holds the endpoint: no other can end it meanwhile. */
+static int last_holder(struct skiff_ep *ep)
+{
+	struct flock fl;
+
+	if (forks_settle() < 0)
+		return 0; /* a child may hold it: keep it alive */
+	if (!atomic_load(&ep->forked))
+		return 1; /* never inherited: ours alone */
+	if (lk(ep->fd, F_SETLKW, F_WRLCK, 1, 1, NULL) < 0)
+		return 0;
+	return lk(ep->fd, F_GETLK, F_WRLCK, 0, 1, &fl) == 0 && fl.l_type == F_UNLCK;
+}
+
+static void let_go(struct skiff_ep *ep)
+{
+	lk(ep->fd, F_SETLK, F_UNLCK, 0, 2, NULL);
+}
+
+/* The listening and connected endpoints this process got from fork() (in
+ * the child handler; private memory). */
+static struct skiff_ep **inherited;
+static size_t ninherited, capinherited;
+
+static int was_inherited(struct skiff_ep *ep)
+{
+	for (size_t i = 0; i < ninherited; i++)
+		if (inherited[i] == ep)
+			return 1;
+	return 0;
+}
+
+__attribute__((weak)) void skiff_rma_release(struct skiff_ep *ep)
+{
+	/* our service thread forgets it; one we inherited was never ours
+	 * (and window.c's locks may be a copy taken mid-use) */
+	if (ep->rma && !was_inherited(ep))
+		skiff_svc_del(ep);
+}
+
+/* Does a thread of this process hold @m? glibc keeps the owner's thread id
+ * in a robust mutex's futex word. */
+static int held_by_us(pthread_mutex_t *m)
+{
+#ifdef __GLIBC__
+	int tid = __atomic_load_n(&m->__data.__lock, __ATOMIC_ACQUIRE) & 0x3fffffff;
+
+	return tid && syscall(SYS_tgkill, getpid(), tid, 0) == 0;
+#else
+	(void)m;
+	return 1;
+#endif
+}
+
+/* Wait until no thread of ours is inside a send or receive on @ep. They
+ * notice within a sleep slice that our descriptor is gone (msg.c); a holder
+ * in another process may stay inside as long as it likes. Only reads: the
+ * struct may be another process's by now. 0 if one of ours is still inside
+ * after a few seconds. */
+static int own_threads_out(struct skiff_ep *ep)
+{
+	for (int t = 0; held_by_us(&ep->send_lock) || held_by_us(&ep->recv_lock);
+	     t++) {
+		struct timespec ms = { 0, 1000 * 1000 };
+
+		if (t >= 3000)
+			return 0;
+		nanosleep(&ms, NULL);
+	}
+	return 1;
+}
+
+/* A close that is not the endpoint's last, called while this process still
+ * holds it (so that nobody ends it meanwhile): let go of what this process
+ * has of it, touching nothing the other holders use (no shutdown, no
+ * closed flag, no shared field, no window unregistered). */
+static void release_local(struct skiff_ep *ep)
+{
+	void *region = ep->region;
+	size_t size = ep->region_size;
+
+	skiff_rma_release(ep);
+	let_go(ep);
+	close(ep->fd);
+	/* ep may be another process's by now: not read again but for our
+	 * threads' lock words. One of ours that stays inside keeps our
+	 * mapping (leaked rather than pulled from under it). */
+	if (region && own_threads_out(ep))
+		munmap(region, size);
+}
+
+/* This process's last reference is gone: the endpoint ends. */
+static void teardown(struct skiff_ep *ep)
+{
+	skiff_ep_lock(ep, &ep->lock);
+	skiff_ep_lock(ep, &ep->send_lock);
+	skiff_ep_lock(ep, &ep->recv_lock);
 	skiff_rma_detach(ep);
 	skiff_conn_detach(ep);
 	if (ep->sock >= 0)
@@ -177,6 +423,187 @@ static void drop_stale(int fd, struct skiff_ep *ep)
 	pthread_mutex_unlock(&ep->send_lock);
 	pthread_mutex_unlock(&ep->lock);
 	skiff_ep_free(ep);
+}
+
+/* Release what a stale entry holds (the user closed its fd with close()).
+ * The descriptor is gone, so the kernel cannot be asked whether another
+ * process holds the endpoint: one ever inherited is only let go of. */
+static void drop_stale(int fd, struct skiff_ep *ep)
+{
+	if (unlist(fd, ep) < 0)
+		return;
+	if (!atomic_load(&ep->forked))
+		teardown(ep);
+	/* else: our hold went with the descriptor, so ep may be another
+	 * process's by now; it is only forgotten */
+}
+
+int skiff_ep_register(struct skiff_ep *ep)
+{
+	_Atomic(struct skiff_ep *) *s = slot(ep->fd, 1);
+	struct skiff_ep *old;
+	int r, stale = 0;
+
+	if (!s)
+		return -EMFILE;
+	r = skiff_ep_refresh_identity(ep);
+	if (r < 0)
+		return r;
+	if (sharable(ep))
+		hold(ep); /* accepted: a fork may share it from now on */
+	pthread_mutex_lock(&table_lock);
+	/* The number is free again, so whatever the slot holds is an endpoint
+	 * the user closed with close(): release it. */
+	old = atomic_load_explicit(s, memory_order_acquire);
+	if (old && old != ep)
+		stale = unlist_locked(ep->fd, old) == 0;
+	atomic_store_explicit(s, ep, memory_order_release);
+	pthread_mutex_unlock(&table_lock);
+	if (stale && !atomic_load(&old->forked))
+		teardown(old); /* else forgotten, as in drop_stale() */
+	return 0;
+}
+
+void skiff_ep_owner_died(struct skiff_ep *ep, pthread_mutex_t *m)
+{
+	if (ep->region && m == &ep->send_lock) {
+		/* It died between stamping lines and publishing the head: the
+		 * consumer may have taken some of those lines already, so the
+		 * stream cannot be repaired. Reset it, for both sides. */
+		if ((uint32_t)ep->tx.pos != __atomic_load_n(&ep->tx.ctl->head,
+							    __ATOMIC_ACQUIRE)) {
+			skiff_mark_dead(ep);
+			__atomic_store_n(&ep->region->closed[ep->side], 1,
+					 __ATOMIC_RELEASE);
+		}
+	} else if (ep->region && m == &ep->recv_lock) {
+		/* Bytes it copied but did not free went nowhere: they are
+		 * still the next ones. Its spin announcement is void. */
+		uint32_t tail = __atomic_load_n(&ep->rx.ctl->tail, __ATOMIC_ACQUIRE);
+		uint32_t ahead = (uint32_t)ep->rx.pos - tail;
+
+		if (ahead < ep->rx.size)
+			ep->rx.pos -= ahead;
+		else
+			skiff_mark_dead(ep); /* the peer wrote our tail */
+		__atomic_store_n(&ep->rx.ctl->spin, 0, __ATOMIC_RELEASE);
+	}
+	pthread_mutex_consistent(m);
+}
+
+/* ---- fork ----
+ * prepare: table_lock is taken, so that no endpoint enters or leaves the
+ * table meanwhile, and a token is made (see forks_settle). The child holds
+ * every listening or connected endpoint it inherited and copies the others
+ * into memory of its own. */
+
+#define FOR_EACH_SLOT(sp)                                                      \
+	for (unsigned c_ = 0; c_ < NCHUNKS; c_++)                              \
+		if (table[c_])                                                 \
+			for (unsigned i_ = 0; i_ < CHUNK &&                    \
+					      ((sp) = &table[c_][i_], 1);      \
+			     i_++)
+
+static void fork_prepare(void)
+{
+	_Atomic(struct skiff_ep *) *sp;
+	int any = 0, p[2];
+
+	pthread_mutex_lock(&table_lock);
+	FOR_EACH_SLOT(sp) {
+		struct skiff_ep *ep = atomic_load(sp);
+
+		if (ep && sharable(ep)) {
+			atomic_store(&ep->forked, 1);
+			any = 1;
+		}
+	}
+	pthread_mutex_lock(&token_lock);
+	token_rd = token_wr = -1;
+	if (any && pipe2(p, O_CLOEXEC) == 0) {
+		token_rd = p[0];
+		token_wr = p[1];
+	}
+}
+
+static void fork_parent(void)
+{
+	if (token_wr >= 0) {
+		struct pollfd pf[TOKENS_MAX];
+
+		close(token_wr);
+		if (reap_tokens(pf) == TOKENS_MAX) {
+			/* too many unsettled: wait for this one here */
+			struct pollfd p = { .fd = token_rd, .events = POLLIN };
+			while (poll(&p, 1, SETTLE_MS) < 0 && errno == EINTR)
+				;
+			close(token_rd);
+		} else {
+			tokens[atomic_load(&ntokens)] = token_rd;
+			atomic_fetch_add_explicit(&ntokens, 1, memory_order_release);
+		}
+	}
+	token_rd = token_wr = -1;
+	pthread_mutex_unlock(&token_lock);
+	pthread_mutex_unlock(&table_lock);
+}
+
+/* The child: one thread, which holds table_lock. The free list and what is
+ * left of the slab are the parent's to use (shared memory). */
+static void fork_child(void)
+{
+	_Atomic(struct skiff_ep *) *sp;
+	int n = atomic_load(&ntokens);
+
+	pthread_mutex_init(&table_lock, NULL);
+	pthread_mutex_init(&token_lock, NULL);
+	ninherited = 0; /* everything in the table now, below */
+	free_list = NULL;
+	slab_next = NULL;
+	slab_left = 0;
+	FOR_EACH_SLOT(sp) {
+		struct skiff_ep *ep = atomic_load(sp), *mine;
+
+		if (!ep)
+			continue;
+		if (sharable(ep)) {
+			atomic_store(&ep->forked, 1);
+			hold(ep);
+			if (ninherited == capinherited) {
+				size_t nc = capinherited ? 2 * capinherited : 16;
+				void *t = realloc(inherited, nc * sizeof(*inherited));
+				if (t) {
+					inherited = t;
+					capinherited = nc;
+				}
+			}
+			if (ninherited < capinherited)
+				inherited[ninherited++] = ep;
+			continue;
+		}
+		/* not yet listening or connected: a copy of our own */
+		mine = carve();
+		if (!mine)
+			continue; /* shared, as a last resort */
+		memcpy(mine, ep, offsetof(struct skiff_ep, send_lock));
+		atomic_store(&mine->forked, 0);
+		atomic_store(sp, mine);
+	}
+	/* the parent's tokens are not ours; ours is settled */
+	for (int i = 0; i < n; i++)
+		close(tokens[i]);
+	if (token_wr >= 0) {
+		close(token_rd);
+		close(token_wr);
+	}
+	token_rd = token_wr = -1;
+	atomic_store(&ntokens, 0);
+	pthread_mutex_unlock(&table_lock);
+}
+
+static void fork_setup(void)
+{
+	pthread_atfork(fork_prepare, fork_parent, fork_child);
 }
 
 int skiff_ep_get_fast(int epd, struct skiff_ep **out)
@@ -230,6 +657,8 @@ int skiff_ep_make_visible(struct skiff_ep *ep, int sock)
 	else
 		close(ep->sock);
 	ep->sock = -1;
+	/* after the close: closing any descriptor of the file would drop it */
+	hold(ep);
 	return skiff_ep_refresh_identity(ep);
 }
 
@@ -299,24 +728,29 @@ SKIFF_API scif_epd_t scif_open(void)
 
 SKIFF_API int scif_close(scif_epd_t epd)
 {
-	_Atomic(struct skiff_ep *) *s;
-	struct skiff_ep *ep, *expect;
+	struct skiff_ep *ep;
 	int r = skiff_ep_get(epd, &ep);
 
 	if (r < 0)
 		SKIFF_RET(r);
-	s = slot(epd, 0);
-	expect = ep;
-	if (!atomic_compare_exchange_strong(s, &expect, NULL))
-		SKIFF_RET(-EBADF); /* another thread closed it */
+	r = unlist(epd, ep);
+	if (r < 0)
+		SKIFF_RET(r); /* another thread closed it */
+	if (sharable(ep) && !last_holder(ep)) {
+		/* another process inherited it and holds it still */
+		release_local(ep);
+		return 0;
+	}
+	if (sharable(ep))
+		let_go(ep); /* the last: nobody else can take it up now */
 
 	/* Wake threads blocked on this endpoint (accept, send, recv): they
 	 * poll the socket and see it shut down. */
 	if (ep->state != SKIFF_EP_UNBOUND && ep->state != SKIFF_EP_BOUND)
 		shutdown(ep->fd, SHUT_RDWR);
-	pthread_mutex_lock(&ep->lock);
-	pthread_mutex_lock(&ep->send_lock);
-	pthread_mutex_lock(&ep->recv_lock);
+	skiff_ep_lock(ep, &ep->lock);
+	skiff_ep_lock(ep, &ep->send_lock);
+	skiff_ep_lock(ep, &ep->recv_lock);
 	/* RMAs in progress complete, windows are unregistered */
 	skiff_rma_detach(ep);
 	if (ep->region)

@@ -6,6 +6,7 @@
 #ifndef SKIFF_INTERNAL_H
 #define SKIFF_INTERNAL_H
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -172,9 +173,17 @@ struct skiff_ep {
 	struct skiff_ring tx, rx;
 	_Atomic int dead;      /* socket hung up / protocol violation */
 	struct skiff_rma *rma; /* windows, RMA, fences: while connected */
+	/* Process-shared robust mutexes: the struct lives in MAP_SHARED
+	 * memory, so that a listening or connected endpoint inherited by
+	 * fork() is one endpoint (one stream, one set of ring positions) in
+	 * every process holding it, as when it lived in the kernel. Lock
+	 * them with skiff_ep_lock/skiff_ep_trylock (a holder may die). */
 	pthread_mutex_t send_lock;
 	pthread_mutex_t recv_lock;
 	pthread_mutex_t lock; /* state changes: bind, listen, connect, close */
+	/* inherited by a fork() child at least once: scif_close then asks
+	 * the kernel whether other processes hold it (endpoint.c) */
+	_Atomic int forked;
 };
 
 /* process-wide context */
@@ -188,6 +197,11 @@ const struct skiff_ctx *skiff_ctx(void);
 /* window.c */
 int skiff_rma_attach(struct skiff_ep *ep, int ctl);
 void skiff_rma_detach(struct skiff_ep *ep);
+/* This process lets go of @ep's RMA state without a word to the peer: a
+ * scif_close that is not the endpoint's last (another process inherited it
+ * and still holds it). endpoint.c has a weak fallback that only stops the
+ * control service watching it; window.c may define the real one. */
+void skiff_rma_release(struct skiff_ep *ep);
 void skiff_rma_sync_locked(struct skiff_ep *ep); /* rma->lock held */
 void skiff_svc_del(struct skiff_ep *ep);
 int skiff_rma_enter(int epd, struct skiff_ep **out); /* state checks */
@@ -234,6 +248,27 @@ int skiff_error_pipe(void);
  * with close() and the number was reused). Called before every system call
  * on ep->fd in the data paths; the pure shared-memory fast path skips it. */
 int skiff_ep_verify(struct skiff_ep *ep);
+/* A holder of @m died inside the library: leave the stream consistent or
+ * the connection cleanly reset, and make @m usable again. */
+void skiff_ep_owner_died(struct skiff_ep *ep, pthread_mutex_t *m);
+
+static inline void skiff_ep_lock(struct skiff_ep *ep, pthread_mutex_t *m)
+{
+	if (__builtin_expect(pthread_mutex_lock(m) == EOWNERDEAD, 0))
+		skiff_ep_owner_died(ep, m);
+}
+
+/* 0 with @m held, like pthread_mutex_trylock */
+static inline int skiff_ep_trylock(struct skiff_ep *ep, pthread_mutex_t *m)
+{
+	int r = pthread_mutex_trylock(m);
+
+	if (__builtin_expect(r == EOWNERDEAD, 0)) {
+		skiff_ep_owner_died(ep, m);
+		r = 0;
+	}
+	return r;
+}
 
 /* connect.c */
 int skiff_sock_setup(int sock);

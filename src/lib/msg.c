@@ -136,7 +136,7 @@ static int enter(int epd, struct skiff_ep *ep, pthread_mutex_t *m)
 {
 	struct skiff_ep *cur;
 
-	pthread_mutex_lock(m);
+	skiff_ep_lock(ep, m);
 	if (skiff_ep_get_fast(epd, &cur) < 0 || cur != ep || ep->fd != epd) {
 		pthread_mutex_unlock(m);
 		return -EBADF;

@@ -70,12 +70,12 @@ static void arm(int epd, short events)
 	    (ep->state != SKIFF_EP_CONNECTED && ep->state != SKIFF_EP_DISCONNECTED))
 		return;
 	/* a thread inside send/recv already keeps the socket armed */
-	if ((events & POLLIN) && pthread_mutex_trylock(&ep->recv_lock) == 0) {
+	if ((events & POLLIN) && skiff_ep_trylock(ep, &ep->recv_lock) == 0) {
 		if (ep->region && !skiff_rx_avail(ep, &bad))
 			skiff_drain_doorbells(ep);
 		pthread_mutex_unlock(&ep->recv_lock);
 	}
-	if (pthread_mutex_trylock(&ep->send_lock) == 0) {
+	if (skiff_ep_trylock(ep, &ep->send_lock) == 0) {
 		if ((events & POLLOUT) && ep->region &&
 		    !skiff_tx_space(ep, &bad) && !bad)
 			skiff_post_credit(ep);
@@ -160,7 +160,7 @@ SKIFF_API int scif_poll(struct scif_pollepd *epds, unsigned int nepds,
 			if (!(pfd[i].revents & POLLIN) || epds[i].epd < 0 ||
 			    skiff_ep_get_fast(epds[i].epd, &ep) < 0 || !ep->region)
 				continue;
-			if (pthread_mutex_trylock(&ep->recv_lock) == 0) {
+			if (skiff_ep_trylock(ep, &ep->recv_lock) == 0) {
 				if (!skiff_rx_avail(ep, &bad) &&
 				    skiff_drain_doorbells(ep) == 0 &&
 				    !skiff_rx_avail(ep, &bad) &&
