@@ -585,6 +585,105 @@ static void test_last_holder(void)
 	h_pipe_close(&go);
 }
 
+/* ---- 6b. a holder killed inside a blocking call -------------------------- */
+
+/* Wait until @pid sleeps (state S in /proc): a blocking call that found
+ * nothing to do is asleep in poll(), holding the endpoint's lock. */
+static int wait_asleep(pid_t pid)
+{
+	char path[64], buf[512];
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	for (int t = 0; t < 10000; t++) {
+		struct timespec ms = { 0, 1000 * 1000 };
+		FILE *f = fopen(path, "r");
+		char *p = NULL;
+
+		if (f) {
+			if (fgets(buf, sizeof(buf), f))
+				p = strrchr(buf, ')');
+			fclose(f);
+		}
+		if (p && p[1] == ' ' && p[2] == 'S')
+			return 1;
+		nanosleep(&ms, NULL); /* not a wait for time: a poll of state */
+	}
+	return 0;
+}
+
+struct block_arg {
+	int send; /* else receive */
+	size_t n;
+	uint64_t off;
+	int wr;
+};
+
+static int blocked_holder(void *a)
+{
+	struct block_arg *ba = a;
+	unsigned char *b = malloc(ba->n);
+
+	CHECK(b != NULL);
+	fill(b, ba->n, 1, ba->off);
+	h_put(ba->wr, 1);
+	if (ba->send)
+		scif_send(g_stream->p->c, b, (int)ba->n, SCIF_SEND_BLOCK);
+	else
+		scif_recv(g_stream->p->c, b, (int)ba->n, SCIF_RECV_BLOCK);
+	return 1; /* killed before */
+}
+
+static void test_killed_holder(void)
+{
+	struct peer p;
+	struct stream s = { .p = &p };
+	struct block_arg ba;
+	struct h_pipe rdy;
+	unsigned char *b = malloc(20000);
+	pid_t child;
+	int st;
+
+	CHECK(b != NULL);
+	peer_start(&p, 6600);
+	g_stream = &s;
+	exchange(&s, 100, 100, "parent");
+
+	STEP("killed holder: a child killed asleep in scif_recv");
+	h_pipe_init(&rdy, 0);
+	ba = (struct block_arg){ .send = 0, .n = 64, .wr = rdy.wr };
+	child = h_fork(blocked_holder, &ba);
+	CHECK_EQ(h_get_must(rdy.rd, 20000), 1);
+	EXPECT(wait_asleep(child));
+	kill(child, SIGKILL);
+	st = h_waitpid(child, 20000);
+	EXPECT(WIFSIGNALED(st));
+	h_forget(child);
+	/* the parent receives: its lock is not left held by the dead */
+	exchange(&s, 1000, 3000, "parent");
+
+	STEP("killed holder: a child killed asleep in scif_send (ring full)");
+	ba = (struct block_arg){ .send = 1, .n = 20000, .off = s.out, .wr = rdy.wr };
+	child = h_fork(blocked_holder, &ba);
+	CHECK_EQ(h_get_must(rdy.rd, 20000), 1);
+	EXPECT(wait_asleep(child));
+	kill(child, SIGKILL);
+	st = h_waitpid(child, 20000);
+	EXPECT(WIFSIGNALED(st));
+	h_forget(child);
+	/* what it put in the ring (4095 bytes: the peer did not read) stays
+	 * in the stream, and the parent's send follows it */
+	fill(b, 5000, 1, s.out + 4095);
+	peer_cmd(&p, P_RECV, 4095 + 5000, 1, (int32_t)s.out);
+	EXPECT_EQ(send_all(p.c, b, 5000), 5000);
+	EXPECT_EQ(get(p.res), 4095 + 5000);
+	s.out += 4095 + 5000;
+	exchange(&s, 777, 888, "parent");
+	h_pipe_close(&rdy);
+	peer_stop(&p);
+	scif_close(p.c);
+	free(b);
+}
+
 /* ---- 7. fork under load ------------------------------------------------- */
 
 #define LOAD_CHUNK 3000
@@ -754,6 +853,8 @@ int main(int argc, char **argv)
 	test_connected();
 	test_concurrent();
 	test_last_holder();
+	if (!getenv("SKIFF_RING_SIZE")) /* it counts what a ring holds */
+		test_killed_holder();
 	test_fork_loop();
 	return h_finish();
 }

@@ -348,12 +348,28 @@ static int was_inherited(struct skiff_ep *ep)
 	return 0;
 }
 
+/* Fallback until window.c has its own: what it needs is freed when nothing
+ * is registered, mapped or in flight; otherwise it is left to leak. */
 __attribute__((weak)) void skiff_rma_release(struct skiff_ep *ep)
 {
+	struct skiff_rma *r = ep->rma;
+	int mine = !was_inherited(ep);
+
+	if (!r)
+		return;
 	/* our service thread forgets it; one we inherited was never ours
 	 * (and window.c's locks may be a copy taken mid-use) */
-	if (ep->rma && !was_inherited(ep))
+	if (mine)
 		skiff_svc_del(ep);
+	if (r->nlwin || r->nrwin || r->ngrave || r->sigs ||
+	    r->submitted != atomic_load(&r->completed))
+		return;
+	if (r->ctl >= 0)
+		close(r->ctl); /* our descriptor only */
+	free(r->lwin);
+	free(r->rwin);
+	free(r->grave);
+	free(r); /* ep->rma is shared: left as it is */
 }
 
 /* Does a thread of this process hold @m? glibc keeps the owner's thread id
@@ -568,7 +584,8 @@ static void fork_child(void)
 			continue;
 		if (sharable(ep)) {
 			atomic_store(&ep->forked, 1);
-			hold(ep);
+			if (skiff_ep_verify(ep) == 0) /* not a number reused */
+				hold(ep);
 			if (ninherited == capinherited) {
 				size_t nc = capinherited ? 2 * capinherited : 16;
 				void *t = realloc(inherited, nc * sizeof(*inherited));
