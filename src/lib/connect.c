@@ -141,7 +141,7 @@ SKIFF_API int scif_bind(scif_epd_t epd, uint16_t pn)
 		SKIFF_RET(r);
 	skiff_ep_lock(ep, &ep->lock);
 	r = do_bind(ep, pn);
-	pthread_mutex_unlock(&ep->lock);
+	skiff_ep_unlock(&ep->lock);
 	SKIFF_RET(r);
 }
 
@@ -172,7 +172,7 @@ SKIFF_API int scif_listen(scif_epd_t epd, int backlog)
 		ep->backlog = backlog;
 		ep->state = SKIFF_EP_LISTENING;
 	}
-	pthread_mutex_unlock(&ep->lock);
+	skiff_ep_unlock(&ep->lock);
 	SKIFF_RET(r);
 }
 
@@ -429,7 +429,7 @@ SKIFF_API int scif_connect(scif_epd_t epd, struct scif_portID *dst)
 		SKIFF_RET(r);
 	skiff_ep_lock(ep, &ep->lock);
 	r = do_connect(ep, dst);
-	pthread_mutex_unlock(&ep->lock);
+	skiff_ep_unlock(&ep->lock);
 	SKIFF_RET(r);
 }
 

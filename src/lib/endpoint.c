@@ -34,6 +34,9 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/futex.h>
+#include <signal.h>
+#include <stdio.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -95,18 +98,97 @@ static _Atomic(struct skiff_ep *) *slot(int fd, int create)
 	return chunk ? &chunk[(unsigned)fd & (CHUNK - 1)] : NULL;
 }
 
+/* ---- endpoint locks (internal.h) ---- */
+
+__thread uint32_t skiff_tid __attribute__((tls_model("initial-exec")));
+
+uint32_t skiff_tid_init(void)
+{
+	skiff_tid = (uint32_t)syscall(SYS_gettid) & SKIFF_LOCK_TID;
+	return skiff_tid;
+}
+
+static int futex(_Atomic uint32_t *w, int op, uint32_t val, const struct timespec *t)
+{
+	/* not FUTEX_PRIVATE: the word is shared between processes */
+	return (int)syscall(SYS_futex, w, op, val, t, NULL, 0);
+}
+
+/* Is the thread @tid gone? A killed process's main thread is a zombie
+ * until reaped: gone too. */
+static int tid_dead(uint32_t tid)
+{
+	char path[48], buf[256], *p;
+	ssize_t n;
+	int fd;
+
+	if (kill((pid_t)tid, 0) < 0)
+		return errno == ESRCH;
+	snprintf(path, sizeof(path), "/proc/%u/stat", tid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = 0;
+	p = strrchr(buf, ')');
+	return p && p[1] == ' ' && (p[2] == 'Z' || p[2] == 'X');
+}
+
+/* How long a waiter sleeps before it looks whether the owner died. */
+#define OWNER_CHECK_NS (100 * 1000 * 1000L)
+
+int skiff_lock_slow(struct skiff_ep *ep, struct skiff_lock *l, int try)
+{
+	uint32_t me = skiff_self_tid();
+	int check = try; /* a trylock looks at once: poll() would not wait */
+
+	for (;;) {
+		uint32_t v = atomic_load_explicit(&l->w, memory_order_relaxed);
+		struct timespec t = { 0, OWNER_CHECK_NS };
+
+		if (!v) {
+			/* free: take it, keeping the mark (others may sleep) */
+			if (atomic_compare_exchange_weak_explicit(
+				    &l->w, &v, me | SKIFF_LOCK_WAITERS,
+				    memory_order_acquire, memory_order_relaxed))
+				return 0;
+			continue;
+		}
+		if (check && tid_dead(v & SKIFF_LOCK_TID)) {
+			/* its owner died inside a call: ours now */
+			if (atomic_compare_exchange_strong_explicit(
+				    &l->w, &v, me | (v & SKIFF_LOCK_WAITERS),
+				    memory_order_acquire, memory_order_relaxed)) {
+				skiff_ep_owner_died(ep, l);
+				return 0;
+			}
+			continue;
+		}
+		if (try)
+			return EBUSY;
+		if (!(v & SKIFF_LOCK_WAITERS) &&
+		    !atomic_compare_exchange_weak_explicit(
+			    &l->w, &v, v | SKIFF_LOCK_WAITERS,
+			    memory_order_relaxed, memory_order_relaxed))
+			continue;
+		check = futex(&l->w, FUTEX_WAIT, v | SKIFF_LOCK_WAITERS, &t) < 0 &&
+			errno == ETIMEDOUT;
+	}
+}
+
+void skiff_unlock_slow(struct skiff_lock *l)
+{
+	futex(&l->w, FUTEX_WAKE, 1, NULL);
+}
+
 static void init_mutexes(struct skiff_ep *ep)
 {
-	pthread_mutexattr_t a;
-
-	pthread_mutexattr_init(&a);
-	pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
-	/* a holder killed inside a call must not hang the others */
-	pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
-	pthread_mutex_init(&ep->send_lock, &a);
-	pthread_mutex_init(&ep->recv_lock, &a);
-	pthread_mutex_init(&ep->lock, &a);
-	pthread_mutexattr_destroy(&a);
+	atomic_store(&ep->send_lock.w, 0);
+	atomic_store(&ep->recv_lock.w, 0);
+	atomic_store(&ep->lock.w, 0);
 }
 
 /* A fresh struct from the shared slab, mutexes initialised; table_lock held. */
@@ -372,18 +454,12 @@ __attribute__((weak)) void skiff_rma_release(struct skiff_ep *ep)
 	free(r); /* ep->rma is shared: left as it is */
 }
 
-/* Does a thread of this process hold @m? glibc keeps the owner's thread id
- * in a robust mutex's futex word. */
-static int held_by_us(pthread_mutex_t *m)
+/* Does a thread of this process hold @l? */
+static int held_by_us(struct skiff_lock *l)
 {
-#ifdef __GLIBC__
-	int tid = __atomic_load_n(&m->__data.__lock, __ATOMIC_ACQUIRE) & 0x3fffffff;
+	uint32_t tid = atomic_load(&l->w) & SKIFF_LOCK_TID;
 
 	return tid && syscall(SYS_tgkill, getpid(), tid, 0) == 0;
-#else
-	(void)m;
-	return 1;
-#endif
 }
 
 /* Wait until no thread of ours is inside a send or receive on @ep. They
@@ -435,9 +511,9 @@ static void teardown(struct skiff_ep *ep)
 		close(ep->sock);
 	ep->sock = -1;
 	ep->state = SKIFF_EP_UNBOUND;
-	pthread_mutex_unlock(&ep->recv_lock);
-	pthread_mutex_unlock(&ep->send_lock);
-	pthread_mutex_unlock(&ep->lock);
+	skiff_ep_unlock(&ep->recv_lock);
+	skiff_ep_unlock(&ep->send_lock);
+	skiff_ep_unlock(&ep->lock);
 	skiff_ep_free(ep);
 }
 
@@ -480,7 +556,7 @@ int skiff_ep_register(struct skiff_ep *ep)
 	return 0;
 }
 
-void skiff_ep_owner_died(struct skiff_ep *ep, pthread_mutex_t *m)
+void skiff_ep_owner_died(struct skiff_ep *ep, struct skiff_lock *m)
 {
 	if (ep->region && m == &ep->send_lock) {
 		/* It died between stamping lines and publishing the head: the
@@ -504,7 +580,6 @@ void skiff_ep_owner_died(struct skiff_ep *ep, pthread_mutex_t *m)
 			skiff_mark_dead(ep); /* the peer wrote our tail */
 		__atomic_store_n(&ep->rx.ctl->spin, 0, __ATOMIC_RELEASE);
 	}
-	pthread_mutex_consistent(m);
 }
 
 /* ---- fork ----
@@ -564,13 +639,14 @@ static void fork_parent(void)
 	pthread_mutex_unlock(&table_lock);
 }
 
-/* The child: one thread, which holds table_lock. The free list and what is
+/* The child: one thread; the locks are new. The free list and what is
  * left of the slab are the parent's to use (shared memory). */
 static void fork_child(void)
 {
 	_Atomic(struct skiff_ep *) *sp;
 	int n = atomic_load(&ntokens);
 
+	skiff_tid = 0; /* a new thread id */
 	pthread_mutex_init(&table_lock, NULL);
 	pthread_mutex_init(&token_lock, NULL);
 	ninherited = 0; /* everything in the table now, below */
@@ -615,7 +691,6 @@ static void fork_child(void)
 	}
 	token_rd = token_wr = -1;
 	atomic_store(&ntokens, 0);
-	pthread_mutex_unlock(&table_lock);
 }
 
 static void fork_setup(void)
@@ -779,9 +854,9 @@ SKIFF_API int scif_close(scif_epd_t epd)
 	ep->sock = -1;
 	close(ep->fd);
 	ep->state = SKIFF_EP_UNBOUND;
-	pthread_mutex_unlock(&ep->recv_lock);
-	pthread_mutex_unlock(&ep->send_lock);
-	pthread_mutex_unlock(&ep->lock);
+	skiff_ep_unlock(&ep->recv_lock);
+	skiff_ep_unlock(&ep->send_lock);
+	skiff_ep_unlock(&ep->lock);
 	skiff_ep_free(ep);
 	return 0;
 }

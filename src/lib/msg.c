@@ -132,13 +132,13 @@ static int reset_err(struct skiff_ep *ep)
 
 /* Lock the endpoint for a data call and check it is still the one the table
  * holds for @epd (scif_close may have raced us). */
-static int enter(int epd, struct skiff_ep *ep, pthread_mutex_t *m)
+static int enter(int epd, struct skiff_ep *ep, struct skiff_lock *m)
 {
 	struct skiff_ep *cur;
 
 	skiff_ep_lock(ep, m);
 	if (skiff_ep_get_fast(epd, &cur) < 0 || cur != ep || ep->fd != epd) {
-		pthread_mutex_unlock(m);
+		skiff_ep_unlock(m);
 		return -EBADF;
 	}
 	switch (ep->state) {
@@ -146,7 +146,7 @@ static int enter(int epd, struct skiff_ep *ep, pthread_mutex_t *m)
 	case SKIFF_EP_DISCONNECTED:
 		return 0;
 	default:
-		pthread_mutex_unlock(m);
+		skiff_ep_unlock(m);
 		/* not the hot path: tell a stale descriptor from a live one */
 		return skiff_ep_get(epd, &cur) < 0 ? -EBADF : -ENOTCONN;
 	}
@@ -371,7 +371,7 @@ SKIFF_API int scif_send(scif_epd_t epd, void *msg, int len, int flags)
 	if (r < 0)
 		SKIFF_RET(r);
 	r = do_send(ep, msg, len, flags & SCIF_SEND_BLOCK);
-	pthread_mutex_unlock(&ep->send_lock);
+	skiff_ep_unlock(&ep->send_lock);
 	SKIFF_RET(r);
 }
 
@@ -386,6 +386,6 @@ SKIFF_API int scif_recv(scif_epd_t epd, void *msg, int len, int flags)
 	if (r < 0)
 		SKIFF_RET(r);
 	r = do_recv(ep, msg, len, flags & SCIF_RECV_BLOCK);
-	pthread_mutex_unlock(&ep->recv_lock);
+	skiff_ep_unlock(&ep->recv_lock);
 	SKIFF_RET(r);
 }

@@ -73,13 +73,13 @@ static void arm(int epd, short events)
 	if ((events & POLLIN) && skiff_ep_trylock(ep, &ep->recv_lock) == 0) {
 		if (ep->region && !skiff_rx_avail(ep, &bad))
 			skiff_drain_doorbells(ep);
-		pthread_mutex_unlock(&ep->recv_lock);
+		skiff_ep_unlock(&ep->recv_lock);
 	}
 	if (skiff_ep_trylock(ep, &ep->send_lock) == 0) {
 		if ((events & POLLOUT) && ep->region &&
 		    !skiff_tx_space(ep, &bad) && !bad)
 			skiff_post_credit(ep);
-		pthread_mutex_unlock(&ep->send_lock);
+		skiff_ep_unlock(&ep->send_lock);
 	}
 }
 
@@ -166,7 +166,7 @@ SKIFF_API int scif_poll(struct scif_pollepd *epds, unsigned int nepds,
 				    !skiff_rx_avail(ep, &bad) &&
 				    fd_revents(ep->fd, POLLIN) & POLLIN)
 					skiff_take_record(ep);
-				pthread_mutex_unlock(&ep->recv_lock);
+				skiff_ep_unlock(&ep->recv_lock);
 			}
 		}
 	}
