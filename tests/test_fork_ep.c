@@ -88,7 +88,7 @@ static long send_all(scif_epd_t ep, const unsigned char *b, size_t n)
 
 /* ---- the peer: a process that holds the other end ---------------------- */
 
-enum { P_SEND = 1, P_RECV, P_RECV_MSGS, P_EXPECT_RESET, P_QUIT };
+enum { P_SEND = 1, P_RECV, P_RECV_MSGS, P_SEND_MSGS, P_EXPECT_RESET, P_QUIT };
 
 struct peer {
 	pid_t pid;
@@ -105,6 +105,20 @@ struct peer_arg {
 static int32_t get(int rd)
 {
 	return h_get_must(rd, 60000);
+}
+
+static void send_msgs_n(scif_epd_t ep, uint32_t who, uint32_t count)
+{
+	unsigned char *m = malloc(MSG_LEN);
+
+	CHECK(m != NULL);
+	for (uint32_t no = 0; no < count; no++) {
+		memcpy(m, &who, 4);
+		memcpy(m + 4, &no, 4);
+		fill(m + 8, MSG_LEN - 8, who, (uint64_t)no * MSG_LEN);
+		EXPECT_EQ(scif_send(ep, m, MSG_LEN, SCIF_SEND_BLOCK), MSG_LEN);
+	}
+	free(m);
 }
 
 /* Receive @count messages of MSG_LEN; each must be one whole message of one
@@ -191,6 +205,12 @@ static int peer_main(void *a)
 			STEP("peer: receive %d messages", n);
 			h_put(pa->res.wr, recv_msgs(ep, n));
 			break;
+		case P_SEND_MSGS:
+			n = get(pa->cmd.rd);
+			STEP("peer: send %d messages", n);
+			send_msgs_n(ep, 9, (uint32_t)n);
+			h_put(pa->res.wr, 0);
+			break;
 		case P_EXPECT_RESET:
 			/* drained: the next receive reports the reset, also a
 			 * blocking one (a poll first, so it cannot hang) */
@@ -247,7 +267,7 @@ static void peer_cmd(struct peer *p, int32_t op, int32_t n, int32_t salt,
 		h_put(p->cmd, n);
 		h_put(p->cmd, salt);
 		h_put(p->cmd, off);
-	} else if (op == P_RECV_MSGS) {
+	} else if (op == P_RECV_MSGS || op == P_SEND_MSGS) {
 		h_put(p->cmd, n);
 	}
 }
@@ -449,17 +469,39 @@ static void test_connected(void)
 
 static void send_msgs(scif_epd_t ep, uint32_t who)
 {
+	send_msgs_n(ep, who, MSGS);
+}
+
+/* Blocking receives of whole messages from sender 9, numbers increasing.
+ * Returns the number of bad ones. */
+static int recv_whole(scif_epd_t ep, int count)
+{
 	unsigned char *m = malloc(MSG_LEN);
+	uint32_t last = 0;
+	int bad = 0;
 
 	CHECK(m != NULL);
-	for (uint32_t no = 0; no < MSGS; no++) {
-		memcpy(m, &who, 4);
-		memcpy(m + 4, &no, 4);
-		fill(m + 8, MSG_LEN - 8, who, (uint64_t)no * MSG_LEN);
-		EXPECT_EQ(scif_send(ep, m, MSG_LEN, SCIF_SEND_BLOCK), MSG_LEN);
+	for (int k = 0; k < count; k++) {
+		uint32_t who, no;
+
+		if (scif_recv(ep, m, MSG_LEN, SCIF_RECV_BLOCK) != MSG_LEN) {
+			bad += count - k;
+			break;
+		}
+		memcpy(&who, m, 4);
+		memcpy(&no, m + 4, 4);
+		if (who != 9 || (k && no <= last) ||
+		    check(m + 8, MSG_LEN - 8, 9, (uint64_t)no * MSG_LEN) >= 0) {
+			h_log("received message %d not whole (sender %u, number %u)",
+			      k, who, no);
+			bad++;
+		}
+		last = no;
 	}
 	free(m);
+	return bad;
 }
+
 
 struct sender_arg {
 	scif_epd_t ep;
@@ -474,6 +516,15 @@ static int child_sender(void *a)
 	CHECK_EQ(h_get(sa->go, &v, 20000), 0);
 	send_msgs(sa->ep, 7);
 	return 0;
+}
+
+static int child_receiver(void *a)
+{
+	struct sender_arg *sa = a;
+	int32_t v;
+
+	CHECK_EQ(h_get(sa->go, &v, 20000), 0);
+	return recv_whole(sa->ep, MSGS) != 0;
 }
 
 static void test_concurrent(void)
@@ -495,6 +546,17 @@ static void test_concurrent(void)
 	send_msgs(p.c, 3);
 	EXPECT_CHILD_OK(child, 30000);
 	EXPECT_EQ(get(p.res), 0); /* bad messages */
+	h_pipe_close(&go);
+
+	STEP("concurrent: parent and child receive %d messages each", MSGS);
+	h_pipe_init(&go, 0);
+	sa.go = go.rd;
+	child = h_fork(child_receiver, &sa);
+	peer_cmd(&p, P_SEND_MSGS, 2 * MSGS, 0, 0);
+	h_put(go.wr, 1);
+	EXPECT_EQ(recv_whole(p.c, MSGS), 0);
+	EXPECT_CHILD_OK(child, 30000);
+	EXPECT_EQ(get(p.res), 0);
 	h_pipe_close(&go);
 	peer_stop(&p);
 	scif_close(p.c);

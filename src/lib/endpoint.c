@@ -330,9 +330,10 @@ static void hold(struct skiff_ep *ep)
 
 /* A child of fork() takes its holds in its atfork handler; until then a
  * parent closing could think itself the last. Each fork() that may share
- * endpoints leaves a token, the read end of a pipe whose write end only
+ * endpoints makes a token, the read end of a pipe whose write end only
  * the child keeps until it holds what it inherited: EOF means settled
- * (also when the fork failed or the child died). */
+ * (also when the fork failed or the child died). fork() waits for it; one
+ * that took too long is kept for closers to wait on. */
 #define TOKENS_MAX 64
 #define SETTLE_MS 2000
 static pthread_mutex_t token_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -620,14 +621,18 @@ static void fork_prepare(void)
 static void fork_parent(void)
 {
 	if (token_wr >= 0) {
-		struct pollfd pf[TOKENS_MAX];
+		struct pollfd pf[TOKENS_MAX], p = { .fd = token_rd, .events = POLLIN };
+		int r;
 
 		close(token_wr);
-		if (reap_tokens(pf) == TOKENS_MAX) {
-			/* too many unsettled: wait for this one here */
-			struct pollfd p = { .fd = token_rd, .events = POLLIN };
-			while (poll(&p, 1, SETTLE_MS) < 0 && errno == EINTR)
-				;
+		/* fork() returns once the child holds what it inherited: had
+		 * we exited at once, there would be a moment with nobody
+		 * holding, and a third holder closing then would think itself
+		 * the last. A child that does not get there in time (stopped)
+		 * leaves its token to closers. */
+		while ((r = poll(&p, 1, SETTLE_MS)) < 0 && errno == EINTR)
+			;
+		if (r != 0 || reap_tokens(pf) == TOKENS_MAX) {
 			close(token_rd);
 		} else {
 			tokens[atomic_load(&ntokens)] = token_rd;
