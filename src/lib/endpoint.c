@@ -14,8 +14,8 @@
  * Across fork() an endpoint is what its descriptor is, one object shared by
  * the processes holding it. The structs live in MAP_SHARED anonymous slabs,
  * which a child inherits as shared memory, so a listening or connected
- * endpoint keeps one set of ring positions, counters and (process-shared,
- * robust) locks in every holder: one stream, as when it lived in the
+ * endpoint keeps one set of ring positions, counters and locks (futex
+ * words, internal.h) in every holder: one stream, as when it lived in the
  * kernel. Only the last holder's scif_close ends the endpoint (shutdown,
  * closed flag, windows unregistered); the others drop their own mapping and
  * descriptor. A holder is a process with a POSIX read lock on byte 0 of the
@@ -184,14 +184,14 @@ void skiff_unlock_slow(struct skiff_lock *l)
 	futex(&l->w, FUTEX_WAKE, 1, NULL);
 }
 
-static void init_mutexes(struct skiff_ep *ep)
+static void init_locks(struct skiff_ep *ep)
 {
 	atomic_store(&ep->send_lock.w, 0);
 	atomic_store(&ep->recv_lock.w, 0);
 	atomic_store(&ep->lock.w, 0);
 }
 
-/* A fresh struct from the shared slab, mutexes initialised; table_lock held. */
+/* A fresh struct from the shared slab, locks initialised; table_lock held. */
 static struct skiff_ep *carve(void)
 {
 	struct skiff_ep *ep;
@@ -207,11 +207,12 @@ static struct skiff_ep *carve(void)
 	ep = (struct skiff_ep *)(void *)slab_next;
 	slab_next += EP_STRIDE;
 	slab_left -= EP_STRIDE;
-	init_mutexes(ep);
+	init_locks(ep);
 	return ep;
 }
 
 static void fork_setup(void);
+static int was_inherited(struct skiff_ep *ep, int forget);
 
 struct skiff_ep *skiff_ep_alloc(void)
 {
@@ -249,6 +250,7 @@ struct skiff_ep *skiff_ep_alloc(void)
 
 void skiff_ep_free(struct skiff_ep *ep)
 {
+	was_inherited(ep, 1); /* ours alone from now on */
 	pthread_mutex_lock(&table_lock);
 	ep->fd = -1;
 	ep->region_size = (size_t)(uintptr_t)free_list;
@@ -423,12 +425,22 @@ static void let_go(struct skiff_ep *ep)
 static struct skiff_ep **inherited;
 static size_t ninherited, capinherited;
 
-static int was_inherited(struct skiff_ep *ep)
+/* Is @ep one of them? With @forget, it no longer is (this process is done
+ * with it). */
+static int was_inherited(struct skiff_ep *ep, int forget)
 {
+	int r = 0;
+
+	pthread_mutex_lock(&table_lock);
 	for (size_t i = 0; i < ninherited; i++)
-		if (inherited[i] == ep)
-			return 1;
-	return 0;
+		if (inherited[i] == ep) {
+			if (forget)
+				inherited[i] = inherited[--ninherited];
+			r = 1;
+			break;
+		}
+	pthread_mutex_unlock(&table_lock);
+	return r;
 }
 
 /* Fallback until window.c has its own: what it needs is freed when nothing
@@ -436,7 +448,7 @@ static int was_inherited(struct skiff_ep *ep)
 __attribute__((weak)) void skiff_rma_release(struct skiff_ep *ep)
 {
 	struct skiff_rma *r = ep->rma;
-	int mine = !was_inherited(ep);
+	int mine = !was_inherited(ep, 0);
 
 	if (!r)
 		return;
@@ -491,6 +503,7 @@ static void release_local(struct skiff_ep *ep)
 	size_t size = ep->region_size;
 
 	skiff_rma_release(ep);
+	was_inherited(ep, 1);
 	let_go(ep);
 	close(ep->fd);
 	/* ep may be another process's by now: not read again but for our
@@ -527,8 +540,9 @@ static void drop_stale(int fd, struct skiff_ep *ep)
 		return;
 	if (!atomic_load(&ep->forked))
 		teardown(ep);
-	/* else: our hold went with the descriptor, so ep may be another
-	 * process's by now; it is only forgotten */
+	else /* our hold went with the descriptor, so ep may be another
+	      * process's by now: it is only forgotten */
+		was_inherited(ep, 1);
 }
 
 int skiff_ep_register(struct skiff_ep *ep)
@@ -553,7 +567,9 @@ int skiff_ep_register(struct skiff_ep *ep)
 	atomic_store_explicit(s, ep, memory_order_release);
 	pthread_mutex_unlock(&table_lock);
 	if (stale && !atomic_load(&old->forked))
-		teardown(old); /* else forgotten, as in drop_stale() */
+		teardown(old);
+	else if (stale) /* forgotten, as in drop_stale() */
+		was_inherited(old, 1);
 	return 0;
 }
 
