@@ -26,6 +26,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sched.h>
 #include <sys/wait.h>
 
 #define MSG_LEN 10000 /* > 4095: each blocking send waits for ring space */
@@ -651,11 +652,20 @@ static void test_last_holder(void)
 
 /* Wait until @pid sleeps (state S in /proc): a blocking call that found
  * nothing to do is asleep in poll(), holding the endpoint's lock. */
+static int wait_asleep_path(const char *path);
+
 static int wait_asleep(pid_t pid)
 {
-	char path[64], buf[512];
+	char path[64];
 
 	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	return wait_asleep_path(path);
+}
+
+static int wait_asleep_path(const char *path)
+{
+	char buf[512];
+
 	for (int t = 0; t < 10000; t++) {
 		struct timespec ms = { 0, 1000 * 1000 };
 		FILE *f = fopen(path, "r");
@@ -744,6 +754,77 @@ static void test_killed_holder(void)
 	peer_stop(&p);
 	scif_close(p.c);
 	free(b);
+}
+
+/* ---- 6c. a thread of ours blocked when we close a shared endpoint -------- */
+
+struct blocked_thread {
+	scif_epd_t ep;
+	_Atomic pid_t tid;
+	int r, err;
+};
+
+static void *blocked_recv(void *a)
+{
+	struct blocked_thread *bt = a;
+	char b[10];
+
+	bt->tid = gettid();
+	errno = 0;
+	bt->r = scif_recv(bt->ep, b, sizeof(b), SCIF_RECV_BLOCK);
+	bt->err = errno;
+	return NULL;
+}
+
+static int child_waits_exchanges(void *a)
+{
+	struct sender_arg *sa = a;
+	size_t n = 300;
+	int32_t v;
+
+	CHECK_EQ(h_get(sa->go, &v, 20000), 0);
+	return child_exchanges(&n);
+}
+
+static void test_own_thread(void)
+{
+	struct peer p;
+	struct stream s = { .p = &p };
+	struct blocked_thread bt = { 0 };
+	struct sender_arg sa;
+	struct h_pipe go;
+	char path[64];
+	pthread_t t;
+	pid_t child;
+
+	STEP("own thread: a thread blocked in scif_recv, another closes (the "
+	     "child holds)");
+	peer_start(&p, 6700);
+	g_stream = &s;
+	h_pipe_init(&go, 0);
+	sa = (struct sender_arg){ .ep = p.c, .go = go.rd };
+	child = h_fork(child_waits_exchanges, &sa);
+	bt.ep = p.c;
+	CHECK(pthread_create(&t, NULL, blocked_recv, &bt) == 0);
+	while (!bt.tid)
+		sched_yield();
+	snprintf(path, sizeof(path), "/proc/self/task/%d/stat", (int)bt.tid);
+	EXPECT(wait_asleep_path(path));
+	{
+		/* it wakes within its sleep slice (1 s) and leaves; close
+		 * waits for it */
+		int64_t t0 = h_now_ns();
+		EXPECT_EQ(scif_close(p.c), 0);
+		EXPECT_LT(h_ms_since(t0), 2500);
+	}
+	CHECK(pthread_join(t, NULL) == 0);
+	EXPECT_EQ(bt.r, -1);
+	EXPECT_EQ(bt.err, EBADF);
+	STEP("own thread: the child's connection is intact");
+	h_put(go.wr, 1);
+	EXPECT_CHILD_OK(child, 30000);
+	h_pipe_close(&go);
+	peer_stop(&p);
 }
 
 /* ---- 7. fork under load ------------------------------------------------- */
@@ -917,6 +998,7 @@ int main(int argc, char **argv)
 	test_last_holder();
 	if (!getenv("SKIFF_RING_SIZE")) /* it counts what a ring holds */
 		test_killed_holder();
+	test_own_thread();
 	test_fork_loop();
 	return h_finish();
 }

@@ -475,11 +475,10 @@ static int held_by_us(struct skiff_lock *l)
 	return tid && syscall(SYS_tgkill, getpid(), tid, 0) == 0;
 }
 
-/* Wait until no thread of ours is inside a send or receive on @ep. They
- * notice within a sleep slice that our descriptor is gone (msg.c); a holder
- * in another process may stay inside as long as it likes. Only reads: the
- * struct may be another process's by now. 0 if one of ours is still inside
- * after a few seconds. */
+/* Wait until no thread of ours is inside a send or receive on @ep. One
+ * asleep notices within a sleep slice that @ep left our table (msg.c); a
+ * holder in another process may stay inside as long as it likes. 0 if one
+ * of ours is still inside after a few seconds. */
 static int own_threads_out(struct skiff_ep *ep)
 {
 	for (int t = 0; held_by_us(&ep->send_lock) || held_by_us(&ep->recv_lock);
@@ -496,21 +495,21 @@ static int own_threads_out(struct skiff_ep *ep)
 /* A close that is not the endpoint's last, called while this process still
  * holds it (so that nobody ends it meanwhile): let go of what this process
  * has of it, touching nothing the other holders use (no shutdown, no
- * closed flag, no shared field, no window unregistered). */
+ * closed flag, no shared field, no window unregistered). Our threads inside
+ * a call leave first, while our descriptor is still open: without it they
+ * would take the connection for dead, for every holder. */
 static void release_local(struct skiff_ep *ep)
 {
-	void *region = ep->region;
-	size_t size = ep->region_size;
+	int out = own_threads_out(ep);
 
 	skiff_rma_release(ep);
 	was_inherited(ep, 1);
+	/* one of ours that stays inside keeps our mapping (leaked rather than
+	 * pulled from under it) */
+	if (ep->region && out)
+		munmap(ep->region, ep->region_size);
 	let_go(ep);
 	close(ep->fd);
-	/* ep may be another process's by now: not read again but for our
-	 * threads' lock words. One of ours that stays inside keeps our
-	 * mapping (leaked rather than pulled from under it). */
-	if (region && own_threads_out(ep))
-		munmap(region, size);
 }
 
 /* This process's last reference is gone: the endpoint ends. */

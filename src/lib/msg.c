@@ -109,8 +109,13 @@ static int peer_dead(struct skiff_ep *ep, struct skiff_ring *r)
 static int sleep_on(struct skiff_ep *ep, short events)
 {
 	struct pollfd p = { .fd = ep->fd, .events = events };
+	struct skiff_ep *cur;
 	int r;
 
+	/* closed by scif_close meanwhile: when another process still holds
+	 * the endpoint, that is the only sign (endpoint.c waits for us) */
+	if (skiff_ep_get_fast(ep->fd, &cur) < 0 || cur != ep)
+		return -EBADF;
 	if (skiff_ep_verify(ep) < 0)
 		return -EBADF;
 	r = poll(&p, 1, SLEEP_SLICE_MS);
