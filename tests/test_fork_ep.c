@@ -15,13 +15,15 @@
  * - the connection ends when its last holder goes: the peer drains what it
  *   sent and gets ECONNRESET, when the last holder exits without closing,
  *   and when the process that forked it exited first;
+ * - a child's scif_close leaves the parent's windows registered: the peer
+ *   reads them (no WIN_DEL from the child);
  * - fork() in a loop while other threads send, receive, open and close
  *   (holding the library's locks at fork): each child closes the inherited
  *   endpoint and exits, none hangs, the parent's stream stays intact.
  *
  * The peer is a process of its own, driven over a pipe.
  */
-#include "harness.h"
+#include "rma_util.h"
 
 #include <poll.h>
 #include <pthread.h>
@@ -33,24 +35,24 @@
 #define MSGS 12
 
 /* byte @i of the stream with @salt: no period a ring could hide */
-static unsigned char pat(unsigned salt, uint64_t i)
+static unsigned char spat(unsigned salt, uint64_t i)
 {
 	uint64_t x = (i + 1) * 0x9e3779b97f4a7c15ull + salt * 0xbf58476d1ce4e5b9ull;
 
 	return (unsigned char)(x >> 56);
 }
 
-static void fill(unsigned char *b, size_t n, unsigned salt, uint64_t off)
+static void sfill(unsigned char *b, size_t n, unsigned salt, uint64_t off)
 {
 	for (size_t i = 0; i < n; i++)
-		b[i] = pat(salt, off + i);
+		b[i] = spat(salt, off + i);
 }
 
 /* index of the first byte not matching, or -1 */
-static long check(const unsigned char *b, size_t n, unsigned salt, uint64_t off)
+static long scheck(const unsigned char *b, size_t n, unsigned salt, uint64_t off)
 {
 	for (size_t i = 0; i < n; i++)
-		if (b[i] != pat(salt, off + i))
+		if (b[i] != spat(salt, off + i))
 			return (long)i;
 	return -1;
 }
@@ -116,7 +118,7 @@ static void send_msgs_n(scif_epd_t ep, uint32_t who, uint32_t count)
 	for (uint32_t no = 0; no < count; no++) {
 		memcpy(m, &who, 4);
 		memcpy(m + 4, &no, 4);
-		fill(m + 8, MSG_LEN - 8, who, (uint64_t)no * MSG_LEN);
+		sfill(m + 8, MSG_LEN - 8, who, (uint64_t)no * MSG_LEN);
 		EXPECT_EQ(scif_send(ep, m, MSG_LEN, SCIF_SEND_BLOCK), MSG_LEN);
 	}
 	free(m);
@@ -144,11 +146,11 @@ static int recv_msgs(scif_epd_t ep, int count)
 		memcpy(&who, m, 4);
 		memcpy(&no, m + 4, 4);
 		if (who > 255 || no != next[who] ||
-		    check(m + 8, MSG_LEN - 8, who, (uint64_t)no * MSG_LEN) >= 0) {
+		    scheck(m + 8, MSG_LEN - 8, who, (uint64_t)no * MSG_LEN) >= 0) {
 			h_log("message %d is not whole: sender %u number %u "
 			      "(expected %u), first bad byte %ld", k, who, no,
 			      who > 255 ? 0 : next[who & 255],
-			      check(m + 8, MSG_LEN - 8, who & 255,
+			      scheck(m + 8, MSG_LEN - 8, who & 255,
 				    (uint64_t)no * MSG_LEN));
 			bad++;
 		}
@@ -182,7 +184,7 @@ static int peer_main(void *a)
 			salt = get(pa->cmd.rd);
 			off = get(pa->cmd.rd);
 			STEP("peer: send %d bytes at %d", n, off);
-			fill(buf, (size_t)n, (unsigned)salt, (uint64_t)off);
+			sfill(buf, (size_t)n, (unsigned)salt, (uint64_t)off);
 			h_put(pa->res.wr, (int32_t)send_all(ep, buf, (size_t)n));
 			break;
 		case P_RECV:
@@ -191,10 +193,10 @@ static int peer_main(void *a)
 			off = get(pa->cmd.rd);
 			STEP("peer: receive %d bytes at %d", n, off);
 			r = recv_all(ep, buf, (size_t)n, 20000);
-			if (r == n && check(buf, (size_t)n, (unsigned)salt,
+			if (r == n && scheck(buf, (size_t)n, (unsigned)salt,
 					    (uint64_t)off) >= 0) {
 				h_log("peer: stream wrong from byte %ld of %d "
-				      "(at %d)", check(buf, (size_t)n,
+				      "(at %d)", scheck(buf, (size_t)n,
 						       (unsigned)salt,
 						       (uint64_t)off), n, off);
 				r = -1000;
@@ -393,7 +395,7 @@ static void exchange(struct stream *s, size_t n_out, size_t n_in, const char *wh
 
 	CHECK(b != NULL);
 	STEP("%s sends %zu bytes at %llu", who, n_out, (unsigned long long)s->out);
-	fill(b, n_out, 1, s->out);
+	sfill(b, n_out, 1, s->out);
 	peer_cmd(s->p, P_RECV, (int32_t)n_out, 1, (int32_t)s->out);
 	EXPECT_EQ(send_all(s->p->c, b, n_out), (long)n_out);
 	EXPECT_EQ(get(s->p->res), (long)n_out);
@@ -403,9 +405,9 @@ static void exchange(struct stream *s, size_t n_out, size_t n_in, const char *wh
 	r = recv_all(s->p->c, b, n_in, 20000);
 	EXPECT_EQ(get(s->p->res), (long)n_in);
 	EXPECT_EQ(r, (long)n_in);
-	if (r == (long)n_in && check(b, n_in, 2, s->in) >= 0) {
+	if (r == (long)n_in && scheck(b, n_in, 2, s->in) >= 0) {
 		h_log("%s: received stream wrong from byte %ld", who,
-		      check(b, n_in, 2, s->in));
+		      scheck(b, n_in, 2, s->in));
 		EXPECT(0);
 	}
 	s->in += n_in;
@@ -492,7 +494,7 @@ static int recv_whole(scif_epd_t ep, int count)
 		memcpy(&who, m, 4);
 		memcpy(&no, m + 4, 4);
 		if (who != 9 || (k && no <= last) ||
-		    check(m + 8, MSG_LEN - 8, 9, (uint64_t)no * MSG_LEN) >= 0) {
+		    scheck(m + 8, MSG_LEN - 8, 9, (uint64_t)no * MSG_LEN) >= 0) {
 			h_log("received message %d not whole (sender %u, number %u)",
 			      k, who, no);
 			bad++;
@@ -570,7 +572,7 @@ static int child_sends_exits(void *a)
 	unsigned char b[300];
 
 	(void)a;
-	fill(b, sizeof(b), 1, 0);
+	sfill(b, sizeof(b), 1, 0);
 	EXPECT_EQ(send_all(g_stream->p->c, b, sizeof(b)), (long)sizeof(b));
 	return 0; /* _exit without scif_close: the kernel lets go of it */
 }
@@ -597,10 +599,10 @@ static int middle(void *a)
 		alarm(60);
 		/* the middle process is gone when the pipe says so */
 		ok = h_get(ga->go, &v, 30000) == 0;
-		fill(b, sizeof(b), 1, 0);
+		sfill(b, sizeof(b), 1, 0);
 		ok = ok && send_all(ga->ep, b, sizeof(b)) == (long)sizeof(b);
 		ok = ok && recv_all(ga->ep, b, 200, 20000) == 200 &&
-		     check(b, 200, 2, 0) < 0;
+		     scheck(b, 200, 2, 0) < 0;
 		h_put(ga->wr, ok);
 		/* the last holder closes: the peer sees it */
 		h_put(ga->wr, scif_close(ga->ep) == 0);
@@ -696,7 +698,7 @@ static int blocked_holder(void *a)
 	unsigned char *b = malloc(ba->n);
 
 	CHECK(b != NULL);
-	fill(b, ba->n, 1, ba->off);
+	sfill(b, ba->n, 1, ba->off);
 	h_put(ba->wr, 1);
 	if (ba->send)
 		scif_send(g_stream->p->c, b, (int)ba->n, SCIF_SEND_BLOCK);
@@ -744,7 +746,7 @@ static void test_killed_holder(void)
 	h_forget(child);
 	/* what it put in the ring (4095 bytes: the peer did not read) stays
 	 * in the stream, and the parent's send follows it */
-	fill(b, 5000, 1, s.out + 4095);
+	sfill(b, 5000, 1, s.out + 4095);
 	peer_cmd(&p, P_RECV, 4095 + 5000, 1, (int32_t)s.out);
 	EXPECT_EQ(send_all(p.c, b, 5000), 5000);
 	EXPECT_EQ(get(p.res), 4095 + 5000);
@@ -827,6 +829,37 @@ static void test_own_thread(void)
 	peer_stop(&p);
 }
 
+/* ---- 6d. windows stay the parent's ---------------------------------------- */
+
+#define WLEN (16 * PG)
+#define WLOFF 0x100000
+#define WROFF 0x200000
+
+static void test_windows(void)
+{
+	struct rbuf b;
+	scif_epd_t ep;
+	pid_t srv, child;
+
+	STEP("windows: the parent registers, a child closes its copy");
+	ep = r_server(&srv);
+	CHECK_EQ(RPC(ep, OP_REG, WLEN, WROFF, SCIF_PROT_READ | SCIF_PROT_WRITE,
+		     SCIF_MAP_FIXED, K_MMAP, 0).ret, WROFF);
+	rbuf_alloc(&b, K_MMAP, WLEN);
+	pat_fill(b.addr, WLEN, 77, 0);
+	CHECK_EQ(scif_register(ep, b.addr, WLEN, WLOFF,
+			       SCIF_PROT_READ | SCIF_PROT_WRITE, SCIF_MAP_FIXED),
+		 WLOFF);
+	child = h_fork(close_and_exit, &ep);
+	EXPECT_CHILD_OK(child, 20000);
+	STEP("windows: the peer still reads the parent's window");
+	RPC_OK(ep, OP_READFROM, WROFF, WLEN, WLOFF, SCIF_RMA_SYNC);
+	PEER_PAT(ep, WROFF, WLEN, 77, 0);
+	EXPECT_EQ(scif_unregister(ep, WLOFF, WLEN), 0);
+	r_server_stop(ep, srv);
+	rbuf_free(&b);
+}
+
 /* ---- 7. fork under load ------------------------------------------------- */
 
 #define LOAD_CHUNK 3000
@@ -846,7 +879,7 @@ static void *load_sender(void *a)
 	CHECK(b != NULL);
 	while (!g_stop) {
 		size_t n = 1 + (l->sent * 7) % (LOAD_CHUNK * 3);
-		fill(b, n, 5, l->sent);
+		sfill(b, n, 5, l->sent);
 		if (send_all(l->ep, b, n) != (long)n) {
 			l->bad++;
 			break;
@@ -870,7 +903,7 @@ static void *load_receiver(void *a)
 			l->bad++;
 			break;
 		}
-		if (r && check(b, (size_t)r, 5, l->got) >= 0) {
+		if (r && scheck(b, (size_t)r, 5, l->got) >= 0) {
 			h_log("load: echoed stream wrong at %llu",
 			      (unsigned long long)l->got);
 			l->bad++;
@@ -988,9 +1021,14 @@ static void test_fork_loop(void)
 	EXPECT_CHILD_OK(echo, 20000);
 }
 
+static const struct h_role roles[] = {
+	{ "server", role_server },
+	{ NULL, NULL },
+};
+
 int main(int argc, char **argv)
 {
-	h_init(argc, argv, "fork_ep", 240, NULL);
+	h_init(argc, argv, "fork_ep", 240, roles);
 	signal(SIGPIPE, SIG_IGN);
 	test_listener();
 	test_connected();
@@ -999,6 +1037,7 @@ int main(int argc, char **argv)
 	if (!getenv("SKIFF_RING_SIZE")) /* it counts what a ring holds */
 		test_killed_holder();
 	test_own_thread();
+	test_windows();
 	test_fork_loop();
 	return h_finish();
 }
