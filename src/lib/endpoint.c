@@ -699,7 +699,9 @@ static void fork_child(void)
 		if (!mine)
 			continue; /* shared, as a last resort */
 		memcpy(mine, ep, offsetof(struct skiff_ep, send_lock));
-		atomic_store(&mine->forked, 0);
+		/* its descriptor is still the parent's too (a connect in
+		 * progress): scif_close must not shut it down */
+		atomic_store(&mine->forked, 1);
 		atomic_store(sp, mine);
 	}
 	/* the parent's tokens are not ours; ours is settled */
@@ -858,7 +860,8 @@ SKIFF_API int scif_close(scif_epd_t epd)
 
 	/* Wake threads blocked on this endpoint (accept, send, recv): they
 	 * poll the socket and see it shut down. */
-	if (ep->state != SKIFF_EP_UNBOUND && ep->state != SKIFF_EP_BOUND)
+	if (ep->state != SKIFF_EP_UNBOUND && ep->state != SKIFF_EP_BOUND &&
+	    (sharable(ep) || !atomic_load(&ep->forked)))
 		shutdown(ep->fd, SHUT_RDWR);
 	skiff_ep_lock(ep, &ep->lock);
 	skiff_ep_lock(ep, &ep->send_lock);
