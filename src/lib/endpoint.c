@@ -584,6 +584,11 @@ void skiff_ep_owner_died(struct skiff_ep *ep, struct skiff_lock *m)
 			__atomic_store_n(&ep->region->closed[ep->side], 1,
 					 __ATOMIC_RELEASE);
 		}
+		/* Outside a call our record counts equal the published ones
+		 * (ring.c): undo a count it bumped and did not publish. One
+		 * it published and did not send, the consumer writes off. */
+		ep->tx.posted = __atomic_load_n(&ep->tx.ctl->d_posted, __ATOMIC_ACQUIRE);
+		ep->tx.c_posted = __atomic_load_n(&ep->tx.ctl->c_posted, __ATOMIC_ACQUIRE);
 	} else if (ep->region && m == &ep->recv_lock) {
 		/* Bytes it copied but did not free went nowhere: they are
 		 * still the next ones. Its spin announcement is void. */
@@ -595,6 +600,10 @@ void skiff_ep_owner_died(struct skiff_ep *ep, struct skiff_lock *m)
 		else
 			skiff_mark_dead(ep); /* the peer wrote our tail */
 		__atomic_store_n(&ep->rx.ctl->spin, 0, __ATOMIC_RELEASE);
+		/* records it took off the socket count: publish them as a
+		 * finished drain does */
+		__atomic_store_n(&ep->rx.ctl->d_drained, ep->rx.drained, __ATOMIC_RELEASE);
+		__atomic_store_n(&ep->rx.ctl->c_drained, ep->rx.c_drained, __ATOMIC_RELEASE);
 	}
 }
 

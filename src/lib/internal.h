@@ -46,7 +46,9 @@ struct skiff_ring {
 	unsigned char *data;
 	uint32_t size;  /* power of two: capacity size - 1 */
 	uint32_t lines; /* 64-byte lines of SKIFF_LINE_DATA bytes + stamp */
-	/* private copies: never re-read our own index from shared memory.
+	/* our side's copies (in the endpoint struct, which the processes
+	 * holding the endpoint share, not in the region the peer writes):
+	 * never re-read our own index from the region.
 	 * 64 bits so that the line of a position never wraps; the shared
 	 * head/tail/stamps carry the low 32 bits */
 	uint64_t pos;    /* producer: head; consumer: tail */
