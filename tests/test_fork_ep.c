@@ -321,10 +321,20 @@ struct conn_arg {
 	uint16_t port;
 };
 
-static int connect_and_send(void *a)
+/* Connectors run as roles (a re-executed copy of the program): a fork()
+ * child that connects while its parent's RMA service thread waits is
+ * window.c's business (branch win-fork), not this test's. */
+static pid_t spawn_port(const char *role, unsigned port, unsigned n)
 {
-	struct conn_arg *ca = a;
-	scif_epd_t ep = h_connect(0, ca->port);
+	char arg[32];
+
+	snprintf(arg, sizeof(arg), "%u,%u", port, n);
+	return h_spawn(role, arg, NULL);
+}
+
+static int role_connect_send(const char *arg)
+{
+	scif_epd_t ep = h_connect(0, (uint16_t)atoi(arg));
 
 	CHECK_EQ(scif_send(ep, "hello", 5, SCIF_SEND_BLOCK), 5);
 	/* wait for the other side to finish with us */
@@ -352,7 +362,7 @@ static void test_listener(void)
 	child = h_fork(close_and_exit, &aa.l);
 	EXPECT_CHILD_OK(child, 20000);
 	STEP("listener: the parent's blocked accept takes the next connection");
-	child = h_fork(connect_and_send, &ca);
+	child = spawn_port("connect_send", ca.port, 1);
 	CHECK(pthread_join(t, NULL) == 0);
 	if (aa.r != 0)
 		h_log("scif_accept: %d, %s", aa.r, strerror(aa.err));
@@ -367,7 +377,7 @@ static void test_listener(void)
 	STEP("listener: the child's close again, the parent accepts once more");
 	child = h_fork(close_and_exit, &aa.l);
 	EXPECT_CHILD_OK(child, 20000);
-	child = h_fork(connect_and_send, &ca);
+	child = spawn_port("connect_send", ca.port, 1);
 	aa.r = -1;
 	acceptor(&aa);
 	EXPECT_EQ(aa.r, 0);
@@ -860,6 +870,65 @@ static void test_windows(void)
 	rbuf_free(&b);
 }
 
+/* ---- 6e. the fork-per-connection server, plain close() in the parent ----- */
+
+struct srv_conn_arg {
+	uint16_t port;
+	int n;
+};
+
+/* n connections in turn: send a byte, get the handler's answer, then its
+ * close (the handler is the last holder: the parent used close()) */
+static int role_serial_client(const char *arg)
+{
+	struct srv_conn_arg sa0 = { .port = (uint16_t)atoi(arg),
+				    .n = atoi(strchr(arg, ',') + 1) }, *sa = &sa0;
+
+	for (int i = 0; i < sa->n; i++) {
+		scif_epd_t ep = h_connect(0, sa->port);
+		char c = (char)i, d = 0;
+
+		CHECK_EQ(scif_send(ep, &c, 1, SCIF_SEND_BLOCK), 1);
+		CHECK_EQ(scif_recv(ep, &d, 1, SCIF_RECV_BLOCK), 1);
+		EXPECT_EQ(d, (char)(c + 1));
+		EXPECT_ERR(scif_recv(ep, &d, 1, SCIF_RECV_BLOCK), ECONNRESET);
+		scif_close(ep);
+	}
+	return 0;
+}
+
+static int handler(void *a)
+{
+	scif_epd_t ep = *(scif_epd_t *)a;
+	char c;
+
+	CHECK_EQ(scif_recv(ep, &c, 1, SCIF_RECV_BLOCK), 1);
+	c++;
+	CHECK_EQ(scif_send(ep, &c, 1, SCIF_SEND_BLOCK), 1);
+	EXPECT_EQ(scif_close(ep), 0); /* the last holder */
+	return 0;
+}
+
+static void test_forking_server(void)
+{
+	struct srv_conn_arg sa = { .port = 6800, .n = 20 };
+	scif_epd_t l = h_listen(sa.port, 4, NULL), e;
+	struct scif_portID peer;
+	pid_t client = spawn_port("serial_client", sa.port, (unsigned)sa.n);
+
+	for (int i = 0; i < sa.n; i++) {
+		pid_t h;
+
+		STEP("forking server: connection %d: accept, fork, close()", i);
+		CHECK_OK(scif_accept(l, &peer, &e, SCIF_ACCEPT_SYNC));
+		h = h_fork(handler, &e);
+		EXPECT_EQ(close(e), 0); /* as with a socket server */
+		EXPECT_CHILD_OK(h, 20000);
+	}
+	EXPECT_CHILD_OK(client, 30000);
+	EXPECT_EQ(scif_close(l), 0);
+}
+
 /* ---- 7. fork under load ------------------------------------------------- */
 
 #define LOAD_CHUNK 3000
@@ -1023,6 +1092,8 @@ static void test_fork_loop(void)
 
 static const struct h_role roles[] = {
 	{ "server", role_server },
+	{ "connect_send", role_connect_send },
+	{ "serial_client", role_serial_client },
 	{ NULL, NULL },
 };
 
@@ -1038,6 +1109,7 @@ int main(int argc, char **argv)
 		test_killed_holder();
 	test_own_thread();
 	test_windows();
+	test_forking_server();
 	test_fork_loop();
 	return h_finish();
 }

@@ -250,7 +250,11 @@ struct skiff_ep *skiff_ep_alloc(void)
 
 void skiff_ep_free(struct skiff_ep *ep)
 {
-	was_inherited(ep, 1); /* ours alone from now on */
+	was_inherited(ep, 1);
+	/* One that was shared is not used again: a process that forgot it
+	 * (plain close(), drop_stale) may still look at it. */
+	if (atomic_load(&ep->forked))
+		return;
 	pthread_mutex_lock(&table_lock);
 	ep->fd = -1;
 	ep->region_size = (size_t)(uintptr_t)free_list;
@@ -532,16 +536,23 @@ static void teardown(struct skiff_ep *ep)
 
 /* Release what a stale entry holds (the user closed its fd with close()).
  * The descriptor is gone, so the kernel cannot be asked whether another
- * process holds the endpoint: one ever inherited is only let go of. */
+ * process holds the endpoint: one ever shared is only let go of (it may
+ * have ended meanwhile, but its struct is never reused and its rma pointer
+ * stays what it was: ours refers to our own copy). */
+static void release_stale(struct skiff_ep *ep)
+{
+	if (!atomic_load(&ep->forked)) {
+		teardown(ep);
+		return;
+	}
+	skiff_rma_release(ep);
+	was_inherited(ep, 1);
+}
+
 static void drop_stale(int fd, struct skiff_ep *ep)
 {
-	if (unlist(fd, ep) < 0)
-		return;
-	if (!atomic_load(&ep->forked))
-		teardown(ep);
-	else /* our hold went with the descriptor, so ep may be another
-	      * process's by now: it is only forgotten */
-		was_inherited(ep, 1);
+	if (unlist(fd, ep) == 0)
+		release_stale(ep);
 }
 
 int skiff_ep_register(struct skiff_ep *ep)
@@ -565,10 +576,8 @@ int skiff_ep_register(struct skiff_ep *ep)
 		stale = unlist_locked(ep->fd, old) == 0;
 	atomic_store_explicit(s, ep, memory_order_release);
 	pthread_mutex_unlock(&table_lock);
-	if (stale && !atomic_load(&old->forked))
-		teardown(old);
-	else if (stale) /* forgotten, as in drop_stale() */
-		was_inherited(old, 1);
+	if (stale)
+		release_stale(old);
 	return 0;
 }
 
@@ -875,8 +884,21 @@ SKIFF_API int scif_close(scif_epd_t epd)
 	skiff_ep_lock(ep, &ep->lock);
 	skiff_ep_lock(ep, &ep->send_lock);
 	skiff_ep_lock(ep, &ep->recv_lock);
-	/* RMAs in progress complete, windows are unregistered */
-	skiff_rma_detach(ep);
+	/* RMAs in progress complete, windows are unregistered; inherited RMA
+	 * state is the parent's, let go of only (window.c's locks in our copy
+	 * of it may have been taken mid-use) */
+	{
+		struct skiff_rma *keep = ep->rma;
+
+		if (was_inherited(ep, 0))
+			skiff_rma_release(ep);
+		else
+			skiff_rma_detach(ep);
+		/* in the other processes it names their own copy, which one
+		 * that forgot the endpoint may still use (release_stale) */
+		if (atomic_load(&ep->forked))
+			ep->rma = keep;
+	}
 	if (ep->region)
 		__atomic_store_n(&ep->region->closed[ep->side], 1,
 				 __ATOMIC_RELEASE);
