@@ -259,9 +259,9 @@ int skiff_api_bind(scif_epd_t epd, uint16_t pn)
 
 	if (r < 0)
 		SKIFF_RET(r);
-	pthread_mutex_lock(&ep->lock);
+	skiff_ep_lock(ep, &ep->lock);
 	r = do_bind(ep, pn);
-	pthread_mutex_unlock(&ep->lock);
+	skiff_ep_unlock(&ep->lock);
 	SKIFF_RET(r);
 }
 
@@ -272,7 +272,7 @@ int skiff_api_listen(scif_epd_t epd, int backlog)
 
 	if (r < 0)
 		SKIFF_RET(r);
-	pthread_mutex_lock(&ep->lock);
+	skiff_ep_lock(ep, &ep->lock);
 	if (ep->state == SKIFF_EP_UNBOUND)
 		r = -EINVAL;
 	else if (ep->state != SKIFF_EP_BOUND)
@@ -292,7 +292,7 @@ int skiff_api_listen(scif_epd_t epd, int backlog)
 		ep->backlog = backlog;
 		ep->state = SKIFF_EP_LISTENING;
 	}
-	pthread_mutex_unlock(&ep->lock);
+	skiff_ep_unlock(&ep->lock);
 	SKIFF_RET(r);
 }
 
@@ -555,9 +555,9 @@ int skiff_api_connect(scif_epd_t epd, struct scif_portID *dst)
 
 	if (r < 0)
 		SKIFF_RET(r);
-	pthread_mutex_lock(&ep->lock);
+	skiff_ep_lock(ep, &ep->lock);
 	r = do_connect(ep, dst);
-	pthread_mutex_unlock(&ep->lock);
+	skiff_ep_unlock(&ep->lock);
 	SKIFF_RET(r);
 }
 

@@ -46,7 +46,9 @@ struct skiff_ring {
 	unsigned char *data;
 	uint32_t size;  /* power of two: capacity size - 1 */
 	uint32_t lines; /* 64-byte lines of SKIFF_LINE_DATA bytes + stamp */
-	/* private copies: never re-read our own index from shared memory.
+	/* our side's copies (in the endpoint struct, which the processes
+	 * holding the endpoint share, not in the region the peer writes):
+	 * never re-read our own index from the region.
 	 * 64 bits so that the line of a position never wraps; the shared
 	 * head/tail/stamps carry the low 32 bits */
 	uint64_t pos;    /* producer: head; consumer: tail */
@@ -175,6 +177,19 @@ static inline uint32_t skiff_line_avail(struct skiff_ring *r)
 	return a <= 0 ? 0 : ((uint32_t)a > room ? room : (uint32_t)a);
 }
 
+/*
+ * A lock shared by the processes holding an endpoint (endpoint.c): a futex
+ * word holding the owner's thread id, so that a holder killed inside a call
+ * is noticed (waiters look at the owner when a sleep times out) instead of
+ * hanging the others. Uncontended, one atomic instruction each way, as a
+ * plain mutex.
+ */
+struct skiff_lock {
+	_Atomic uint32_t w; /* 0: free; else owner tid | SKIFF_LOCK_WAITERS */
+};
+#define SKIFF_LOCK_WAITERS 0x80000000u
+#define SKIFF_LOCK_TID 0x3fffffffu
+
 struct skiff_ep {
 	int fd;           /* the descriptor the user holds (epd) */
 	int sock;         /* socket while bound but not yet visible, else -1 */
@@ -194,9 +209,16 @@ struct skiff_ep {
 	_Atomic int dead;      /* socket hung up / protocol violation */
 	_Atomic int64_t poll_hup_ns; /* scif_poll's last look at the socket */
 	struct skiff_rma *rma; /* windows, RMA, fences: while connected */
-	pthread_mutex_t send_lock;
-	pthread_mutex_t recv_lock;
-	pthread_mutex_t lock; /* state changes: bind, listen, connect, close */
+	/* The struct lives in MAP_SHARED memory, so that a listening or
+	 * connected endpoint inherited by fork() is one endpoint (one stream,
+	 * one set of ring positions, these locks) in every process holding
+	 * it, as when it lived in the kernel. */
+	struct skiff_lock send_lock;
+	struct skiff_lock recv_lock;
+	struct skiff_lock lock; /* state changes: bind, listen, connect, close */
+	/* inherited by a fork() child at least once: scif_close then asks
+	 * the kernel whether other processes hold it (endpoint.c) */
+	_Atomic int forked;
 };
 
 /* process-wide context */
@@ -213,6 +235,11 @@ const struct skiff_ctx *skiff_ctx(void);
 extern unsigned skiff_fork_gen;
 int skiff_rma_attach(struct skiff_ep *ep, int ctl);
 void skiff_rma_detach(struct skiff_ep *ep);
+/* This process lets go of @ep's RMA state without a word to the peer: a
+ * scif_close that is not the endpoint's last (another process inherited it
+ * and still holds it). endpoint.c has a weak fallback that only stops the
+ * control service watching it; window.c may define the real one. */
+void skiff_rma_release(struct skiff_ep *ep);
 void skiff_rma_sync_locked(struct skiff_ep *ep); /* rma->lock held */
 void skiff_svc_del(struct skiff_ep *ep);
 int skiff_rma_enter(int epd, struct skiff_ep **out); /* state checks */
@@ -260,6 +287,51 @@ int skiff_error_pipe(void);
  * with close() and the number was reused). Called before every system call
  * on ep->fd in the data paths; the pure shared-memory fast path skips it. */
 int skiff_ep_verify(struct skiff_ep *ep);
+/* endpoint locks: the fast paths inline, the rest in endpoint.c */
+extern __thread uint32_t skiff_tid __attribute__((tls_model("initial-exec")));
+uint32_t skiff_tid_init(void);
+int skiff_lock_slow(struct skiff_ep *ep, struct skiff_lock *l, int try);
+void skiff_unlock_slow(struct skiff_lock *l);
+
+static inline uint32_t skiff_self_tid(void)
+{
+	uint32_t t = skiff_tid;
+
+	return __builtin_expect(t != 0, 1) ? t : skiff_tid_init();
+}
+
+static inline void skiff_ep_lock(struct skiff_ep *ep, struct skiff_lock *l)
+{
+	uint32_t z = 0;
+
+	if (__builtin_expect(!atomic_compare_exchange_strong_explicit(
+				     &l->w, &z, skiff_self_tid(),
+				     memory_order_acquire, memory_order_relaxed), 0))
+		skiff_lock_slow(ep, l, 0);
+}
+
+/* 0 with @l held, else EBUSY (like pthread_mutex_trylock) */
+static inline int skiff_ep_trylock(struct skiff_ep *ep, struct skiff_lock *l)
+{
+	uint32_t z = 0;
+
+	if (__builtin_expect(atomic_compare_exchange_strong_explicit(
+				     &l->w, &z, skiff_self_tid(),
+				     memory_order_acquire, memory_order_relaxed), 1))
+		return 0;
+	return skiff_lock_slow(ep, l, 1);
+}
+
+static inline void skiff_ep_unlock(struct skiff_lock *l)
+{
+	if (__builtin_expect(atomic_exchange_explicit(&l->w, 0, memory_order_release) &
+			     SKIFF_LOCK_WAITERS, 0))
+		skiff_unlock_slow(l);
+}
+
+/* A holder of @l died inside the library: leave the stream consistent or
+ * the connection cleanly reset (the caller now holds @l). */
+void skiff_ep_owner_died(struct skiff_ep *ep, struct skiff_lock *l);
 
 /* msg.c: how long a blocking call polls shared memory before it sleeps
  * (SKIFF_SPIN_US; ns) */

@@ -116,8 +116,13 @@ static int peer_dead(struct skiff_ep *ep, struct skiff_ring *r)
 static int sleep_on(struct skiff_ep *ep, short events)
 {
 	struct pollfd p = { .fd = ep->fd, .events = events };
+	struct skiff_ep *cur;
 	int r;
 
+	/* closed by scif_close meanwhile: when another process still holds
+	 * the endpoint, that is the only sign (endpoint.c waits for us) */
+	if (skiff_ep_get_fast(ep->fd, &cur) < 0 || cur != ep)
+		return -EBADF;
 	if (skiff_ep_verify(ep) < 0)
 		return -EBADF;
 	r = poll(&p, 1, SLEEP_SLICE_MS);
@@ -139,13 +144,13 @@ static int reset_err(struct skiff_ep *ep)
 
 /* Lock the endpoint for a data call and check it is still the one the table
  * holds for @epd (scif_close may have raced us). */
-static int enter(int epd, struct skiff_ep *ep, pthread_mutex_t *m)
+static int enter(int epd, struct skiff_ep *ep, struct skiff_lock *m)
 {
 	struct skiff_ep *cur;
 
-	pthread_mutex_lock(m);
+	skiff_ep_lock(ep, m);
 	if (skiff_ep_get_fast(epd, &cur) < 0 || cur != ep || ep->fd != epd) {
-		pthread_mutex_unlock(m);
+		skiff_ep_unlock(m);
 		return -EBADF;
 	}
 	switch (ep->state) {
@@ -153,7 +158,7 @@ static int enter(int epd, struct skiff_ep *ep, pthread_mutex_t *m)
 	case SKIFF_EP_DISCONNECTED:
 		return 0;
 	default:
-		pthread_mutex_unlock(m);
+		skiff_ep_unlock(m);
 		/* not the hot path: tell a stale descriptor from a live one */
 		return skiff_ep_get(epd, &cur) < 0 ? -EBADF : -ENOTCONN;
 	}
@@ -385,7 +390,7 @@ int skiff_api_send(scif_epd_t epd, void *msg, int len, int flags)
 	if (r < 0)
 		SKIFF_RET(r);
 	r = do_send(ep, msg, len, flags & SCIF_SEND_BLOCK);
-	pthread_mutex_unlock(&ep->send_lock);
+	skiff_ep_unlock(&ep->send_lock);
 	SKIFF_RET(r);
 }
 
@@ -402,6 +407,6 @@ int skiff_api_recv(scif_epd_t epd, void *msg, int len, int flags)
 	if (r < 0)
 		SKIFF_RET(r);
 	r = do_recv(ep, msg, len, flags & SCIF_RECV_BLOCK);
-	pthread_mutex_unlock(&ep->recv_lock);
+	skiff_ep_unlock(&ep->recv_lock);
 	SKIFF_RET(r);
 }

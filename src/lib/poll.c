@@ -98,16 +98,16 @@ static void arm(int epd, short events)
 	    (ep->state != SKIFF_EP_CONNECTED && ep->state != SKIFF_EP_DISCONNECTED))
 		return;
 	/* a thread inside send/recv already keeps the socket armed */
-	if ((events & POLLIN) && pthread_mutex_trylock(&ep->recv_lock) == 0) {
+	if ((events & POLLIN) && skiff_ep_trylock(ep, &ep->recv_lock) == 0) {
 		if (ep->region && !skiff_rx_avail(ep, &bad))
 			skiff_drain_doorbells(ep, 1);
-		pthread_mutex_unlock(&ep->recv_lock);
+		skiff_ep_unlock(&ep->recv_lock);
 	}
-	if (pthread_mutex_trylock(&ep->send_lock) == 0) {
+	if (skiff_ep_trylock(ep, &ep->send_lock) == 0) {
 		if ((events & POLLOUT) && ep->region &&
 		    !skiff_tx_space(ep, &bad) && !bad)
 			skiff_post_credit(ep, 1);
-		pthread_mutex_unlock(&ep->send_lock);
+		skiff_ep_unlock(&ep->send_lock);
 	}
 }
 
@@ -273,13 +273,13 @@ int skiff_api_poll(struct scif_pollepd *epds, unsigned int nepds,
 			if (!(pfd[i].revents & POLLIN) || epds[i].epd < 0 ||
 			    skiff_ep_get_fast(epds[i].epd, &ep) < 0 || !ep->region)
 				continue;
-			if (pthread_mutex_trylock(&ep->recv_lock) == 0) {
+			if (skiff_ep_trylock(ep, &ep->recv_lock) == 0) {
 				if (!skiff_rx_avail(ep, &bad) &&
 				    skiff_drain_doorbells(ep, 1) == 0 &&
 				    !skiff_rx_avail(ep, &bad) &&
 				    fd_revents(ep->fd, POLLIN) & POLLIN)
 					skiff_take_record(ep);
-				pthread_mutex_unlock(&ep->recv_lock);
+				skiff_ep_unlock(&ep->recv_lock);
 			}
 		}
 	}
