@@ -287,7 +287,8 @@ static int make_private(struct skiff_backing *b, uintptr_t a, size_t n)
  * range is still our mapping, whole: the user may have unmapped it (then
  * its pages are gone already) or mapped something else there.
  */
-static void restore_private(struct skiff_backing *b)
+/* Is @b's range still our mapping of its file, whole? */
+static int still_ours(const struct skiff_backing *b)
 {
 	char path[96], link[160], want[64];
 	size_t wl;
@@ -297,12 +298,16 @@ static void restore_private(struct skiff_backing *b)
 		 (unsigned long)b->start, (unsigned long)(b->start + b->len));
 	n = readlink(path, link, sizeof(link) - 1);
 	if (n < 0)
-		return;
+		return 0;
 	link[n] = 0;
 	wl = (size_t)snprintf(want, sizeof(want), "/memfd:skiff-window-%u", b->id);
-	if (strncmp(link, want, wl) || (link[wl] && link[wl] != ' '))
-		return;
-	make_private(b, b->start, b->len);
+	return !strncmp(link, want, wl) && (!link[wl] || link[wl] == ' ');
+}
+
+static void restore_private(struct skiff_backing *b)
+{
+	if (still_ours(b))
+		make_private(b, b->start, b->len);
 }
 
 /* The control service's thread (svc_main) */
@@ -404,6 +409,21 @@ static int acquire(uintptr_t a, size_t len, struct skiff_piece **out,
 			}
 			pc = t;
 			cap = nc;
+		}
+		if (i < nreg && reg[i]->start <= p && reg[i]->refs == 0 &&
+		    !still_ours(reg[i])) {
+			/* an idle range (backing_put) the user unmapped or
+			 * mapped over since: its file is not this memory */
+			b = reg[i];
+			memmove(&reg[i], &reg[i + 1], (nreg - i - 1) * sizeof(*reg));
+			nreg--;
+			__atomic_sub_fetch(&nidle, 1, __ATOMIC_RELAXED);
+			if (b->marker)
+				marker_put(b->marker, 1);
+			close(b->fd);
+			free(b);
+			b = NULL;
+			continue;
 		}
 		if (i < nreg && reg[i]->start <= p) {
 			b = reg[i];
