@@ -21,7 +21,7 @@
  *   stall     progress words that lie (submitted ahead of completed, which
  *             creeps by 1 every 200 ms), no ACK for the victim's WIN_DEL,
  *             the rings never read
- * then closes everything. Meanwhile the victim's "hostile" thread loops over
+ * then closes everything. Meanwhile three victim threads loop over
  * the API on the attacked connection (send/recv/poll, register/unregister,
  * RMAs at the offsets the attacker announced, fences SELF and PEER, fence
  * signals, scif_mmap), and its main thread loops over timed calls on the
@@ -80,6 +80,7 @@
 #define RELEASE_MS 3000
 #define DELAY_MS 100
 #define DELAY_ONCE_MS 500
+#define NHT 3               /* victim threads on the attacked connection */
 #define HONEST_PORT 21000
 #define VICTIM_PORT 21001
 #define ATTACKER_PORT 21002
@@ -627,6 +628,7 @@ struct hostile_thread {
 static void *hostile_loop(void *arg)
 {
 	struct hostile_thread *ht = arg;
+	/* shared by the threads: only the library's behaviour is checked */
 	static unsigned char buf[16 * 4096] __attribute__((aligned(4096)));
 	static unsigned char reg[4 * 4096] __attribute__((aligned(4096)));
 	int mark = 0, have_mark = 0, regd = 0;
@@ -848,13 +850,6 @@ static int count_memfd_maps(void)
 	return n;
 }
 
-/* A thread that mallocs: its stack and arena are reused by the next one */
-static void *warm_thread(void *arg)
-{
-	free(malloc(64));
-	return arg;
-}
-
 /* Can we still allocate? (issue 7 item 3: a peer's windows exhausted the
  * address space) */
 static int addr_probe(void)
@@ -876,32 +871,30 @@ static int victim(void *arg)
 {
 	struct victim_arg *va = arg;
 	static unsigned char hwin[4 * 4096] __attribute__((aligned(4096)));
-	struct hostile_thread ht;
+	static struct hostile_thread ht[NHT];
 	struct honest_state hs;
 	struct report rep;
-	pthread_t t;
+	pthread_t t[NHT];
 	int64_t t_stop;
-	char c, *maps_before;
+	char c, *maps_before, *what = NULL;
+	scif_epd_t ep;
+	int all_done;
 
-	memset(&ht, 0, sizeof(ht));
+	memset(ht, 0, sizeof(ht));
 	memset(&hs, 0, sizeof(hs));
 	memset(&rep, 0, sizeof(rep));
 	signal(SIGPIPE, SIG_DFL);
-	ht.rs = va->seed;
 	STEP("victim: honest connection");
 	hs.ep = h_connect(0, HONEST_PORT);
 	CHECK_EQ(scif_recv(hs.ep, &c, 1, SCIF_RECV_BLOCK), 1);
-	/* warm: the library's threads (DMA channels, control service), a
-	 * cached thread stack for the hostile thread, and the allocations of
-	 * the address-space probe exist before the baseline */
+	/* warm: the library's threads (DMA channels, control service) exist
+	 * before the baseline */
 	honest_call(&hs, 1, hwin);
 	honest_call(&hs, 2, hwin);
 	honest_call(&hs, 3, hwin);
 	{
 		static unsigned char big[16 * 4096];
 		CHECK_OK(scif_vwriteto(hs.ep, big, sizeof(big), WOFF, 0));
-		CHECK(pthread_create(&t, NULL, warm_thread, NULL) == 0);
-		CHECK(pthread_join(t, NULL) == 0);
 		addr_probe();
 	}
 	memset(hs.slow, 0, sizeof(hs.slow));
@@ -913,39 +906,56 @@ static int victim(void *arg)
 		struct scif_portID peer;
 		scif_epd_t l = h_listen(VICTIM_PORT, 1, NULL);
 		h_put(va->wr, 1);
-		CHECK_OK(scif_accept(l, &peer, &ht.ep, SCIF_ACCEPT_SYNC));
+		CHECK_OK(scif_accept(l, &peer, &ep, SCIF_ACCEPT_SYNC));
 		scif_close(l);
 	} else {
 		CHECK_EQ(h_get_must(va->rd, 10000), 1); /* the attacker listens */
-		ht.ep = h_connect(0, ATTACKER_PORT);
+		ep = h_connect(0, ATTACKER_PORT);
 	}
-	CHECK(pthread_create(&t, NULL, hostile_loop, &ht) == 0);
+	/* several threads, so that a call stuck on the peer (a fence
+	 * waiting for its lying progress word) meets the others' calls */
+	for (int i = 0; i < NHT; i++) {
+		ht[i].ep = ep;
+		ht[i].rs = va->seed + (uint64_t)i * 0x9e3779b9u;
+		CHECK(pthread_create(&t[i], NULL, hostile_loop, &ht[i]) == 0);
+	}
 	h_put(va->wr, 2);
 	STEP("victim: honest calls during the attack");
 	while (!h_readable(va->rd, 0))
 		honest_call(&hs, (unsigned)(hs.calls % 4), hwin);
-	/* the attacker has closed everything: the hostile thread must come
+	/* the attacker has closed everything: the hostile threads must come
 	 * back (every call on a dead connection returns) */
 	STEP("victim: release");
-	atomic_store(&ht.stop, 1);
+	for (int i = 0; i < NHT; i++)
+		atomic_store(&ht[i].stop, 1);
 	t_stop = h_now_ns();
-	while (!atomic_load(&ht.done) && h_ms_since(t_stop) < RELEASE_MS) {
+	for (;;) {
+		all_done = 1;
+		for (int i = 0; i < NHT; i++)
+			all_done &= atomic_load(&ht[i].done);
+		if (all_done || h_ms_since(t_stop) >= RELEASE_MS)
+			break;
 		honest_call(&hs, (unsigned)(hs.calls % 4), hwin);
 	}
-	if (!atomic_load(&ht.done)) {
-		int64_t c0 = atomic_load(&ht.call_t0);
+	if (!all_done) {
+		static char buf[96];
+		int64_t c0 = 0;
+		for (int i = 0; i < NHT; i++)
+			if (!atomic_load(&ht[i].done))
+				c0 = atomic_load(&ht[i].call_t0);
 		rep.cls[C_HANG]++;
-		snprintf(ht.what, sizeof(ht.what), "a call still running %lld ms "
-			 "after the attacker closed",
-			 c0 ? (long long)h_ms_since(c0) : -1ll);
+		snprintf(buf, sizeof(buf), "a call still running %lld ms after the "
+			 "attacker closed", c0 ? (long long)h_ms_since(c0) : -1ll);
+		what = buf;
 	} else {
-		CHECK(pthread_join(t, NULL) == 0);
-		scif_close(ht.ep);
+		for (int i = 0; i < NHT; i++)
+			CHECK(pthread_join(t[i], NULL) == 0);
+		scif_close(ep);
 	}
 	STEP("victim: after the attack");
 	if (addr_probe() < 0)
 		rep.cls[C_ADDR]++;
-	if (atomic_load(&ht.done)) {
+	if (all_done) {
 		rep.fds1 = h_count_fds();
 		rep.maps1 = count_memfd_maps();
 		if (rep.fds1 > rep.fds0) {
@@ -959,16 +969,21 @@ static int victim(void *arg)
 				show_new_maps(maps_before, read_maps());
 		}
 	}
-	rep.cls[C_HANG] += ht.hang;
-	rep.cls[C_ERRNO] += ht.bad_errno;
+	for (int i = 0; i < NHT; i++) {
+		rep.cls[C_HANG] += ht[i].hang;
+		rep.cls[C_ERRNO] += ht[i].bad_errno;
+		rep.hostile_calls += ht[i].calls;
+		if (ht[i].max_ms > rep.hostile_max_ms)
+			rep.hostile_max_ms = ht[i].max_ms;
+		if (!what && ht[i].what[0])
+			what = ht[i].what;
+	}
 	rep.cls[C_DELAYED] += hs.delayed;
 	rep.cls[C_HONEST] += hs.err;
 	rep.honest_calls = hs.calls;
-	rep.hostile_calls = ht.calls;
 	rep.honest_max_ms = hs.max_ms;
-	rep.hostile_max_ms = ht.max_ms;
-	snprintf(rep.detail, sizeof(rep.detail), "%s%s%s", ht.what,
-		 ht.what[0] && hs.what[0] ? "; " : "", hs.what);
+	snprintf(rep.detail, sizeof(rep.detail), "%s%s%s", what ? what : "",
+		 what && hs.what[0] ? "; " : "", hs.what);
 	CHECK(write(va->wr, &rep, sizeof(rep)) == sizeof(rep));
 	fflush(stderr);
 	_exit(0); /* an abandoned hostile thread must not hold us */
