@@ -44,7 +44,11 @@
  *   addr-space  after the attack, malloc(64 MiB) or mmap(1 GiB) failed in
  *               the victim (issue 7 item 3)
  *   fd-leak     the victim holds more descriptors after closing the
- *               attacked endpoint than before it had one
+ *               attacked endpoint than before it had one (not in issue 7;
+ *               found by this campaign: an empty record carrying
+ *               descriptors on the RMA control socket leaks them, as
+ *               window.c's sync_any stops at n <= 0 before skiff_take_fd;
+ *               tests/fuzz/fuzz_ctl finds the same, class ctl-empty-fd)
  *   map-leak    likewise for memfd mappings (/proc/self/maps lines of
  *               "/memfd:" files: the peer's windows, regions)
  *
