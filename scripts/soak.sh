@@ -26,6 +26,9 @@ san=${SOAK_SANITIZE:-}
 if [[ -n $san ]]; then
 	BUILD=${BUILD:-$root/build-soak-asan}
 	cfg=(-DCMAKE_BUILD_TYPE=RelWithDebInfo "-DSKIFF_SANITIZE=$san")
+	# the hostile campaign fills the victim's address space: malloc must
+	# then fail, not abort (as its ctest entry sets it)
+	export ASAN_OPTIONS=${ASAN_OPTIONS:-allocator_may_return_null=1}
 else
 	BUILD=${BUILD:-$root/build-soak}
 	cfg=(-DCMAKE_BUILD_TYPE=Release)

@@ -7,7 +7,7 @@
  *
  * Each trial connects the attacker to the victim (the victim accepts in
  * even trials and connects in odd ones), then attacks for ATTACK_MS with
- * one of (trial % 4):
+ * one of (trial % 5):
  *   scribble  random and edge values in every word of the shared region
  *             (ring words, RMA progress words, closed flags, header) and
  *             random bytes in the rings
@@ -16,8 +16,11 @@
  *             at once) on the RMA control socket and the data socket:
  *             WIN_ADD / WIN_DEL / MAP_REF / MAP_UNREF / WIN_DEL_ACK with
  *             random and edge fields, unknown types, truncated records
- *   flood     WIN_DEL records never reading the ACKs, WIN_ADD of large
+ *   flood     WIN_DEL records never reading the ACKs, WIN_ADD of 1 TiB
  *             sparse memfds, doorbells and credits, never reading anything
+ *   windows   200 honest-looking WIN_ADD of 1 TiB sparse memfds at
+ *             distinct offsets, then 56 of halving sizes down to 64 MiB
+ *             (issue 7 item 3), then quiet
  *   stall     progress words that lie (submitted ahead of completed, which
  *             creeps by 1 every 200 ms), no ACK for the victim's WIN_DEL,
  *             the rings never read
@@ -43,8 +46,10 @@
  *   honest-err  a call on the honest connection failed
  *   errno       send/recv on the attacked connection failed with other
  *               than ECONNRESET
- *   addr-space  after the attack, malloc(64 MiB) or mmap(1 GiB) failed in
- *               the victim (issue 7 item 3)
+ *   addr-space  at the end of the attack (before the victim closes the
+ *               attacked endpoint), malloc(64 MiB) or mmap(1 GiB) failed in
+ *               the victim (issue 7 item 3; under ASan run with
+ *               ASAN_OPTIONS=allocator_may_return_null=1, as ctest does)
  *   fd-leak     the victim holds more descriptors after closing the
  *               attacked endpoint than before it had one (not in issue 7;
  *               found by this campaign: an empty record carrying
@@ -96,9 +101,9 @@ enum cls { C_CRASH, C_HANG, C_DELAYED, C_HONEST, C_ERRNO, C_ADDR, C_FD_LEAK,
 static const char *cls_name[NCLS] = { "crash", "hang", "delayed", "honest-err",
 				      "errno", "addr-space", "fd-leak",
 				      "map-leak" };
-enum attack { A_SCRIBBLE, A_RECORDS, A_FLOOD, A_STALL, NATTACK };
+enum attack { A_SCRIBBLE, A_RECORDS, A_FLOOD, A_STALL, A_WINDOWS, NATTACK };
 static const char *attack_name[NATTACK] = { "scribble", "records", "flood",
-					    "stall" };
+					    "stall", "windows" };
 
 static int verbose;
 
@@ -265,6 +270,7 @@ struct attacker {
 	int side; /* the attacker's side in the region */
 	uint64_t rs;
 	long actions;
+	uint64_t next_off; /* windows attack */
 };
 
 static uint64_t rnd(struct attacker *a)
@@ -525,11 +531,13 @@ static void attack(struct attacker *a, enum attack kind, int ms)
 			} else if (w < 7) {
 				int fd = memfd_create("h-big", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 				if (fd >= 0) {
-					uint64_t len = 1ull << 36; /* 64 GiB, sparse */
+					/* 1 TiB windows, sparse, at distinct offsets:
+					 * ~128 of them fill a 47-bit address space */
+					uint64_t len = 1ull << 40;
 					(void)!ftruncate(fd, (off_t)len);
 					fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW);
 					skiff_rma_msg_init(&m, SKIFF_RMA_WIN_ADD);
-					m.body.win.offset = 0x100000000ull * (1 + rnd(a) % 1024);
+					m.body.win.offset = (1 + rnd(a) % 512) << 40;
 					m.body.win.len = len;
 					m.body.win.prot = SCIF_PROT_READ | SCIF_PROT_WRITE;
 					if (send_fds(a->ctl, &m, sizeof(m.hdr) + m.hdr.body_len,
@@ -546,6 +554,37 @@ static void attack(struct attacker *a, enum attack kind, int ms)
 			}
 			break;
 		}
+		case A_WINDOWS:
+			/* honest-looking windows of 1 TiB (sparse memfds) at
+			 * distinct offsets, then halving sizes down to 64 MiB to
+			 * fill the gaps, then quiet: what may they cost us? */
+			if (a->actions <= 256) {
+				struct skiff_rma_msg m;
+				int fd = memfd_create("h-tib", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+				uint64_t len = a->actions <= 200 ? 1ull << 40
+					: 1ull << (39 - (a->actions - 201) / 4);
+				if (fd >= 0) {
+					(void)!ftruncate(fd, (off_t)len);
+					fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW);
+					skiff_rma_msg_init(&m, SKIFF_RMA_WIN_ADD);
+					m.body.win.offset = a->next_off;
+					m.body.win.len = len;
+					m.body.win.prot = SCIF_PROT_READ | SCIF_PROT_WRITE;
+					a->next_off += len;
+					while (send_fds(a->ctl, &m, sizeof(m.hdr) + m.hdr.body_len,
+							&fd, 1) < 0 && errno == EAGAIN &&
+					       h_ms_since(t0) < ms)
+						h_readable(a->ctl, 10); /* room? */
+					mine->ctl_posted++;
+					close(fd);
+				}
+			} else {
+				unsigned char b[512];
+				h_readable(a->ctl, 5);
+				while (recv_drop(a->ctl, b, sizeof(b), NULL) > 0)
+					;
+			}
+			break;
 		case A_STALL:
 		default: {
 			/* completed creeps: the victim's fences keep waiting */
@@ -953,6 +992,18 @@ static int victim(void *arg)
 	/* the attacker has closed everything: the hostile threads must come
 	 * back (every call on a dead connection returns) */
 	STEP("victim: release");
+	/* before our close drops what the peer made us map */
+	if (addr_probe() < 0)
+		rep.cls[C_ADDR]++;
+	if (verbose) {
+		FILE *f = fopen("/proc/self/status", "r");
+		char line[128];
+		while (f && fgets(line, sizeof(line), f))
+			if (!strncmp(line, "VmSize", 6))
+				h_log("victim %s", line);
+		if (f)
+			fclose(f);
+	}
 	for (int i = 0; i < NHT; i++)
 		atomic_store(&ht[i].stop, 1);
 	t_stop = h_now_ns();
@@ -980,8 +1031,6 @@ static int victim(void *arg)
 		scif_close(ep);
 	}
 	STEP("victim: after the attack");
-	if (addr_probe() < 0)
-		rep.cls[C_ADDR]++;
 	if (all_done) {
 		rep.fds1 = h_count_fds();
 		rep.maps1 = count_memfd_maps();
@@ -1076,6 +1125,7 @@ static void trial(int t, uint64_t seed, int attack_ms, struct tally *tally)
 
 	memset(&a, 0, sizeof(a));
 	a.rs = seed * 7919 + (uint64_t)t;
+	a.next_off = 1ull << 40;
 	STEP("trial %d (%s): set-up", t, attack_name[kind]);
 	h_pipe_init(&hp, 0);
 	h_pipe_init(&up, 0);
