@@ -1104,9 +1104,17 @@ static void sync_n(struct skiff_ep *ep, int force, int max)
 
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n <= 0)
+		if (n < 0)
 			break;
+		/* even an empty record may carry descriptors: take them first
+		 * (0 bytes and none is the end of the stream) */
 		fd = skiff_take_fd(&mh);
+		if (n == 0) {
+			if (fd < 0)
+				break;
+			close(fd);
+			continue;
+		}
 		r->ctl_seen++;
 		if (skiff_rma_decode(buf, (size_t)n, &m) == 0) {
 			switch (m.hdr.type) {
