@@ -7,10 +7,18 @@
 # repository, as build-test, build-asan and build-fuzz):
 #   1. release   gcc, Release build, ctest
 #   2. asan      gcc, RelWithDebInfo, -DSKIFF_SANITIZE=address,undefined, ctest
-#   3. fuzz      clang, -DSKIFF_FUZZ=ON, ctest -R fuzz  (only if clang can
-#                link -fsanitize=fuzzer; required when SKIFF_REQUIRE_FUZZ=1)
-#   4. man pages groff lint of docs/man (only if groff is installed)
-#   5. pkg       Debian packages: dpkg-buildpackage -us -uc -b on a copy of
+#   3. fuzz      clang, -DSKIFF_FUZZ=ON: the whole suite built by clang
+#                (-Werror), with the fuzz harnesses' smoke runs (only if
+#                clang can link -fsanitize=fuzzer; required when
+#                SKIFF_REQUIRE_FUZZ=1)
+#   4. tsan      gcc, -DSKIFF_SANITIZE=thread, ctest without the header,
+#                ABI, fuzz and install checks (tests run 5-15x slower:
+#                TSAN_TEST_TIMEOUT, default 300 s each)
+#   5. lint      cppcheck (warning, portability, performance) of src/: no
+#                finding (only if cppcheck is installed; required when
+#                SKIFF_REQUIRE_LINT=1)
+#   6. man pages groff lint of docs/man (only if groff is installed)
+#   7. pkg       Debian packages: dpkg-buildpackage -us -uc -b on a copy of
 #                the tree in build-pkg/ (tests not run again if the release
 #                stage ran: DEB_BUILD_OPTIONS=nocheck), lintian (no error or
 #                warning), and with SKIFF_PKG_INSTALL=1 (CI, as root) install
@@ -21,7 +29,8 @@
 #
 # Environment: BUILD_ROOT, JOBS (parallel build and test jobs, default: nproc),
 # TEST_TIMEOUT (seconds per test, default 120), SKIFF_TEST_STAGES (a subset of
-# "release asan fuzz man pkg", default all), SKIFF_REQUIRE_FUZZ=1,
+# "release asan fuzz tsan lint man pkg", default all), SKIFF_REQUIRE_FUZZ=1,
+# SKIFF_REQUIRE_LINT=1,
 # SKIFF_REQUIRE_PKG=1, SKIFF_PKG_INSTALL=1, SKIFF_PKG_CHECK=1 (run the test
 # suite inside the package build even after the release stage).
 set -euo pipefail
@@ -31,7 +40,7 @@ root=$PWD
 BUILD_ROOT=${BUILD_ROOT:-$root}
 JOBS=${JOBS:-$(nproc 2>/dev/null || echo 2)}
 TEST_TIMEOUT=${TEST_TIMEOUT:-120}
-STAGES=${SKIFF_TEST_STAGES:-release asan fuzz man pkg}
+STAGES=${SKIFF_TEST_STAGES:-release asan fuzz tsan lint man pkg}
 STAGE_LIMIT=${STAGE_LIMIT:-900} # wall-clock seconds per ctest run
 
 failed=()
@@ -47,6 +56,7 @@ want() { [[ " $STAGES " == *" $1 "* ]]; }
 # that one broken stage does not hide the others.
 stage() {
 	local name=$1 dir=$2 ctest_args=$3 t0=$SECONDS
+	local timeout=${STAGE_TEST_TIMEOUT:-$TEST_TIMEOUT}
 	shift 4
 	say "$name: configure ($dir)"
 	if ! cmake -S "$root" -B "$dir" "$@"; then
@@ -61,7 +71,7 @@ stage() {
 	say "$name: ctest $ctest_args"
 	# shellcheck disable=SC2086 # ctest_args is a word list
 	if (cd "$dir" && timeout --kill-after=30 "$STAGE_LIMIT" \
-		ctest --output-on-failure -j "$JOBS" --timeout "$TEST_TIMEOUT" \
+		ctest --output-on-failure -j "$JOBS" --timeout "$timeout" \
 		--no-tests=error $ctest_args); then
 		passed+=("$name ($((SECONDS - t0)) s)")
 	else
@@ -105,7 +115,7 @@ fuzz_ok() {
 
 if want fuzz; then
 	if fuzz_ok; then
-		stage fuzz "$BUILD_ROOT/build-fuzz" "-R fuzz" -- \
+		stage fuzz "$BUILD_ROOT/build-fuzz" "" -- \
 			-DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 			-DSKIFF_FUZZ=ON -DSKIFF_SANITIZE=
 	elif [[ ${SKIFF_REQUIRE_FUZZ:-0} == 1 ]]; then
@@ -114,6 +124,37 @@ if want fuzz; then
 	else
 		say "fuzz: SKIPPED: clang cannot link -fsanitize=fuzzer (install clang and libclang-rt-dev)"
 		skipped+=("fuzz")
+	fi
+fi
+
+if want tsan; then
+	# a race in a forked child must fail too; the library keeps service
+	# threads, so a child of fork() starts its own (die_after_fork=0)
+	export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:abort_on_error=1:die_after_fork=0}
+	STAGE_TEST_TIMEOUT=${TSAN_TEST_TIMEOUT:-300} \
+		stage tsan "$BUILD_ROOT/build-tsan" \
+		"-E ^(header_|abi_|fuzz|install_tree|build_testing_off|valgrind)" -- \
+		-DCMAKE_C_COMPILER="$have_gcc" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+		-DSKIFF_SANITIZE=thread -DSKIFF_FUZZ=OFF
+fi
+
+if want lint; then
+	if command -v cppcheck >/dev/null; then
+		say "lint: cppcheck of src/"
+		if cppcheck --enable=warning,portability,performance --std=c11 \
+			--quiet --inline-suppr --error-exitcode=1 \
+			-I "$root/include" -I "$root/src/common" -I "$root/src/lib" \
+			-I "$root/src/micmem" "$root/src"; then
+			passed+=("lint")
+		else
+			failed+=("lint (cppcheck findings above)")
+		fi
+	elif [[ ${SKIFF_REQUIRE_LINT:-0} == 1 ]]; then
+		say "lint: cppcheck is required (SKIFF_REQUIRE_LINT=1) but missing"
+		failed+=("lint (no cppcheck)")
+	else
+		say "lint: SKIPPED: cppcheck not installed"
+		skipped+=("lint")
 	fi
 fi
 
