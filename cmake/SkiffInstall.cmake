@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Install helpers shared by src/lib and src/micmem.
 
 # skiff_install_pc(TEMPLATE NAME): install TEMPLATE (a .pc.in) as

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * hello_card.c - the card side of a minimal SCIF program pair.
  *

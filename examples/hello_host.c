@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * hello_host.c - the host side of a minimal SCIF program pair.
  *

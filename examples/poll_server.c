@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * poll_server.c - one thread serving many SCIF endpoints with scif_poll().
  *

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # run_examples.sh BINDIR - run the example programs against each other.
 #
 # Everything runs on node 0 (the host) in a private fabric: loopback needs no

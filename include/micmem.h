@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * micmem.h - fast host<->card copies (skiff's libmicmem.so.0, MICMEM_0.0).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * scif.h - Symmetric Communication Interface, user-mode API.
  *

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # demo.sh - build skiff, then show a host process and a process on an emulated
 # card exchanging SCIF messages, and the message latency.
 #

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # soak.sh - long kill -9 and hostile-peer campaigns (issue 7), with their tables.
 #
 #   scripts/soak.sh                 # 2000 kill trials (1000 per side), 200 hostile

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # test.sh - build skiff and run every test suite; exits non-zero on any failure.
 #
 #   scripts/test.sh

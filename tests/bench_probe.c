@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bench_probe: what checking a buffer with the kernel costs (issue 7 item
  * 9), to choose how libscif turns bad pointers into EFAULT. Not a test:

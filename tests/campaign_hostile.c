@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * campaign_hostile: a hostile-peer campaign. The attacker (this driver
  * process) speaks the wire protocol itself (raw SOCK_SEQPACKET sockets, its

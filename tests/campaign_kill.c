@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * campaign_kill: a kill -9 campaign. Two processes (an acceptor and a
  * connector, each a fresh fork of the driver) run the same random mixed

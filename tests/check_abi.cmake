@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # check_abi.cmake -DLIB=<path to libscif.so>: the exported ABI of libscif.
 # soname libscif.so.0; every MPSS API call is exported with version SCIF_0.0;
 # no other function or object is exported (micmem_* aside).

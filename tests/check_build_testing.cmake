@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # cmake -DSRC=<source> -DBIN=<scratch dir> -DGEN=<generator> -P check_build_testing.cmake:
 # configured with -DBUILD_TESTING=OFF, the tree defines no test and no test
 # program (a distribution build with nocheck compiles none of them).

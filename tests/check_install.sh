@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # check_install.sh CMAKE BUILD_DIR SOURCE_DIR VERSION CC RPATH [FLAGS]: install the
 # build tree into a temporary prefix and check what a user of the install
 # gets:

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # check_packages.sh DEBDIR SOURCE_DIR - install the skiff .debs of DEBDIR on
 # this (throwaway) machine, use them as a user of Debian would, and purge
 # them again. Needs root; CI runs it (scripts/test.sh, stage pkg, with

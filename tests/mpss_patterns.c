@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * mpss_patterns.c - what MPSS programs written by others do, written the way
  * they write it: C99, only <scif.h> and libc, fork() for the other side,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * mpss_program.c - a program written for MPSS: it includes only <scif.h>
  * and relies on what the MPSS header brings along (errno, ECONNREFUSED,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * rma_util.h - shared helpers for the window / RMA / fence / mmap tests
  * (test_register, test_rma, test_fence, test_mmap, test_rma_fork).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_autoport: connecting with an automatically bound endpoint costs the
  * same however many endpoints are open (issue 7 item 11: the port search

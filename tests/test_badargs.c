@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_badargs: bad pointers and counts, each case in its own process.
  *

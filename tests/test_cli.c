@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_cli: the scif tool's rough edges stay filed off.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_concurrent_send: blocking sends from several threads on one endpoint
  * never interleave. Each thread sends records of its own fill byte, larger

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_errno: every exported call of libscif and libmicmem leaves errno as
  * the caller set it when it succeeds, as MPSS's thin ioctl wrappers did

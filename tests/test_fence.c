@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_fence: scif_fence_mark / scif_fence_wait / scif_fence_signal between
  * two processes.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_fork_ep: an endpoint inherited through fork() behaves like the file
  * descriptor it is, as with MPSS, where it lived in the kernel.

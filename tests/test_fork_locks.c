@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_fork_locks: every library lock and thread has a defined state in a
  * fork() child (issue 8 item 2, third bullet).

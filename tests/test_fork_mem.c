@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_fork_mem: registered memory across fork() is the parent's, as with
  * SCIF's pinned pages (issue 8 item 3), and unregistered memory is plain

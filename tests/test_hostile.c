@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_hostile: a peer that speaks the wire protocol itself and lies.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_hostile_win: a peer that abuses the RMA control socket or its
  * progress words never blocks its partner's other connections, and cannot

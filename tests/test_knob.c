@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_knob: the one parser behind every environment knob and size
  * argument (src/common/knob.c): suffixes, bounds, garbage never taken as 0,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_leak: 10,000 open/connect/send/close cycles leak no descriptor, no
  * mapping and no memory, on either side. Descriptors and mappings are

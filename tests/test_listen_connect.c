@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_listen_connect: scif_listen and scif_connect.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_micmem.c - libmicmem: every call and its errno, data checked byte for
  * byte, THP and 4 KiB-page ranges, two boards at once, device memory that

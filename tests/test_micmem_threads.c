@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_micmem_threads.c - several threads transferring on one handle at once
  * (every flag, random sizes; data checked byte for byte), with ranges mapped

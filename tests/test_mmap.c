@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_mmap: scif_mmap / scif_munmap of a peer's registered range, and what a
  * hostile peer can do to a read-only window.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_msg: scif_send and scif_recv semantics.
  *

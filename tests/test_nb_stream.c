@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_nb_stream: non-blocking calls never wait (issue 8 item 4).
  *

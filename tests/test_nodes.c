@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_nodes: scif_get_nodeIDs, SCIF_NODE, and connections between nodes of
  * one fabric while scifd brings cards online.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_open_bind: scif_open and scif_bind.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_peer_death: after the peer is killed with SIGKILL, every call on the
  * connection fails with ECONNRESET within LIMIT_MS of the kill, and so does

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_peer_kill: a peer killed with SIGKILL at any moment makes the
  * survivor's blocked recv/send/poll, and every later call, return

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_poll: readiness through scif_poll and through plain poll(), select()
  * and epoll on the descriptor.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_poll_send: scif_poll in one thread while another thread streams
  * blocking scif_sends on the same endpoint to a live peer (issue 7 item 8:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_register: scif_register / scif_unregister semantics, across processes
  * (the peer is a re-executed copy of this program running the "server" role

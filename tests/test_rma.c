@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_rma: scif_writeto / scif_readfrom / scif_vwriteto / scif_vreadfrom
  * between two processes, data verified byte for byte (with guard bytes

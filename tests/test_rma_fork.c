@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_rma_fork: registered windows keep working in the parent after fork(),
  * with or without MADV_DONTFORK (applied before or after registering).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * scifd as a systemd service, without systemd: the test plays the service
  * manager. It listens on a datagram socket, starts scifd with NOTIFY_SOCKET

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_security: the boundaries between users (docs/SECURITY.md).
  *

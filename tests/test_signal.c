@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_signal: blocking calls interrupted by a signal (a handler installed
  * without SA_RESTART), as SCIF's are: a blocking recv/send returns the

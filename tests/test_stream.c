@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_stream: data integrity. 1 MiB streamed through the default ring with
  * the sender and receiver using different chunk sizes (1, 7, 4096, 65536),

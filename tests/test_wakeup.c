@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_wakeup: a thread blocked in the library wakes promptly when the peer
  * (another process) acts: blocking recv when data arrives, blocking send

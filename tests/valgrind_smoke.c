@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * valgrind_smoke - the main paths of libscif in two processes (fork only, no
  * exec, so valgrind follows both): connect, messages both ways, a window,

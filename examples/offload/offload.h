@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* offload.h - what offload_host and offload_card say to each other. */
 #ifndef OFFLOAD_H
 #define OFFLOAD_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * offload_card.c - the card side of the offload example (run it on node 1:
  * SCIF_NODE=1). Card software needs no copy engine of its own: the host

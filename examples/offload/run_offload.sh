@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # run_offload.sh BINDIR SCIFD - run the offload example end to end: scifd
 # with one card in a private fabric, offload_card on node 1, offload_host on
 # node 0. Every step waits on a readiness signal (scifd's ready byte, the

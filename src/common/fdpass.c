@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #include "fdpass.h"
 
 #include <string.h>

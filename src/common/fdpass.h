@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* fdpass.h - one descriptor over an AF_UNIX socket (SCM_RIGHTS). */
 #ifndef SKIFF_FDPASS_H
 #define SKIFF_FDPASS_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * knob.c - one parser for every environment knob and size argument, and
  * the SKIFF_LOG diagnostics (knob.h).

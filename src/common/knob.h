@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * knob.h - environment knobs and size arguments, parsed one way everywhere,
  * and the library's diagnostics (SKIFF_LOG).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #define _GNU_SOURCE /* struct ucred */
 #include "names.h"
 #include "knob.h"

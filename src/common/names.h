@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * names.h - where skiff things live: fabric name, port and daemon addresses.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #include "nodeq.h"
 #include "names.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* nodeq.h - ask a fabric's scifd which nodes are online. */
 #ifndef SKIFF_NODEQ_H
 #define SKIFF_NODEQ_H

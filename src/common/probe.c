@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * probe.c - ask the kernel whether memory is mapped, without touching it.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * probe.h - is the caller's memory there? For calls whose SCIF contract is
  * EFAULT (or EINVAL) on a bad buffer, where a plain copy would crash.

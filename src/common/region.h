@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * region.h - layout of a connection's shared region (a sealed memfd).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * wire.h - skiff control messages on AF_UNIX sockets (see docs/PROTOCOL.md).
  *

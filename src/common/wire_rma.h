@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * wire_rma.h - records on a connection's RMA control socket (see
  * docs/PROTOCOL.md). The socket is a SOCK_SEQPACKET pair created by the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * connect.c - scif_bind, scif_listen, scif_connect, scif_accept.
  *

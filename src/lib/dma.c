@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * dma.c - the process's "DMA engine" and per-endpoint RMA completion.
  *

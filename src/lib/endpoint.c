@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * endpoint.c - the endpoint table, scif_open, scif_close, scif_get_fd.
  *

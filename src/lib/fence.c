@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fence.c - scif_fence_mark, scif_fence_wait, scif_fence_signal.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * mmap.c - scif_mmap, scif_munmap: map the peer's registered memory.
  *

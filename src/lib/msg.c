@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * msg.c - scif_send and scif_recv: copies into and out of the shared rings.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* node.c - scif_get_nodeIDs: which nodes of the fabric are online. */
 #define _GNU_SOURCE
 #include "internal.h"

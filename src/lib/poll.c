@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * poll.c - scif_poll: readiness computed from the rings, poll() to sleep.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * ring.c - a connection's shared region, its two byte rings, and the
  * doorbell/credit records that make the descriptor's poll() readiness follow

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * rma.c - scif_readfrom, scif_writeto, scif_vreadfrom, scif_vwriteto.
  *

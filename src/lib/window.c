@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * window.c - registered windows: scif_register, scif_unregister, the
  * endpoint's local and remote window tables, and the RMA control socket.

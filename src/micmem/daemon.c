@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* daemon.c - ask scifd for a card's device memory (PROTOCOL.md section 7). */
 #define _GNU_SOURCE
 #include "internal.h"

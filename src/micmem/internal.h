@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * internal.h - libmicmem internals (see include/micmem.h, docs/PROTOCOL.md
  * section 7 and micmem(3)).

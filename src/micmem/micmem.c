@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * micmem.c - the exported calls: handles, boards, ranges, transfers.
  *

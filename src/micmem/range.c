@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * range.c - pin host ranges and describe them in segments.
  *

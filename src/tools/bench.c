@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * scif bench <name>: a second-level table, so that later benchmarks (bw,
  * micmem) are a file and a line each, like the subcommands.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * scif bench bw: RMA throughput (scif_writeto, scif_readfrom,
  * scif_vwriteto, scif_vreadfrom, each to completion) against its limit,

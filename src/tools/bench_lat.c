@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * scif bench lat: the 8-byte round trip through scif_send/scif_recv, against
  * the limit of the machine, a spin ping-pong on one shared cache line, and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * scif bench micmem: micmem_host2dev and micmem_dev2host with SINGLE, DUAL
  * and AUTO against memcpy() of the same bytes between the same buffers (the

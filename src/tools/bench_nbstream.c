@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * scif bench nbstream: a stream of 64-byte messages through non-blocking
  * scif_send/scif_recv, as MPSS bandwidth programs drive it (the sender

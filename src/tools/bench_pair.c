@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bench_pair.c - see bench_pair.h. The same set-up as bench_lat.c: fork
  * before any endpoint exists (no libscif state crosses the fork), the child

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bench_pair.h - the two-process set-up shared by the RMA benchmarks
  * (bench_bw.c, bench_rma.c): fork a child, pin parent and child to two

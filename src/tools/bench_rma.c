@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The small RMA benchmarks, each between this process and a forked child
  * and each against its limit measured in the same run:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * scif info: online nodes, ports and connections of one fabric.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * scif - inspect and exercise a skiff fabric.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * scif ping: an echo server, and a client that measures round trips to it,
  * like ping(8) over SCIF messages.

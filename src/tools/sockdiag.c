@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #include "sockdiag.h"
 #include "tool.h"
 

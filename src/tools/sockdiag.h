@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * sockdiag.h - list the AF_UNIX sockets of this network namespace.
  *

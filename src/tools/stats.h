@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * stats.h - timing and percentiles for scif ping and the scif benchmarks.
  *

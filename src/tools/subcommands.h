@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* subcommands.h - entry points of the scif subcommands (main.c's table). */
 #ifndef SKIFF_SUBCOMMANDS_H
 #define SKIFF_SUBCOMMANDS_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tool.h - helpers shared by the scif subcommands: argument parsing, fabric
  * selection, aligned text tables and JSON strings.

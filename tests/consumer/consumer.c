@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * A program outside the skiff tree, built against an installed skiff with
  * pkg-config or with CMake's find_package(skiff): both libraries link and

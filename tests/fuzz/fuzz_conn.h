@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fuzz_conn.h - a connected endpoint for the fuzz harnesses, built the way
  * scif_accept() builds one (connect.c: accept_one), but over socketpairs

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fuzz_ctl - libFuzzer harness for the control-service record handler
  * (window.c: sync_any and what it calls: peer_win_add, peer_win_del,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fuzz_region - libFuzzer harness for the validation of the shared region
  * (ring.c, msg.c, poll.c, fence.c read words the peer writes). A memfd is

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fuzz_setup - libFuzzer harness for connection set-up records and the
  * descriptors they carry (connect.c: read_request on the acceptor,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fuzz_wire - libFuzzer harness for the wire decoder and the port-name
  * parser (src/common). Every peer and every local process can send us

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Regenerate the committed seed corpus of fuzz_wire (corpus/wire/).
 # Each file is one valid input: a wire record (docs/PROTOCOL.md, little
 # endian) or a port name. Run from anywhere: tests/fuzz/gen-seeds.sh
