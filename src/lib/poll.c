@@ -251,7 +251,14 @@ int skiff_api_poll(struct scif_pollepd *epds, unsigned int nepds,
 			int t = -1;
 			if (deadline >= 0) {
 				int64_t left = deadline - now_ms();
-				t = left <= 0 ? 0 : (int)left;
+				/* past the deadline: one last look, then
+				 * report, even if poll() keeps waking us for
+				 * records that turn out to be nothing */
+				if (left <= 0) {
+					timeout = 0;
+					continue;
+				}
+				t = (int)left;
 			}
 			r = poll(pfd, nepds, t);
 		}
