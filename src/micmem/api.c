@@ -11,81 +11,74 @@
 
 #include "internal.h"
 #include "micmem.h"
+#include "keep_errno.h"
 
 #define MM_EXPORT __attribute__((visibility("default")))
 
-#define KEEP_ERRNO(type, fail, expr)                                           \
-	do {                                                                   \
-		int e_ = errno;                                                \
-		type r_ = (expr);                                              \
-		if (r_ != (fail))                                              \
-			errno = e_;                                            \
-		return r_;                                                     \
-	} while (0)
 
 MM_EXPORT int micmem_open(void)
 {
-	KEEP_ERRNO(int, -1, mm_api_open());
+	SKIFF_KEEP_ERRNO(int, -1, mm_api_open());
 }
 
 MM_EXPORT int micmem_close(int h)
 {
-	KEEP_ERRNO(int, -1, mm_api_close(h));
+	SKIFF_KEEP_ERRNO(int, -1, mm_api_close(h));
 }
 
 MM_EXPORT int micmem_opendev(int h, uint32_t board)
 {
-	KEEP_ERRNO(int, -1, mm_api_opendev(h, board));
+	SKIFF_KEEP_ERRNO(int, -1, mm_api_opendev(h, board));
 }
 
 MM_EXPORT int micmem_closedev(int h)
 {
-	KEEP_ERRNO(int, -1, mm_api_closedev(h));
+	SKIFF_KEEP_ERRNO(int, -1, mm_api_closedev(h));
 }
 
 MM_EXPORT int micmem_maprange(int h, void *addr, uint64_t size)
 {
-	KEEP_ERRNO(int, -1, mm_api_maprange(h, addr, size));
+	SKIFF_KEEP_ERRNO(int, -1, mm_api_maprange(h, addr, size));
 }
 
 MM_EXPORT int micmem_unmaprange(int h, void *addr)
 {
-	KEEP_ERRNO(int, -1, mm_api_unmaprange(h, addr));
+	SKIFF_KEEP_ERRNO(int, -1, mm_api_unmaprange(h, addr));
 }
 
 MM_EXPORT int micmem_rangeinfo(int h, void *addr,
 			       struct micmem_range_info *info)
 {
-	KEEP_ERRNO(int, -1, mm_api_rangeinfo(h, addr, info));
+	SKIFF_KEEP_ERRNO(int, -1, mm_api_rangeinfo(h, addr, info));
 }
 
 MM_EXPORT int micmem_devsize(int h, uint64_t *size)
 {
-	KEEP_ERRNO(int, -1, mm_api_devsize(h, size));
+	SKIFF_KEEP_ERRNO(int, -1, mm_api_devsize(h, size));
 }
 
 MM_EXPORT int micmem_host2dev(int h, void *src, uint64_t src_offset,
 			      uint64_t dest_dev, uint64_t size, int flags)
 {
-	KEEP_ERRNO(int, -1,
+	SKIFF_KEEP_ERRNO(int, -1,
 		   mm_api_host2dev(h, src, src_offset, dest_dev, size, flags));
 }
 
 MM_EXPORT int micmem_dev2host(int h, void *dest, uint64_t dest_offset,
 			      uint64_t src_dev, uint64_t size, int flags)
 {
-	KEEP_ERRNO(int, -1,
+	SKIFF_KEEP_ERRNO(int, -1,
 		   mm_api_dev2host(h, dest, dest_offset, src_dev, size, flags));
 }
 
 MM_EXPORT void *micmem_devmap(uint32_t board, uint64_t dev_addr, uint64_t size,
 			      int prot)
 {
-	KEEP_ERRNO(void *, MICMEM_MAP_FAILED,
+	SKIFF_KEEP_ERRNO(void *, MICMEM_MAP_FAILED,
 		   mm_api_devmap(board, dev_addr, size, prot));
 }
 
 MM_EXPORT int micmem_devunmap(void *addr, uint64_t size)
 {
-	KEEP_ERRNO(int, -1, mm_api_devunmap(addr, size));
+	SKIFF_KEEP_ERRNO(int, -1, mm_api_devunmap(addr, size));
 }
