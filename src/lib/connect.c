@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "fdpass.h"
+#include "knob.h"
 #include "nodeq.h"
 
 /* SCIF_NODE_ALIVE_TIMEOUT: a connector waits this long for accept. */
@@ -495,8 +496,12 @@ static int do_connect(struct skiff_ep *ep, struct scif_portID *dst)
 	r = skiff_node_online(c->fabric, dst->node);
 	if (r < 0 && r != -ENOMEM)
 		r = 0;
-	if (r <= 0)
+	if (r <= 0) {
+		skiff_log(SKIFF_LOG_INFO, "scif_connect to %u:%u: node %u is not "
+			  "online in fabric '%s'", dst->node, dst->port,
+			  dst->node, c->fabric);
 		return r < 0 ? r : -ENODEV;
+	}
 	if (ep->state == SKIFF_EP_UNBOUND) {
 		r = do_bind(ep, 0);
 		if (r < 0)
@@ -511,6 +516,12 @@ static int do_connect(struct skiff_ep *ep, struct scif_portID *dst)
 	sl = skiff_port_addr(&sa, c->fabric, dst->node, dst->port);
 	if (connect(ep->sock, (struct sockaddr *)&sa, sl) < 0) {
 		r = errno;
+		skiff_log(SKIFF_LOG_INFO, "scif_connect to %u:%u: socket "
+			  "@skiff/%s/n%u/p%u: %s", dst->node, dst->port, c->fabric,
+			  dst->node, dst->port,
+			  r == ECONNREFUSED ? "nobody listens" :
+			  r == EAGAIN ? "the listener's backlog is full" :
+					strerror(r));
 		if (r == ENOMEM || r == ENOBUFS)
 			return -ENOMEM;
 		return -ECONNREFUSED;
@@ -520,6 +531,11 @@ static int do_connect(struct skiff_ep *ep, struct scif_portID *dst)
 	 * or we would hand our data to whoever took the name. */
 	if (dst->port < SCIF_ADMIN_PORT_END && skiff_peer_entitled(ep->sock) < 0) {
 		int rr = rebind(ep);
+
+		skiff_log(SKIFF_LOG_WARN, "scif_connect to %u:%u: refused: a "
+			  "reserved port served by a process that is neither "
+			  "root nor this user (docs/SECURITY.md)", dst->node,
+			  dst->port);
 		return rr < 0 ? rr : -ECONNREFUSED;
 	}
 	ring_size = skiff_ring_size_knob();
