@@ -22,6 +22,15 @@
  * loop spins).
  */
 #define SPURIOUS_OK(waits) ((waits) / 100 + 2)
+/* With plain poll(), non-blocking calls that never wait for a record in
+ * flight (issue 8 item 4) leave more of these: up to a quarter of the
+ * wake-ups of a short run was seen (10 of 43; 70 of 7024 on a long one).
+ * Still bounded: a readiness that did not follow the ring would make
+ * nearly every wake-up spurious. scif_poll computes readiness from the
+ * rings and keeps the strict bound. */
+#define SPURIOUS_OK_PLAIN(waits) ((waits) / 3 + 5)
+#define SPURIOUS_BOUND(m, waits)                                               \
+	((m) == NB_PLAIN_POLL ? SPURIOUS_OK_PLAIN(waits) : SPURIOUS_OK(waits))
 
 /* NB_RETRY: the sender retries a non-blocking send at once (a busy loop,
  * yielding now and then), the receiver waits with scif_poll */
@@ -99,7 +108,7 @@ static int sender(void *a)
 		if (spurious)
 			h_log("sender: %ld of %ld POLLOUT wake-ups found no room "
 			      "(%s)", spurious, waits, mode_name[sa->m]);
-		EXPECT_LE(spurious, SPURIOUS_OK(waits));
+		EXPECT_LE(spurious, SPURIOUS_BOUND(sa->m, waits));
 	}
 	/* wait for the receiver's acknowledgement before closing */
 	CHECK_EQ(scif_recv(ep, &ack, 1, SCIF_RECV_BLOCK), 1);
@@ -178,7 +187,7 @@ static void run_env(uint16_t port, int schunk, int rchunk, enum mode m,
 		if (spurious)
 			h_log("receiver: %ld of %ld POLLIN wake-ups found no data "
 			      "(%s)", spurious, waits, mode_name[m]);
-		EXPECT_LE(spurious, SPURIOUS_OK(waits));
+		EXPECT_LE(spurious, SPURIOUS_BOUND(m, waits));
 	}
 	for (size_t i = 0; i < TOTAL; i++)
 		if (buf[i] != pat(i)) {
