@@ -119,7 +119,9 @@ fuzz_ok() {
 
 if want fuzz; then
 	if fuzz_ok; then
-		stage fuzz "$BUILD_ROOT/build-fuzz" "" -- \
+		# valgrind 3.19 cannot read clang 14's DWARF 5: memcheck
+		# runs in the release stage
+		stage fuzz "$BUILD_ROOT/build-fuzz" "-E ^valgrind_smoke$" -- \
 			-DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 			-DSKIFF_FUZZ=ON -DSKIFF_SANITIZE=
 	elif [[ ${SKIFF_REQUIRE_FUZZ:-0} == 1 ]]; then
