@@ -11,6 +11,7 @@
 #include "internal.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <sched.h>
 #include <stdlib.h>
@@ -183,6 +184,9 @@ static int spin(struct scif_pollepd *epds, unsigned nepds, int64_t deadline_ms)
 	}
 }
 
+/* RLIMIT_NOFILE as last read (0: not yet) */
+static unsigned nofile_seen;
+
 int skiff_api_poll(struct scif_pollepd *epds, unsigned int nepds,
 			long timeout)
 {
@@ -197,15 +201,27 @@ int skiff_api_poll(struct scif_pollepd *epds, unsigned int nepds,
 		return -1;
 	}
 	/* poll(2)'s limit, and it keeps a huge count from walking off the
-	 * array; then the array is checked (probe.h: one system call; we make
-	 * some per endpoint anyway) */
-	if (nepds && (getrlimit(RLIMIT_NOFILE, &rl) < 0 ||
-		      (rl.rlim_cur != RLIM_INFINITY && nepds > rl.rlim_cur))) {
-		errno = EINVAL;
-		return -1;
+	 * array. The limit last read is kept: a count within it needs no
+	 * system call (scif_poll is on the path of every non-blocking
+	 * message: two system calls here cut a 64-byte stream by 10x); a
+	 * limit lowered since is still enforced by poll(2) when we sleep.
+	 * Then the array, as scif_send's buffer is, from SKIFF_PROBE_MIN
+	 * bytes (probe.h: one system call). */
+	if (nepds > __atomic_load_n(&nofile_seen, __ATOMIC_RELAXED)) {
+		if (getrlimit(RLIMIT_NOFILE, &rl) < 0 ||
+		    (rl.rlim_cur != RLIM_INFINITY && nepds > rl.rlim_cur)) {
+			errno = EINVAL;
+			return -1;
+		}
+		__atomic_store_n(&nofile_seen,
+				 rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > UINT_MAX
+					 ? UINT_MAX : (unsigned)rl.rlim_cur,
+				 __ATOMIC_RELAXED);
 	}
-	if (nepds && skiff_mem_check(epds, (size_t)nepds * sizeof(*epds),
-				     PROT_READ | PROT_WRITE) < 0) {
+	if (nepds && (skiff_addr_plausible(epds, (size_t)nepds * sizeof(*epds)) < 0 ||
+		      ((size_t)nepds * sizeof(*epds) >= skiff_probe_min() &&
+		       skiff_mem_check(epds, (size_t)nepds * sizeof(*epds),
+				       PROT_READ | PROT_WRITE) < 0))) {
 		errno = EFAULT;
 		return -1;
 	}
