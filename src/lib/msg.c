@@ -165,7 +165,7 @@ static int enter(int epd, struct skiff_ep *ep, struct skiff_lock *m)
 	}
 }
 
-static int check_args(int epd, void *msg, int len, int flags,
+static int check_args(int epd, void *msg, int len, int flags, int prot,
 		      struct skiff_ep **ep)
 {
 	int r = skiff_ep_get_fast(epd, ep);
@@ -181,6 +181,8 @@ static int check_args(int epd, void *msg, int len, int flags,
 	/* free checks here; a system call only for large buffers (probe.h) */
 	if (len > 0 && skiff_addr_plausible(msg, (size_t)len) < 0)
 		return -EFAULT;
+	if (len > 0 && (size_t)len >= skiff_probe_min())
+		return skiff_mem_probe(msg, (size_t)len, prot);
 	return 0;
 }
 
@@ -381,10 +383,8 @@ static int do_recv(struct skiff_ep *ep, unsigned char *buf, int len, int block)
 int skiff_api_send(scif_epd_t epd, void *msg, int len, int flags)
 {
 	struct skiff_ep *ep;
-	int r = check_args(epd, msg, len, flags, &ep);
+	int r = check_args(epd, msg, len, flags, PROT_READ, &ep);
 
-	if (r == 0 && len > 0 && (size_t)len >= skiff_probe_min())
-		r = skiff_mem_probe(msg, (size_t)len, PROT_READ);
 	if (r < 0 || len == 0)
 		SKIFF_RET(r);
 	r = enter(epd, ep, &ep->send_lock);
@@ -398,10 +398,8 @@ int skiff_api_send(scif_epd_t epd, void *msg, int len, int flags)
 int skiff_api_recv(scif_epd_t epd, void *msg, int len, int flags)
 {
 	struct skiff_ep *ep;
-	int r = check_args(epd, msg, len, flags, &ep);
+	int r = check_args(epd, msg, len, flags, PROT_WRITE, &ep);
 
-	if (r == 0 && len > 0 && (size_t)len >= skiff_probe_min())
-		r = skiff_mem_probe(msg, (size_t)len, PROT_WRITE);
 	if (r < 0 || len == 0)
 		SKIFF_RET(r);
 	r = enter(epd, ep, &ep->recv_lock);
