@@ -17,7 +17,7 @@
 #include <stdint.h>
 
 #define SKIFF_REGION_MAGIC   0x4e474552u /* "REGN" */
-#define SKIFF_REGION_VERSION 3 /* 3: stamped ring lines */
+#define SKIFF_REGION_VERSION 4 /* 3: stamped ring lines; 4: rendezvous */
 #define SKIFF_RING_DEFAULT   4096u       /* 4095 usable bytes, as in SCIF */
 #define SKIFF_RING_MIN       4096u
 #define SKIFF_RING_MAX       (64u << 20)
@@ -38,6 +38,29 @@ struct skiff_ring_ctl {
 	/* written by the consumer when it drains doorbells / credits */
 	_Alignas(64) uint32_t d_drained;
 	uint32_t c_drained;
+	/*
+	 * Single-copy rendezvous (src/lib/rdv.c). A consumer in a blocking
+	 * receive of more than the ring holds announces its buffer here; the
+	 * producer of a large blocking send copies into it directly
+	 * (process_vm_writev) while the ring is empty, and counts the bytes in
+	 * dtotal. rdv_state: 0 closed; (gen << 2) | 1 open; (gen << 2) | 2
+	 * busy (the producer is copying: only it moves it back to open). The
+	 * consumer writes the other words while the state is closed.
+	 */
+	_Alignas(64) uint32_t rdv_state;
+	uint32_t rdv_wait;  /* consumer: polling for dtotal (no doorbell needed) */
+	uint32_t rdv_pid;   /* consumer: the process whose buffer it is */
+	uint32_t rdv_xpos;  /* consumer: its ring position when it announced */
+	uint64_t rdv_addr;  /* consumer: buffer (in rdv_pid) and its length */
+	uint64_t rdv_len;
+	uint64_t rdv_dbase; /* consumer: dtotal it had accounted when it announced */
+	/* written by the producer: bytes delivered by rendezvous (it bumps it
+	 * before it moves rdv_state back to open); why it stopped using
+	 * rendezvous on this connection (an errno; 0: it has not) and how
+	 * many rendezvous it made */
+	_Alignas(64) uint64_t dtotal;
+	uint32_t rdv_off;
+	uint32_t rdv_count;
 };
 
 /* RMA progress of one side, written by that side only: fences with

@@ -512,6 +512,7 @@ static void release_local(struct skiff_ep *ep)
 {
 	int out = own_threads_out(ep);
 
+	skiff_rdv_release(ep);
 	skiff_rma_release(ep);
 	was_inherited(ep, 1);
 	/* one of ours that stays inside keeps our mapping (leaked rather than
@@ -529,6 +530,7 @@ static void teardown(struct skiff_ep *ep)
 	skiff_ep_lock(ep, &ep->send_lock);
 	skiff_ep_lock(ep, &ep->recv_lock);
 	skiff_rma_detach(ep);
+	skiff_rdv_release(ep);
 	skiff_conn_detach(ep);
 	skiff_port_release(ep);
 	if (ep->sock >= 0)
@@ -552,6 +554,7 @@ static void release_stale(struct skiff_ep *ep)
 		teardown(ep);
 		return;
 	}
+	skiff_rdv_release(ep);
 	skiff_rma_release(ep);
 	was_inherited(ep, 1);
 }
@@ -605,7 +608,9 @@ void skiff_ep_owner_died(struct skiff_ep *ep, struct skiff_lock *m)
 		 * it published and did not send, the consumer writes off. */
 		ep->tx.posted = __atomic_load_n(&ep->tx.ctl->d_posted, __ATOMIC_ACQUIRE);
 		ep->tx.c_posted = __atomic_load_n(&ep->tx.ctl->c_posted, __ATOMIC_ACQUIRE);
+		skiff_rdv_owner_died(ep, 1);
 	} else if (ep->region && m == &ep->recv_lock) {
+		skiff_rdv_owner_died(ep, 0);
 		/* Bytes it copied but did not free went nowhere: they are
 		 * still the next ones. Its spin announcement is void. */
 		uint32_t tail = __atomic_load_n(&ep->rx.ctl->tail, __ATOMIC_ACQUIRE);
@@ -705,6 +710,7 @@ static void fork_child(void)
 			continue;
 		if (sharable(ep)) {
 			atomic_store(&ep->forked, 1);
+			skiff_rdv_forked(ep);
 			if (skiff_ep_verify(ep) == 0) /* not a number reused */
 				hold(ep);
 			if (ninherited == capinherited) {
@@ -914,6 +920,7 @@ int skiff_api_close(scif_epd_t epd)
 	if (ep->region)
 		__atomic_store_n(&ep->region->closed[ep->side], 1,
 				 __ATOMIC_RELEASE);
+	skiff_rdv_release(ep);
 	skiff_conn_detach(ep);
 	skiff_port_release(ep);
 	if (ep->sock >= 0)

@@ -65,6 +65,19 @@ struct skiff_ring {
 	unsigned hup_check;
 	uint64_t last_check; /* CLOCK_MONOTONIC_COARSE ns */
 
+	/* single-copy rendezvous (rdv.c) */
+	uint64_t dtotal; /* producer: bytes delivered directly; consumer: accounted */
+	/* consumer: the announcement open in this receive (our own copies:
+	 * the region's may be scribbled on) */
+	uint64_t rdv_len, rdv_dbase;
+	uint32_t rdv_xpos, rdv_gen;
+	int rdv_open;
+	/* producer: the peer's process (SO_PEERCRED) and a pidfd on it, held
+	 * by the one process (rdv_owner) that sends by rendezvous; -1 owner:
+	 * rendezvous off on this connection (rdv_off says why) */
+	int rdv_pidfd;
+	pid_t rdv_owner, peer_pid;
+	int rdv_off;
 };
 
 /* --- windows and RMA (window.c, rma.c, dma.c, fence.c, mmap.c) --- */
@@ -365,6 +378,24 @@ void skiff_spin_announce(struct skiff_ep *ep, uint32_t want);
 int skiff_drain_credits(struct skiff_ep *ep, int wait);
 int skiff_take_record(struct skiff_ep *ep);
 void skiff_mark_dead(struct skiff_ep *ep);
+int skiff_post_doorbell(struct skiff_ep *ep); /* send_lock held */
+
+/* Consumer: bytes delivered by rendezvous and not accounted yet (rdv.c
+ * validates them). */
+static inline int skiff_rx_direct(struct skiff_ep *ep)
+{
+	return __atomic_load_n(&ep->rx.ctl->dtotal, __ATOMIC_ACQUIRE) != ep->rx.dtotal;
+}
+
+/* rdv.c: single-copy rendezvous for large blocking transfers */
+void skiff_rdv_open(struct skiff_ep *ep, unsigned char *buf, uint32_t len);
+int skiff_rdv_take(struct skiff_ep *ep);
+int skiff_rdv_close(struct skiff_ep *ep);
+void skiff_rdv_wait(struct skiff_ep *ep, int on);
+int skiff_rdv_send(struct skiff_ep *ep, const unsigned char *src, uint32_t n);
+void skiff_rdv_release(struct skiff_ep *ep);
+void skiff_rdv_forked(struct skiff_ep *ep); /* in a fork() child */
+void skiff_rdv_owner_died(struct skiff_ep *ep, int sender);
 
 
 #endif

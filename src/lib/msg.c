@@ -235,6 +235,18 @@ static int do_send(struct skiff_ep *ep, const unsigned char *buf, int len,
 	for (;;) {
 		if (peer_dead(ep, r))
 			return sent ? (int)sent : reset_err(ep);
+		/* more than the ring holds, and a receiver waiting for it:
+		 * straight into its buffer (rdv.c) */
+		if (block && (uint32_t)len - sent > r->size - 1) {
+			ret = skiff_rdv_send(ep, buf + sent, (uint32_t)len - sent);
+			if (ret > 0) {
+				sent += (uint32_t)ret;
+				spin_end = 0;
+				if (sent == (uint32_t)len)
+					return (int)sent;
+				continue;
+			}
+		}
 		/* trust the cached tail while it shows enough room */
 		space = r->size - 1 - ((uint32_t)r->pos - r->cached);
 		if (space < (uint32_t)len - sent)
@@ -280,14 +292,22 @@ static int do_send(struct skiff_ep *ep, const unsigned char *buf, int len,
 	}
 }
 
-static int do_recv(struct skiff_ep *ep, unsigned char *buf, int len, int block)
+/*
+ * The receive loop: what it got, or -errno with nothing got. With @rdv, an
+ * announcement of ours is open (rdv.c): bytes the producer delivered
+ * directly come before any ring byte we see after them, and instead of the
+ * spin word (which lets the producer skip doorbells for ring bytes) we
+ * publish rdv_wait (which lets it skip them for direct ones).
+ */
+static int recv_loop(struct skiff_ep *ep, unsigned char *buf, int len,
+		     int block, int rdv)
 {
 	struct skiff_ring *r = &ep->rx;
 	uint32_t got = 0, avail, n;
 	int64_t spin_start = 0;
 	int bad = 0, ret, spun = 0;
 
-	if (block) {
+	if (block && !rdv) {
 		/* announce at once that we will take @len bytes from here: a
 		 * producer answering us in a ping-pong then skips its
 		 * doorbell (ring.c) */
@@ -297,6 +317,19 @@ static int do_recv(struct skiff_ep *ep, unsigned char *buf, int len, int block)
 	for (;;) {
 		/* what the stamp of our line shows: one cache line, no head */
 		avail = skiff_line_avail(r);
+		/* looked at after the stamp: direct bytes counted before the
+		 * ring bytes it shows are ahead of them */
+		if (rdv && skiff_rx_direct(ep)) {
+			ret = skiff_rdv_take(ep);
+			if (ret < 0)
+				return got ? (int)got : ret;
+			got += (uint32_t)ret;
+			if (got == (uint32_t)len) {
+				skiff_recv_leave(ep, block);
+				return (int)got;
+			}
+			continue;
+		}
 		if (avail) {
 			/* take more than this line at once when the head says
 			 * so (a large receive), checking the head as always */
@@ -328,6 +361,8 @@ static int do_recv(struct skiff_ep *ep, unsigned char *buf, int len, int block)
 			/* bytes published before the close are still ours */
 			if (skiff_rx_avail(ep, &bad) && !bad && skiff_line_avail(r))
 				continue;
+			if (rdv && skiff_rx_direct(ep))
+				continue;
 			if (spun) /* a spin word we did not consume from */
 				__atomic_store_n(&r->ctl->spin, 0, __ATOMIC_RELEASE);
 			return got ? (int)got : reset_err(ep);
@@ -336,7 +371,10 @@ static int do_recv(struct skiff_ep *ep, unsigned char *buf, int len, int block)
 			/* start polling; announce (again, if we consumed part
 			 * since) what we still wait for */
 			if (!spun) {
-				skiff_spin_announce(ep, (uint32_t)len - got);
+				if (rdv)
+					skiff_rdv_wait(ep, 1);
+				else
+					skiff_spin_announce(ep, (uint32_t)len - got);
 				spun = 1;
 			}
 			spin_start = now_ns(CLOCK_MONOTONIC);
@@ -344,7 +382,10 @@ static int do_recv(struct skiff_ep *ep, unsigned char *buf, int len, int block)
 		}
 		if (block && !spun) {
 			/* consumed part of what we wait for: announce the rest */
-			skiff_spin_announce(ep, (uint32_t)len - got);
+			if (rdv)
+				skiff_rdv_wait(ep, 1);
+			else
+				skiff_spin_announce(ep, (uint32_t)len - got);
 			spun = 1;
 		}
 		if (block && spin_step(spin_start, skiff_line_stamp(r, r->pos),
@@ -354,13 +395,19 @@ static int do_recv(struct skiff_ep *ep, unsigned char *buf, int len, int block)
 		 * polling and take our doorbells off the socket, so that the
 		 * producer's next bytes ring it and POLLIN means data again. */
 		spun = 0;
+		if (rdv) {
+			/* from here the producer rings after a direct copy */
+			skiff_rdv_wait(ep, 0);
+			if (skiff_rx_direct(ep))
+				continue;
+		}
 		ret = skiff_drain_doorbells(ep, block);
 		if (ret == 1) {
 			/* the head says there is data: an honest producer
 			 * stamped its line before it moved the head, so no
 			 * stamp means a peer writing nonsense, and looping on
 			 * it would never end */
-			if (!skiff_line_avail(r))
+			if (!skiff_line_avail(r) && !(rdv && skiff_rx_direct(ep)))
 				skiff_mark_dead(ep);
 			continue;
 		}
@@ -378,6 +425,28 @@ static int do_recv(struct skiff_ep *ep, unsigned char *buf, int len, int block)
 			 * counter is not bumped yet, or garbage; take it */
 			skiff_take_record(ep);
 	}
+}
+
+static int do_recv(struct skiff_ep *ep, unsigned char *buf, int len, int block)
+{
+	struct skiff_ring *r = &ep->rx;
+	int got, more;
+
+	/* more than the ring holds: offer the buffer itself (rdv.c) */
+	if (block && (uint32_t)len > r->size - 1)
+		skiff_rdv_open(ep, buf, (uint32_t)len);
+	got = recv_loop(ep, buf, len, block, r->rdv_open);
+	if (!r->rdv_open)
+		return got;
+	/* however we leave, the buffer is ours again once this returns;
+	 * bytes delivered meanwhile follow those we got */
+	more = skiff_rdv_close(ep);
+	if (more > 0) {
+		got = (got > 0 ? got : 0) + more;
+		skiff_recv_leave(ep, block);
+	} else if (more < 0 && got == 0)
+		got = more;
+	return got;
 }
 
 int skiff_api_send(scif_epd_t epd, void *msg, int len, int flags)

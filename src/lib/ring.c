@@ -319,6 +319,11 @@ static int post_doorbell(struct skiff_ep *ep)
 	return send_counted(ep, SKIFF_MSG_DOORBELL);
 }
 
+int skiff_post_doorbell(struct skiff_ep *ep)
+{
+	return post_doorbell(ep);
+}
+
 /*
  * Doorbells and spinning consumers. A consumer about to poll the ring in a
  * blocking receive publishes spin = (want << 32) | pos: it waits at pos and
@@ -588,13 +593,13 @@ int skiff_drain_doorbells(struct skiff_ep *ep, int wait)
 			if (ret < 0)
 				return ret;
 		}
-		return skiff_rx_avail(ep, &bad) ? 1 : 0;
+		return skiff_rx_avail(ep, &bad) || skiff_rx_direct(ep) ? 1 : 0;
 	}
 	if (target - r->drained > DRAIN_MAX)
 		target = r->drained + DRAIN_MAX; /* hostile counter */
 	/* full barrier: our d_drained store vs the producer's head store */
 	__atomic_exchange_n(&r->ctl->d_drained, target, __ATOMIC_SEQ_CST);
-	if (skiff_rx_avail(ep, &bad) || bad) {
+	if (skiff_rx_avail(ep, &bad) || bad || skiff_rx_direct(ep)) {
 		/* the producer may have relied on the old count: keep them */
 		STORE(&r->ctl->d_drained, r->drained);
 		return bad ? 0 : 1;
@@ -605,7 +610,8 @@ int skiff_drain_doorbells(struct skiff_ep *ep, int wait)
 		return ret;
 	/* a record still on its way: the producer may have skipped a
 	 * doorbell for data it wrote meanwhile, counting on it */
-	if (r->drained != target && skiff_rx_avail(ep, &bad))
+	if (r->drained != target &&
+	    (skiff_rx_avail(ep, &bad) || skiff_rx_direct(ep)))
 		return 1;
 	return 0;
 }

@@ -21,6 +21,7 @@ static const struct {
 	{ "rma-lat", skiff_bench_rma_lat, "8-byte scif_writeto(SYNC), 10 vs 10,000 windows" },
 	{ "register", skiff_bench_register, "scif_register/unregister of 64 MiB vs mlock" },
 	{ "nbstream", skiff_bench_nbstream, "64-byte non-blocking send/poll+recv stream vs a raw ring" },
+	{ "stream", skiff_bench_stream, "blocking send/recv stream 64 B-256 MiB vs TCP and process_vm_writev" },
 };
 
 static void usage(FILE *f)

@@ -16,5 +16,6 @@ int skiff_bench_mmap_lat(int argc, char **argv);
 int skiff_bench_rma_lat(int argc, char **argv);
 int skiff_bench_register(int argc, char **argv);
 int skiff_bench_nbstream(int argc, char **argv);
+int skiff_bench_stream(int argc, char **argv);
 
 #endif
