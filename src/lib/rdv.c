@@ -20,7 +20,7 @@
  * Safety: the copy reads only the sender's own buffer within its length;
  * the peer's numbers choose only where in the peer's buffer, and only in
  * the process the kernel says is our peer (SO_PEERCRED), checked alive
- * through a pidfd before every copy (a pid is reused once its process is
+ * through a pidfd (poll) before every copy (a pid is reused once its process is
  * reaped). Where the kernel refuses (another user, Yama ptrace_scope,
  * seccomp), the producer stops trying on that connection and says why in
  * rdv_off; the ring carries everything, as before.
@@ -36,6 +36,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -58,12 +59,11 @@
 /* A consumer leaving early waits this long for a copy in progress that
  * makes no progress, then takes the connection for broken. */
 #define RDV_STALL_NS (1000 * 1000 * 1000LL)
+/* ... after yielding for this long, it naps a millisecond at a time. */
+#define RDV_YIELD_NS (200 * 1000LL)
 
 #ifndef SYS_pidfd_open
 #define SYS_pidfd_open 434
-#endif
-#ifndef SYS_pidfd_send_signal
-#define SYS_pidfd_send_signal 424
 #endif
 
 static int64_t mono_ns(void)
@@ -149,13 +149,13 @@ int skiff_rdv_close(struct skiff_ep *ep)
 	struct skiff_ring_ctl *c = r->ctl;
 	uint32_t open = (r->rdv_gen << 2) | RDV_OPEN;
 	uint64_t seen = LOAD(&c->dtotal);
-	int64_t since = 0;
+	int64_t start = 0, since = 0, t;
 	int ret = 0;
 
 	if (!r->rdv_open)
 		return 0;
 	RELAXED(&c->rdv_wait, 0);
-	for (int spins = 0;; spins++) {
+	for (;;) {
 		uint32_t v = open;
 
 		if (__atomic_compare_exchange_n(&c->rdv_state, &v, 0, 0,
@@ -165,9 +165,18 @@ int skiff_rdv_close(struct skiff_ep *ep)
 			ret = broken(ep); /* not what either of us wrote */
 			break;
 		}
+		if (skiff_peer_gone(ep)) {
+			ret = -ECONNRESET;
+			break;
+		}
 		/* the producer is copying into our buffer: a moment, unless
-		 * it died or stalls (it bumps dtotal every RDV_CHUNK) */
-		if (spins < 1000) {
+		 * it died or stalls (it bumps dtotal every RDV_CHUNK). Time,
+		 * not a count of yields: on a busy machine a yield may take
+		 * milliseconds. */
+		t = mono_ns();
+		if (!start)
+			start = since = t;
+		if (t - start < RDV_YIELD_NS) {
 			sched_yield();
 			continue;
 		}
@@ -177,11 +186,8 @@ int skiff_rdv_close(struct skiff_ep *ep)
 		}
 		if (LOAD(&c->dtotal) != seen) {
 			seen = LOAD(&c->dtotal);
-			since = 0;
-		}
-		if (!since)
-			since = mono_ns();
-		else if (mono_ns() - since > RDV_STALL_NS) {
+			since = t;
+		} else if (t - since > RDV_STALL_NS) {
 			ret = broken(ep);
 			break;
 		}
@@ -284,10 +290,16 @@ int skiff_rdv_send(struct skiff_ep *ep, const unsigned char *src, uint32_t n)
 	if (!__atomic_compare_exchange_n(&c->rdv_state, &st, busy, 0,
 					 __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
 		return 0; /* withdrawn meanwhile */
-	/* the pid still names our peer, not a process that got its number */
-	if (syscall(SYS_pidfd_send_signal, r->rdv_pidfd, 0, NULL, 0) < 0) {
-		rdv_off(r, errno == EBADF ? EBADF : ESRCH);
-		k = 0;
+	/* the pid still names our peer, not a process that got its number
+	 * (a pidfd polls readable once its process has exited; unlike a
+	 * signal, asking needs no permission over it) */
+	{
+		struct pollfd pf = { .fd = r->rdv_pidfd, .events = POLLIN };
+
+		if (poll(&pf, 1, 0) != 0) {
+			rdv_off(r, pf.revents & POLLNVAL ? EBADF : ESRCH);
+			k = 0;
+		}
 	}
 	while (done < k) {
 		size_t m = k - done > RDV_CHUNK ? RDV_CHUNK : (size_t)(k - done);

@@ -1274,7 +1274,7 @@ static void *svc_main(void *arg)
 			struct skiff_rma *r;
 			short ev = pf[i].revents;
 			size_t k;
-			int busy = 0;
+			int busy = 0, hup;
 
 			if (!ev)
 				continue;
@@ -1288,6 +1288,7 @@ static void *svc_main(void *arg)
 				continue;
 			}
 			r = ep->rma;
+			hup = 0;
 			if (ev & (POLLHUP | POLLERR | POLLNVAL)) {
 				/* ask again: the endpoint and its descriptor
 				 * number may both be new since the poll */
@@ -1297,8 +1298,9 @@ static void *svc_main(void *arg)
 				ev = q.revents;
 				if (ev & (POLLHUP | POLLERR))
 					skiff_mark_dead(ep); /* the peer's end closed */
+				hup = ev & (POLLHUP | POLLERR | POLLNVAL);
 			}
-			if ((ev & (POLLHUP | POLLERR | POLLNVAL)) && !(ev & POLLIN)) {
+			if (hup && !(ev & POLLIN)) {
 				/* nothing more to take in: stop watching */
 				svc_eps[k] = svc_eps[--svc_n];
 				r->svc = 0;
@@ -1320,6 +1322,17 @@ static void *svc_main(void *arg)
 			pthread_mutex_lock(&svc_lock);
 			r->in_svc = 0;
 			r->svc_skip = busy;
+			if (hup && !busy) {
+				/* took in what the peer sent before it hung up
+				 * (a hung-up socket stays readable: watching it
+				 * on would spin this thread) */
+				for (k = 0; k < svc_n && svc_eps[k] != ep; k++)
+					;
+				if (k < svc_n) {
+					svc_eps[k] = svc_eps[--svc_n];
+					r->svc = 0;
+				}
+			}
 			pthread_cond_broadcast(&svc_idle);
 			pthread_mutex_unlock(&svc_lock);
 		}
