@@ -623,7 +623,10 @@ static void test_kill(uint16_t port)
 		h_forget(pid);
 		h_log("%s returned %d (%s)", victim_sends ? "scif_recv" : "scif_send",
 		      n, n < 0 ? strerror(e) : "a count");
-		CHECK(n == -1 ? e == ECONNRESET : n >= 0 && n < (int)KILL_LEN);
+		/* a sender may have finished before the receiver's kill took
+		 * effect (its watcher is a thread that must get a CPU) */
+		CHECK(n == -1 ? e == ECONNRESET
+			      : n >= 0 && (n < (int)KILL_LEN || !victim_sends));
 		if (victim_sends) {
 			/* the watcher saw the copy reach KILL_AT, then killed:
 			 * within 1 s of that, the survivor knew */
