@@ -16,7 +16,7 @@
  *   within 1 s, and every byte counted as received is the right one;
  * - where the kernel refuses cross-process copies (seccomp here; another
  *   user when run as root), the ring carries everything and the producer
- *   records why (what scif info shows).
+ *   records why, which scif info shows.
  */
 #include "harness.h"
 
@@ -727,6 +727,19 @@ static void test_refused(uint16_t port)
 		for (int i = 0; i < 4; i++) {
 			CHECK_EQ(scif_recv(s, b, (int)MiB, SCIF_RECV_BLOCK), (int)MiB);
 			EXPECT_EQ(check_pat(b, (uint64_t)i * MiB, MiB), -1);
+		}
+		if (!mode) { /* scif info says why (as root it may read both) */
+			char out[8192];
+			FILE *f = popen(SCIF_CLI_PATH " info --json", "r");
+			size_t n;
+
+			CHECK(f != NULL);
+			n = fread(out, 1, sizeof(out) - 1, f);
+			out[n] = 0;
+			EXPECT_EQ(pclose(f), 0);
+			if (!strstr(out, "\"off\":\"EPERM\""))
+				h_log("scif info --json: %s", out);
+			EXPECT(strstr(out, "\"off\":\"EPERM\"") != NULL);
 		}
 		CHECK_EQ(scif_send(s, "k", 1, SCIF_SEND_BLOCK), 1);
 		CHECK_CHILD_OK(pid, 60000);

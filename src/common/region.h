@@ -80,6 +80,9 @@ struct skiff_region_hdr {
 	_Alignas(64) uint32_t closed[2];
 	struct skiff_ring_ctl ring[2];
 	struct skiff_rma_ctl rma[2];
+	/* sock_ino[i]: inode of side i's connection socket, so that a tool
+	 * (scif info) can tell which connection a region belongs to */
+	_Alignas(64) uint64_t sock_ino[2];
 };
 
 _Static_assert(sizeof(struct skiff_region_hdr) <= SKIFF_REGION_HDR,

@@ -402,6 +402,7 @@ static int read_grant(struct skiff_ep *ep)
 	ep->peer_node = m.body.grant.node;
 	ep->peer_port = m.body.grant.port;
 	ep->state = SKIFF_EP_CONNECTED;
+	skiff_conn_publish(ep);
 	return 0;
 }
 
@@ -724,6 +725,8 @@ static int accept_one(struct skiff_ep *lep, int s, struct scif_portID *peer,
 		ep->peer_port = pp;
 		ep->state = SKIFF_EP_CONNECTED;
 		r = skiff_ep_register(ep);
+		if (r == 0)
+			skiff_conn_publish(ep);
 	}
 	if (r < 0) {
 		skiff_rma_detach(ep);

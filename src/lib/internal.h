@@ -361,6 +361,8 @@ void skiff_port_release(struct skiff_ep *ep);
 int skiff_conn_attach(struct skiff_ep *ep, int memfd, int side,
 		      uint32_t ring_size, size_t region_size);
 void skiff_conn_detach(struct skiff_ep *ep);
+/* Connected: say which socket is ours in the region (for scif info). */
+void skiff_conn_publish(struct skiff_ep *ep);
 int skiff_region_create(uint32_t ring_size, int *memfd_out);
 uint32_t skiff_ring_size_knob(void);
 int skiff_peer_gone(struct skiff_ep *ep);

@@ -99,6 +99,15 @@ int skiff_conn_attach(struct skiff_ep *ep, int memfd, int side,
 	return 0;
 }
 
+void skiff_conn_publish(struct skiff_ep *ep)
+{
+	struct stat st;
+
+	if (ep->region && fstat(ep->fd, &st) == 0)
+		__atomic_store_n(&ep->region->sock_ino[ep->side], (uint64_t)st.st_ino,
+				 __ATOMIC_RELAXED);
+}
+
 void skiff_conn_detach(struct skiff_ep *ep)
 {
 	if (ep->region)

@@ -7,12 +7,16 @@
  * fabric's port table. unix_diag lists it with peers; an accepted endpoint
  * carries its listener's name, a connecting one its own port's name.
  */
+#define _GNU_SOURCE
 #include <errno.h>
 #include <getopt.h>
+#include <stdio.h>
+#include <sys/uio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "nodeq.h"
+#include "region.h"
 #include "sockdiag.h"
 #include "subcommands.h"
 #include "tool.h"
@@ -25,6 +29,9 @@ struct ep {
 	uint16_t node, port;
 	int pid;
 	char comm[16];
+	/* large sends from this end (region.h): 1 if its region was read */
+	int rdv_known;
+	uint32_t rdv_count, rdv_off;
 };
 
 struct conn {
@@ -185,6 +192,61 @@ static int collect(struct info *in)
 	return 0;
 }
 
+/*
+ * How this end sends what is larger than the ring: the producer words of
+ * its ring in the connection's region (region.h), read from the process
+ * holding it (its maps name the region; process_vm_readv needs the rights
+ * over it that ptrace would: our own processes, or root).
+ */
+static void rdv_state(struct ep *e)
+{
+	char path[64], line[512];
+	FILE *f;
+
+	if (!e->pid || !e->ino)
+		return;
+	snprintf(path, sizeof(path), "/proc/%d/maps", e->pid);
+	f = fopen(path, "re");
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long lo, hi, off;
+		struct skiff_region_hdr h;
+		struct iovec l = { &h, sizeof(h) }, r;
+
+		if (!strstr(line, "/memfd:skiff-conn") ||
+		    sscanf(line, "%lx-%lx %*s %lx", &lo, &hi, &off) != 3 || off ||
+		    hi - lo < sizeof(h))
+			continue;
+		r = (struct iovec){ (void *)lo, sizeof(h) };
+		if (process_vm_readv(e->pid, &l, 1, &r, 1, 0) != (ssize_t)sizeof(h))
+			break; /* not ours to read */
+		if (h.magic != SKIFF_REGION_MAGIC || h.version != SKIFF_REGION_VERSION)
+			continue;
+		for (int side = 0; side < 2; side++)
+			if (h.sock_ino[side] == e->ino) {
+				e->rdv_known = 1;
+				e->rdv_count = h.ring[side].rdv_count;
+				e->rdv_off = h.ring[side].rdv_off;
+			}
+		if (e->rdv_known)
+			break;
+	}
+	fclose(f);
+}
+
+/* "single-copy (N)", "ring: EPERM ...", "-" (not looked at) */
+static const char *rdv_str(const struct ep *e, char *buf, size_t n)
+{
+	if (!e->rdv_known)
+		snprintf(buf, n, "-");
+	else if (e->rdv_off)
+		snprintf(buf, n, "ring (%s)", strerror((int)e->rdv_off));
+	else
+		snprintf(buf, n, "single-copy (%u)", e->rdv_count);
+	return buf;
+}
+
 /* One scan of /proc for every inode shown. */
 static void owners(struct info *in)
 {
@@ -218,6 +280,11 @@ static void owners(struct info *in)
 	for (size_t i = 0; i < n; i++) {
 		eps[i]->pid = pids[i];
 		memcpy(eps[i]->comm, comm[i], sizeof(comm[i]));
+	}
+	for (size_t i = 0; i < in->nconns; i++) {
+		rdv_state(&in->conns[i].a);
+		if (!in->conns[i].pending)
+			rdv_state(&in->conns[i].b);
 	}
 	free(inos);
 	free(eps);
@@ -330,22 +397,28 @@ static void print_text(const struct info *in)
 
 	printf("\nconnections:%s\n", in->nconns ? "" : " none");
 	if (in->nconns) {
-		skiff_table_init(&t, 7, 0);
+		char ra[96], rb[96];
+
+		skiff_table_init(&t, 9, 0);
 		skiff_table_cell(&t, "ENDPOINT");
 		skiff_table_cell(&t, "PID");
 		skiff_table_cell(&t, "COMMAND");
+		skiff_table_cell(&t, "LARGE SENDS");
 		skiff_table_cell(&t, "%s", "");
 		skiff_table_cell(&t, "ENDPOINT");
 		skiff_table_cell(&t, "PID");
 		skiff_table_cell(&t, "COMMAND");
+		skiff_table_cell(&t, "LARGE SENDS");
 		for (size_t i = 0; i < in->nconns; i++) {
 			const struct conn *c = &in->conns[i];
 
 			skiff_table_cell(&t, "%s", ep_name(&c->a, a, sizeof(a)));
 			pid_cells(&t, &c->a, 0);
+			skiff_table_cell(&t, "%s", rdv_str(&c->a, ra, sizeof(ra)));
 			skiff_table_cell(&t, "<->");
 			skiff_table_cell(&t, "%s", ep_name(&c->b, b, sizeof(b)));
 			pid_cells(&t, &c->b, c->pending);
+			skiff_table_cell(&t, "%s", rdv_str(&c->b, rb, sizeof(rb)));
 		}
 		skiff_table_print(&t, stdout, "  ");
 		skiff_table_free(&t);
@@ -363,6 +436,14 @@ static void json_ep(const struct ep *e, const char *role, int pending)
 	else /* an embryo socket has none yet */
 		printf("\"inode\":null,");
 	printf("\"role\":\"%s\",", role);
+	if (!e->rdv_known)
+		printf("\"rendezvous\":null,");
+	else if (e->rdv_off)
+		printf("\"rendezvous\":{\"count\":%u,\"off\":\"%s\"},",
+		       e->rdv_count, strerrorname_np((int)e->rdv_off) ?
+		       strerrorname_np((int)e->rdv_off) : "?");
+	else
+		printf("\"rendezvous\":{\"count\":%u,\"off\":null},", e->rdv_count);
 	if (pending)
 		printf("\"pending\":true,\"pid\":null,\"command\":null}");
 	else if (e->pid) {
