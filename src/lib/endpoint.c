@@ -114,6 +114,21 @@ uint32_t skiff_tid_init(void)
 	return skiff_tid;
 }
 
+/* getpid() is a system call (glibc caches it no more); fork_child resets
+ * the cache */
+static _Atomic pid_t self_pid;
+
+pid_t skiff_self_pid(void)
+{
+	pid_t p = atomic_load_explicit(&self_pid, memory_order_relaxed);
+
+	if (__builtin_expect(!p, 0)) {
+		p = getpid();
+		atomic_store_explicit(&self_pid, p, memory_order_relaxed);
+	}
+	return p;
+}
+
 static int futex(_Atomic uint32_t *w, int op, uint32_t val, const struct timespec *t)
 {
 	/* not FUTEX_PRIVATE: the word is shared between processes */
@@ -697,6 +712,7 @@ static void fork_child(void)
 	int n = atomic_load(&ntokens);
 
 	skiff_tid = 0; /* a new thread id */
+	atomic_store(&self_pid, 0); /* and a new pid */
 	pthread_mutex_init(&table_lock, NULL);
 	pthread_mutex_init(&token_lock, NULL);
 	ninherited = 0; /* everything in the table now, below */

@@ -78,6 +78,7 @@ struct skiff_ring {
 	int rdv_pidfd;
 	pid_t rdv_owner, peer_pid;
 	int rdv_off;
+	int rdv_streak; /* producer: the last large send ended by rendezvous */
 };
 
 /* --- windows and RMA (window.c, rma.c, dma.c, fence.c, mmap.c) --- */
@@ -304,6 +305,7 @@ int skiff_ep_verify(struct skiff_ep *ep);
 /* endpoint locks: the fast paths inline, the rest in endpoint.c */
 extern __thread uint32_t skiff_tid __attribute__((tls_model("initial-exec")));
 uint32_t skiff_tid_init(void);
+pid_t skiff_self_pid(void); /* getpid(), cached */
 int skiff_lock_slow(struct skiff_ep *ep, struct skiff_lock *l, int try);
 void skiff_unlock_slow(struct skiff_lock *l);
 
@@ -395,6 +397,7 @@ int skiff_rdv_take(struct skiff_ep *ep);
 int skiff_rdv_close(struct skiff_ep *ep);
 void skiff_rdv_wait(struct skiff_ep *ep, int on);
 int skiff_rdv_send(struct skiff_ep *ep, const unsigned char *src, uint32_t n);
+int skiff_rdv_expect(struct skiff_ep *ep); /* an announcement may come */
 void skiff_rdv_release(struct skiff_ep *ep);
 void skiff_rdv_forked(struct skiff_ep *ep); /* in a fork() child */
 void skiff_rdv_owner_died(struct skiff_ep *ep, int sender);

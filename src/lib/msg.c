@@ -230,7 +230,7 @@ static int do_send(struct skiff_ep *ep, const unsigned char *buf, int len,
 	struct skiff_ring *r = &ep->tx;
 	uint32_t sent = 0, space, n;
 	int64_t spin_end = 0;
-	int bad = 0, ret;
+	int bad = 0, ret, waited = 0;
 
 	for (;;) {
 		if (peer_dead(ep, r))
@@ -242,8 +242,22 @@ static int do_send(struct skiff_ep *ep, const unsigned char *buf, int len,
 			if (ret > 0) {
 				sent += (uint32_t)ret;
 				spin_end = 0;
-				if (sent == (uint32_t)len)
+				if (sent == (uint32_t)len) {
+					r->rdv_streak = 1;
 					return (int)sent;
+				}
+				continue;
+			}
+			if (!waited && skiff_rdv_expect(ep)) {
+				/* a streaming receiver is about to announce:
+				 * poll for it, within the spin budget */
+				int64_t t0 = now_ns(CLOCK_MONOTONIC);
+				uint32_t st = LOAD(&r->ctl->rdv_state);
+
+				waited = 1;
+				while (skiff_rdv_expect(ep) &&
+				       spin_step(t0, &r->ctl->rdv_state, st))
+					st = LOAD(&r->ctl->rdv_state);
 				continue;
 			}
 		}
@@ -264,8 +278,11 @@ static int do_send(struct skiff_ep *ep, const unsigned char *buf, int len,
 			if (ret < 0)
 				continue;
 			spin_end = 0;
-			if (sent == (uint32_t)len)
+			if (sent == (uint32_t)len) {
+				if (block && (uint32_t)len > r->size - 1)
+					r->rdv_streak = 0;
 				return (int)sent;
+			}
 			continue;
 		}
 		/* ring full */

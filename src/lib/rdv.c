@@ -90,7 +90,7 @@ void skiff_rdv_open(struct skiff_ep *ep, unsigned char *buf, uint32_t len)
 	r->rdv_len = len;
 	r->rdv_dbase = r->dtotal;
 	r->rdv_xpos = (uint32_t)r->pos;
-	RELAXED(&c->rdv_pid, (uint32_t)getpid());
+	RELAXED(&c->rdv_pid, (uint32_t)skiff_self_pid());
 	RELAXED(&c->rdv_xpos, r->rdv_xpos);
 	RELAXED(&c->rdv_addr, (uint64_t)(uintptr_t)buf);
 	RELAXED(&c->rdv_len, (uint64_t)len);
@@ -267,8 +267,8 @@ int skiff_rdv_send(struct skiff_ep *ep, const unsigned char *src, uint32_t n)
 		return 0;
 	pid = __atomic_load_n(&c->rdv_pid, __ATOMIC_RELAXED);
 	if (r->rdv_owner > 0 && (pid_t)pid != r->peer_pid)
-		return 0; /* before getpid(), which is a system call */
-	self = getpid();
+		return 0;
+	self = skiff_self_pid();
 	if (!peer_ready(ep, self))
 		return 0;
 	xpos = __atomic_load_n(&c->rdv_xpos, __ATOMIC_RELAXED);
@@ -337,13 +337,31 @@ int skiff_rdv_send(struct skiff_ep *ep, const unsigned char *src, uint32_t n)
 	return (int)done;
 }
 
+/*
+ * A large blocking send found no announcement: is one likely soon? Yes if
+ * the receiver took our last large send by rendezvous (it streams), the
+ * ring is empty and this process may use rendezvous. Then waiting a moment
+ * for it beats filling the ring first (a doorbell, a second copy of those
+ * bytes); a receiver that reads in small pieces or polls first breaks the
+ * streak after one send that the ring carried.
+ */
+int skiff_rdv_expect(struct skiff_ep *ep)
+{
+	struct skiff_ring *r = &ep->tx;
+
+	return r->rdv_streak && r->rdv_owner > 0 &&
+	       r->rdv_owner == skiff_self_pid() &&
+	       (LOAD(&r->ctl->rdv_state) & RDV_MASK) != RDV_OPEN &&
+	       LOAD(&r->ctl->tail) == (uint32_t)r->pos;
+}
+
 /* This process lets go of the endpoint: its pidfd goes, and with it
  * rendezvous for the holders left (they have no pidfd). */
 void skiff_rdv_release(struct skiff_ep *ep)
 {
 	struct skiff_ring *r = &ep->tx;
 
-	if (r->rdv_owner > 0 && r->rdv_owner == getpid() && r->rdv_pidfd >= 0) {
+	if (r->rdv_owner > 0 && r->rdv_owner == skiff_self_pid() && r->rdv_pidfd >= 0) {
 		close(r->rdv_pidfd);
 		r->rdv_pidfd = -1;
 		r->rdv_owner = -1;
@@ -377,7 +395,7 @@ void skiff_rdv_owner_died(struct skiff_ep *ep, int sender)
 						    __ATOMIC_RELEASE, __ATOMIC_RELAXED);
 		ep->tx.dtotal = LOAD(&c->dtotal);
 		/* its pidfd was its own */
-		if (ep->tx.rdv_owner > 0 && ep->tx.rdv_owner != getpid())
+		if (ep->tx.rdv_owner > 0 && ep->tx.rdv_owner != skiff_self_pid())
 			ep->tx.rdv_owner = -1;
 	} else if (ep->rx.rdv_open) {
 		struct skiff_ring *r = &ep->rx;
