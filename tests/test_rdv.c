@@ -16,7 +16,10 @@
  *   within 1 s, and every byte counted as received is the right one;
  * - where the kernel refuses cross-process copies (seccomp here; another
  *   user when run as root), the ring carries everything and the producer
- *   records why, which scif info shows.
+ *   records why, which scif info shows;
+ * - hostile peers: an announcement naming the sender's own memory is
+ *   ignored (the canary stays); a peer that holds an announcement busy and
+ *   counts a byte now and then cannot keep an interrupted receive inside.
  */
 #include "harness.h"
 
@@ -749,6 +752,185 @@ static void test_refused(uint16_t port)
 	}
 }
 
+/* ---- hostile peers ----------------------------------------------------------- */
+
+/* This process's mapping of its (only) connection region, writable: what a
+ * hostile peer holding the connection can scribble on. */
+static struct skiff_region_hdr *my_region(void)
+{
+	FILE *f = fopen("/proc/self/maps", "r");
+	struct skiff_region_hdr *h = NULL;
+	char line[512];
+
+	CHECK(f != NULL);
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long lo, hi, off;
+
+		if (strstr(line, "/memfd:skiff-conn") &&
+		    sscanf(line, "%lx-%lx %*s %lx", &lo, &hi, &off) == 3 && !off)
+			h = (struct skiff_region_hdr *)lo;
+	}
+	fclose(f);
+	CHECK(h != NULL);
+	return h;
+}
+
+struct canary_arg {
+	uint16_t port;
+	struct h_pipe up;
+};
+
+/* The victim sends 1 MiB while its peer announces a buffer in the victim's
+ * own memory (forged pid and address): nothing may be written there. */
+static int canary_victim(void *a)
+{
+	struct canary_arg *ca = a;
+	unsigned char *canary = big(MiB), *b = big(MiB);
+	scif_epd_t ep = h_connect(0, ca->port);
+
+	memset(canary, 0xcc, MiB);
+	fill(b, 0, MiB);
+	h_put(ca->up.wr, (int32_t)getpid());
+	h_put(ca->up.wr, (int32_t)((uintptr_t)canary >> 32));
+	h_put(ca->up.wr, (int32_t)(uintptr_t)canary);
+	for (int i = 0; i < 4; i++)
+		CHECK_EQ(scif_send(ep, b, (int)MiB, SCIF_SEND_BLOCK), (int)MiB);
+	for (size_t i = 0; i < MiB; i++)
+		if (canary[i] != 0xcc) {
+			h_log("canary byte %zu is 0x%02x", i, canary[i]);
+			h_fail(__FILE__, __LINE__, "a forged announcement is ignored", 0, 1);
+		}
+	scif_close(ep);
+	return h_failures ? 1 : 0;
+}
+
+static void test_forged_announcement(uint16_t port)
+{
+	struct canary_arg ca = { .port = port };
+	struct scif_portID peer;
+	unsigned char *b = big(MiB);
+	struct skiff_region_hdr *h;
+	struct skiff_ring_ctl *c;
+	scif_epd_t l, s;
+	uint64_t addr;
+	uint32_t gen = 1;
+	int32_t vpid;
+	pid_t pid;
+
+	STEP("a peer announcing the sender's own memory gets the ring");
+	h_pipe_init(&ca.up, 0);
+	l = h_listen(port, 1, NULL);
+	pid = h_fork(canary_victim, &ca);
+	CHECK_OK(scif_accept(l, &peer, &s, SCIF_ACCEPT_SYNC));
+	vpid = h_get_must(ca.up.rd, 30000);
+	addr = (uint64_t)(uint32_t)h_get_must(ca.up.rd, 30000) << 32;
+	addr |= (uint32_t)h_get_must(ca.up.rd, 30000);
+	h = my_region();
+	c = &h->ring[0]; /* the victim connected: it produces ring 0 */
+	for (int i = 0; i < 4; i++) {
+		int got = 0;
+
+		/* announce the victim's canary, as pid and buffer, for the
+		 * whole MiB, then take the bytes from the ring */
+		__atomic_store_n(&c->rdv_state, 0, __ATOMIC_RELEASE);
+		c->rdv_pid = (uint32_t)vpid;
+		c->rdv_addr = addr;
+		c->rdv_len = MiB;
+		c->rdv_xpos = __atomic_load_n(&c->tail, __ATOMIC_ACQUIRE);
+		c->rdv_dbase = __atomic_load_n(&c->dtotal, __ATOMIC_ACQUIRE);
+		__atomic_store_n(&c->rdv_state, (++gen << 2) | 1, __ATOMIC_RELEASE);
+		while (got < (int)MiB) {
+			int n = scif_recv(s, b + got, (int)MiB - got, 0);
+
+			CHECK_GE(n, 0);
+			if (!n) {
+				struct pollfd p = { .fd = scif_get_fd(s), .events = POLLIN };
+				CHECK_EQ(poll(&p, 1, 30000), 1);
+			}
+			got += n;
+		}
+		EXPECT_EQ(check_pat(b, 0, MiB), -1);
+	}
+	CHECK_CHILD_OK(pid, 60000);
+	scif_close(s);
+	scif_close(l);
+	h_pipe_close(&ca.up);
+	munmap(b, MiB);
+}
+
+static void on_alarm(int sig)
+{
+	(void)sig;
+}
+
+/* The victim receives 1 MiB; its hostile peer takes the announcement (busy)
+ * and never finishes, counting a byte now and then. A receive interrupted
+ * by a signal must come back in bounded time, and the connection is then
+ * reset. */
+static int stall_victim(void *a)
+{
+	struct canary_arg *ca = a;
+	unsigned char *b = big(MiB);
+	scif_epd_t ep = h_connect(0, ca->port);
+	struct sigaction sa = { .sa_handler = on_alarm };
+	int64_t t0;
+	int n, e;
+
+	sigaction(SIGALRM, &sa, NULL); /* no SA_RESTART */
+	ualarm(300 * 1000, 0);
+	t0 = h_now_ns();
+	errno = 0;
+	n = scif_recv(ep, b, (int)MiB, SCIF_RECV_BLOCK);
+	e = errno;
+	h_log("stalled receive: %d (%s) after %lld ms", n,
+	      n < 0 ? strerror(e) : "a count", (long long)h_ms_since(t0));
+	EXPECT_LT(h_ms_since(t0), 5000);
+	EXPECT(n < 0 ? e == EINTR || e == ECONNRESET : n < (int)MiB);
+	EXPECT_ERR(scif_recv(ep, b, 1, SCIF_RECV_BLOCK), ECONNRESET);
+	scif_close(ep);
+	return h_failures ? 1 : 0;
+}
+
+static void test_stalled_copy(uint16_t port)
+{
+	struct canary_arg ca = { .port = port };
+	struct scif_portID peer;
+	struct skiff_ring_ctl *c;
+	scif_epd_t l, s;
+	uint32_t st = 0;
+	int64_t t0;
+	pid_t pid;
+
+	STEP("a peer holding the announcement busy without finishing");
+	l = h_listen(port, 1, NULL);
+	pid = h_fork(stall_victim, &ca);
+	CHECK_OK(scif_accept(l, &peer, &s, SCIF_ACCEPT_SYNC));
+	c = &my_region()->ring[1]; /* we accepted: we produce ring 1 */
+	t0 = h_now_ns();
+	while (((st = __atomic_load_n(&c->rdv_state, __ATOMIC_ACQUIRE)) & 3) != 1)
+		CHECK_LT(h_ms_since(t0), 30000);
+	CHECK(__atomic_compare_exchange_n(&c->rdv_state, &st, (st & ~3u) | 2, 0,
+					  __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE));
+	/* a byte counted every 100 ms (the attack's pace), never done,
+	 * until the victim ends */
+	for (int i = 0, status; i < 300; i++) {
+		struct timespec pace = { 0, 100 * 1000 * 1000 };
+
+		if (waitpid(pid, &status, WNOHANG) == pid) {
+			h_forget(pid);
+			CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+			pid = 0;
+			break;
+		}
+		__atomic_fetch_add(&c->dtotal, 1, __ATOMIC_RELEASE);
+		nanosleep(&pace, NULL);
+	}
+	if (pid)
+		CHECK_CHILD_OK(pid, 1000);
+	scif_close(s);
+	scif_close(l);
+}
+
 int main(int argc, char **argv)
 {
 	h_init(argc, argv, "rdv", 240, NULL);
@@ -763,6 +945,8 @@ int main(int argc, char **argv)
 	test_concurrent(7104);
 	test_kill(7105);
 	test_refused(7106);
+	test_forged_announcement(7108);
+	test_stalled_copy(7109);
 	test_huge(7107);
 	return h_finish();
 }

@@ -184,10 +184,15 @@ int skiff_rdv_close(struct skiff_ep *ep)
 			ret = -ECONNRESET;
 			break;
 		}
+		/* no progress for RDV_STALL_NS, or longer in all than even a
+		 * slow copy of the whole buffer takes (a peer that counts a
+		 * byte now and then must not keep us here) */
 		if (LOAD(&c->dtotal) != seen) {
 			seen = LOAD(&c->dtotal);
 			since = t;
-		} else if (t - since > RDV_STALL_NS) {
+		}
+		if (t - since > RDV_STALL_NS ||
+		    t - start > RDV_STALL_NS * (int64_t)(1 + (r->rdv_len >> 28))) {
 			ret = broken(ep);
 			break;
 		}
