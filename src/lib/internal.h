@@ -384,11 +384,14 @@ int skiff_take_record(struct skiff_ep *ep);
 void skiff_mark_dead(struct skiff_ep *ep);
 int skiff_post_doorbell(struct skiff_ep *ep); /* send_lock held */
 
-/* Consumer: bytes delivered by rendezvous and not accounted yet (rdv.c
- * validates them). */
+/* Consumer (recv_lock held): bytes delivered by rendezvous into the buffer
+ * it announced, not accounted yet (rdv.c validates them). With no
+ * announcement open, a moving dtotal is the peer's nonsense: not data (the
+ * next announcement's accounting finds it and resets the connection). */
 static inline int skiff_rx_direct(struct skiff_ep *ep)
 {
-	return __atomic_load_n(&ep->rx.ctl->dtotal, __ATOMIC_ACQUIRE) != ep->rx.dtotal;
+	return ep->rx.rdv_open &&
+	       __atomic_load_n(&ep->rx.ctl->dtotal, __ATOMIC_ACQUIRE) != ep->rx.dtotal;
 }
 
 /* rdv.c: single-copy rendezvous for large blocking transfers */

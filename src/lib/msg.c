@@ -336,7 +336,7 @@ static int recv_loop(struct skiff_ep *ep, unsigned char *buf, int len,
 		avail = skiff_line_avail(r);
 		/* looked at after the stamp: direct bytes counted before the
 		 * ring bytes it shows are ahead of them */
-		if (rdv && skiff_rx_direct(ep)) {
+		if (skiff_rx_direct(ep)) {
 			ret = skiff_rdv_take(ep);
 			if (ret < 0)
 				return got ? (int)got : ret;
@@ -378,7 +378,7 @@ static int recv_loop(struct skiff_ep *ep, unsigned char *buf, int len,
 			/* bytes published before the close are still ours */
 			if (skiff_rx_avail(ep, &bad) && !bad && skiff_line_avail(r))
 				continue;
-			if (rdv && skiff_rx_direct(ep))
+			if (skiff_rx_direct(ep))
 				continue;
 			if (spun) /* a spin word we did not consume from */
 				__atomic_store_n(&r->ctl->spin, 0, __ATOMIC_RELEASE);
@@ -424,7 +424,7 @@ static int recv_loop(struct skiff_ep *ep, unsigned char *buf, int len,
 			 * stamped its line before it moved the head, so no
 			 * stamp means a peer writing nonsense, and looping on
 			 * it would never end */
-			if (!skiff_line_avail(r) && !(rdv && skiff_rx_direct(ep)))
+			if (!skiff_line_avail(r) && !skiff_rx_direct(ep))
 				skiff_mark_dead(ep);
 			continue;
 		}
