@@ -4,7 +4,8 @@
 # build tree into a temporary prefix and check what a user of the install
 # gets:
 #  - `man` finds a page for every exported function of libscif and
-#    libmicmem (nm -D) and for every installed tool;
+#    libmicmem (nm -D), for every installed tool and for the file formats
+#    (skiff-fabric(5));
 #  - every .BR reference to a skiff page (scif*, micmem*, libscif*, skiff*)
 #    resolves in the install tree (others are listed if the system lacks
 #    them: they belong to other packages);
@@ -49,6 +50,11 @@ for n in "${names[@]}"; do
 	[[ $f == "$mandir"/* ]] || fail "no man page for $n in the install tree"
 done
 echo "man: ${#names[@]} names (exported calls and tools) have a page"
+# pages of no call and no tool: file formats
+for sp in 5:skiff-fabric; do
+	f=$(page_of "${sp%%:*}" "${sp#*:}")
+	[[ $f == "$mandir"/man${sp%%:*}/* ]] || fail "no man page ${sp#*:}(${sp%%:*}) in the install tree"
+done
 
 # -- references between pages --------------------------------------------
 nref=0
