@@ -79,6 +79,7 @@ struct skiff_ring {
 	pid_t rdv_owner, peer_pid;
 	int rdv_off;
 	int rdv_streak; /* producer: the last large send ended by rendezvous */
+	int64_t rdv_checked; /* producer: when the peer was last seen alive */
 };
 
 /* --- windows and RMA (window.c, rma.c, dma.c, fence.c, mmap.c) --- */

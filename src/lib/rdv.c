@@ -20,8 +20,9 @@
  * Safety: the copy reads only the sender's own buffer within its length;
  * the peer's numbers choose only where in the peer's buffer, and only in
  * the process the kernel says is our peer (SO_PEERCRED), checked alive
- * through a pidfd (poll) before every copy (a pid is reused once its process is
- * reaped). Where the kernel refuses (another user, Yama ptrace_scope,
+ * through a pidfd (poll) at most 10 ms before a copy (a pid is reused only
+ * after its process was reaped and the pid space went round). Where the
+ * kernel refuses (another user, Yama ptrace_scope,
  * seccomp), the producer stops trying on that connection and says why in
  * rdv_off; the ring carries everything, as before.
  *
@@ -61,6 +62,8 @@
 #define RDV_STALL_NS (1000 * 1000 * 1000LL)
 /* ... after yielding for this long, it naps a millisecond at a time. */
 #define RDV_YIELD_NS (200 * 1000LL)
+/* How often a producer confirms that its peer process still lives. */
+#define RDV_PIDCHECK_NS (10 * 1000 * 1000LL)
 
 #ifndef SYS_pidfd_open
 #define SYS_pidfd_open 434
@@ -297,13 +300,24 @@ int skiff_rdv_send(struct skiff_ep *ep, const unsigned char *src, uint32_t n)
 		return 0; /* withdrawn meanwhile */
 	/* the pid still names our peer, not a process that got its number
 	 * (a pidfd polls readable once its process has exited; unlike a
-	 * signal, asking needs no permission over it) */
+	 * signal, asking needs no permission over it). Once per
+	 * RDV_PIDCHECK_NS is enough: pids are handed out cyclically, so a
+	 * number comes back only after the whole pid space went round, which
+	 * takes far longer (tens of thousands of forks at the least). */
 	{
-		struct pollfd pf = { .fd = r->rdv_pidfd, .events = POLLIN };
+		struct timespec ts;
+		int64_t t;
 
-		if (poll(&pf, 1, 0) != 0) {
-			rdv_off(r, pf.revents & POLLNVAL ? EBADF : ESRCH);
-			k = 0;
+		clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+		t = (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+		if (t - r->rdv_checked >= RDV_PIDCHECK_NS) {
+			struct pollfd pf = { .fd = r->rdv_pidfd, .events = POLLIN };
+
+			if (poll(&pf, 1, 0) != 0) {
+				rdv_off(r, pf.revents & POLLNVAL ? EBADF : ESRCH);
+				k = 0;
+			}
+			r->rdv_checked = t;
 		}
 	}
 	while (done < k) {
@@ -353,11 +367,21 @@ int skiff_rdv_send(struct skiff_ep *ep, const unsigned char *src, uint32_t n)
 int skiff_rdv_expect(struct skiff_ep *ep)
 {
 	struct skiff_ring *r = &ep->tx;
+	struct skiff_ring_ctl *c = r->ctl;
+	uint32_t st = LOAD(&c->rdv_state);
 
-	return r->rdv_streak && r->rdv_owner > 0 &&
-	       r->rdv_owner == skiff_self_pid() &&
-	       (LOAD(&r->ctl->rdv_state) & RDV_MASK) != RDV_OPEN &&
-	       LOAD(&r->ctl->tail) == (uint32_t)r->pos;
+	if (!r->rdv_streak || r->rdv_owner <= 0 ||
+	    r->rdv_owner != skiff_self_pid() ||
+	    LOAD(&c->tail) != (uint32_t)r->pos)
+		return 0;
+	if ((st & RDV_MASK) != RDV_OPEN)
+		return 1;
+	/* open, but filled: the receiver's last call, about to withdraw it
+	 * (its numbers only steer this wait) */
+	return (uint64_t)((uint32_t)r->pos -
+			  __atomic_load_n(&c->rdv_xpos, __ATOMIC_RELAXED)) +
+		       (r->dtotal - __atomic_load_n(&c->rdv_dbase, __ATOMIC_RELAXED)) >=
+	       __atomic_load_n(&c->rdv_len, __ATOMIC_RELAXED);
 }
 
 /* This process lets go of the endpoint: its pidfd goes, and with it
