@@ -81,14 +81,35 @@ static inline void cpu_relax(void)
  */
 #define PURE_SPIN_NS 2000
 
+/*
+ * A yield that took long gave our CPU to another process for a time slice
+ * (milliseconds, measured: 4-6 ms with one busy process per CPU): the CPUs
+ * are busy. Then sleeping until the peer rings is far better than yielding
+ * again, since a woken sleeper gets a CPU within microseconds while a
+ * yielder waits for its turn; so for CONTENDED_NS after a slow yield,
+ * waits spin only PURE_SPIN_NS and then sleep.
+ */
+#define SLOW_YIELD_NS 50000
+#define CONTENDED_NS (200 * 1000 * 1000LL)
+static _Atomic int64_t contended_until;
+
 static int spin_step(int64_t start, const uint32_t *watch, uint32_t old)
 {
-	int64_t t = now_ns(CLOCK_MONOTONIC) - start;
+	int64_t t0 = now_ns(CLOCK_MONOTONIC), t = t0 - start, t1;
 
 	if (t >= skiff_spin_budget())
 		return 0;
-	if (t > PURE_SPIN_NS)
+	if (t > PURE_SPIN_NS) {
+		if (t0 < atomic_load_explicit(&contended_until, memory_order_relaxed))
+			return 0;
 		sched_yield();
+		t1 = now_ns(CLOCK_MONOTONIC);
+		if (t1 - t0 > SLOW_YIELD_NS) {
+			atomic_store_explicit(&contended_until, t1 + CONTENDED_NS,
+					      memory_order_relaxed);
+			return 0;
+		}
+	}
 	/* "nothing yet": the word has not moved past @old (a ring line's
 	 * stamp may lag behind from an earlier lap) */
 	for (int i = 0; i < 64 && (int32_t)(LOAD(watch) - old) <= 0; i++)

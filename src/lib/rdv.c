@@ -38,7 +38,6 @@
 #include <errno.h>
 #include <limits.h>
 #include <poll.h>
-#include <sched.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -60,8 +59,8 @@
 /* A consumer leaving early waits this long for a copy in progress that
  * makes no progress, then takes the connection for broken. */
 #define RDV_STALL_NS (1000 * 1000 * 1000LL)
-/* ... after yielding for this long, it naps a millisecond at a time. */
-#define RDV_YIELD_NS (200 * 1000LL)
+/* ... after spinning for this long, it naps a millisecond at a time. */
+#define RDV_SPIN_NS (20 * 1000LL)
 /* How often a producer confirms that its peer process still lives. */
 #define RDV_PIDCHECK_NS (10 * 1000 * 1000LL)
 
@@ -173,14 +172,16 @@ int skiff_rdv_close(struct skiff_ep *ep)
 			break;
 		}
 		/* the producer is copying into our buffer: a moment, unless
-		 * it died or stalls (it bumps dtotal every RDV_CHUNK). Time,
-		 * not a count of yields: on a busy machine a yield may take
-		 * milliseconds. */
+		 * it died or stalls (it bumps dtotal every RDV_CHUNK). No
+		 * yield: on a busy machine one gives the CPU away for a time
+		 * slice. */
 		t = mono_ns();
 		if (!start)
 			start = since = t;
-		if (t - start < RDV_YIELD_NS) {
-			sched_yield();
+		if (t - start < RDV_SPIN_NS) {
+#if defined(__x86_64__) || defined(__i386__)
+			__builtin_ia32_pause();
+#endif
 			continue;
 		}
 		if (skiff_check_hup(ep)) {
