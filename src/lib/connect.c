@@ -323,6 +323,37 @@ static int wait_until(int fd, short events, int64_t deadline)
 	return r ? p.revents : 0;
 }
 
+/* The close paths of endpoint.c (the bottom layer) reach the layers above
+ * it through these. */
+static void ep_rma_end(struct skiff_ep *ep)
+{
+	/* mappings first: a scif_munmap from now on tells the peer nothing
+	 * (the connection ends), so it never uses the state freed next */
+	skiff_mmap_forget(ep);
+	skiff_rma_detach(ep);
+}
+
+static void ep_conn_end(struct skiff_ep *ep)
+{
+	skiff_rdv_release(ep);
+	skiff_conn_detach(ep);
+	skiff_port_release(ep);
+}
+
+static const struct skiff_ep_upcalls ep_upcalls = {
+	.rma_end = ep_rma_end,
+	.rma_release = skiff_rma_release,
+	.conn_end = ep_conn_end,
+	.rdv_release = skiff_rdv_release,
+	.rdv_owner_died = skiff_rdv_owner_died,
+	.rdv_forked = skiff_rdv_forked,
+};
+
+__attribute__((constructor)) static void connect_init(void)
+{
+	skiff_ep_set_upcalls(&ep_upcalls);
+}
+
 /* Return the endpoint to BOUND on its port after a failed connection. */
 static int rebind(struct skiff_ep *ep)
 {

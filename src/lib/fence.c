@@ -8,7 +8,8 @@
  * sleeps on the completion condition; waiting for the peer's polls its
  * progress (its DMA threads make progress without its main thread).
  * A self-initiated signal is a write queued behind the marked RMAs: it is
- * done by whoever completes the last of them.
+ * done by whoever completes the last of them (dma.c, which owns completion:
+ * the completion path must not call up into this file).
  */
 #define _GNU_SOURCE
 #include "internal.h"
@@ -29,54 +30,6 @@
  * progress word is its own to write: a hostile peer could keep it moving) */
 #define PEER_STALL_MS 10000
 #define PEER_WAIT_MS 60000
-
-struct skiff_sig {
-	uint64_t seq;
-	unsigned char *lp, *rp; /* NULL: not requested */
-	uint64_t lval, rval;
-	struct skiff_sig *next;
-};
-
-static void write_u64(unsigned char *p, uint64_t v)
-{
-	if (((uintptr_t)p & 7) == 0)
-		__atomic_store_n((uint64_t *)(void *)p, v, __ATOMIC_RELEASE);
-	else
-		memcpy(p, &v, sizeof(v)); /* 4-byte aligned, as SCIF allows */
-}
-
-static void sig_write(struct skiff_sig *s)
-{
-	if (s->lp)
-		write_u64(s->lp, s->lval);
-	if (s->rp)
-		write_u64(s->rp, s->rval);
-}
-
-void skiff_fence_fire(struct skiff_rma *r, uint64_t done)
-{
-	struct skiff_sig **pp = &r->sigs;
-
-	while (*pp) {
-		struct skiff_sig *s = *pp;
-		if (s->seq <= done) {
-			sig_write(s);
-			*pp = s->next;
-			free(s);
-		} else {
-			pp = &s->next;
-		}
-	}
-}
-
-void skiff_fence_drop(struct skiff_rma *r)
-{
-	while (r->sigs) {
-		struct skiff_sig *s = r->sigs;
-		r->sigs = s->next;
-		free(s);
-	}
-}
 
 /* The full sequence number whose low 31 bits are @m, at most @cur. */
 static uint64_t unmark(uint64_t cur, uint32_t m)
@@ -273,7 +226,7 @@ int skiff_api_fence_signal(scif_epd_t epd, off_t loff, uint64_t lval,
 		ret = skiff_peer_gone(ep) ? -ECONNRESET :
 					    resolve(r, sig, loff, roff, &s);
 		if (ret == 0)
-			sig_write(&s);
+			skiff_sig_write(&s);
 		pthread_mutex_unlock(&r->lock);
 		SKIFF_RET(ret);
 	}
@@ -288,7 +241,7 @@ int skiff_api_fence_signal(scif_epd_t epd, off_t loff, uint64_t lval,
 	pthread_mutex_lock(&r->clock);
 	s.seq = r->submitted;
 	if (atomic_load(&r->completed) >= s.seq) {
-		sig_write(&s);
+		skiff_sig_write(&s);
 	} else {
 		struct skiff_sig *q = malloc(sizeof(*q));
 		if (!q) {

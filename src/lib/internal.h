@@ -3,6 +3,25 @@
  * internal.h - libscif internals shared between its files.
  *
  * Internals return 0 / a count or -errno; only the exported calls set errno.
+ *
+ * The files are layers: each calls only files below it, so that one can be
+ * replaced or joined by another (a transport beside the local one) without
+ * a knot. The lib_layers test (scripts/layers.sh) reads the calls from the
+ * objects and fails on any circle. Bottom to top:
+ *   endpoint.c  the endpoint table, its locks, the process context
+ *   dma.c       the DMA engine; RMA completion, and the fence signals it fires
+ *   ring.c      the connection's shared rings and readiness records
+ *   rdv.c       single-copy rendezvous of large blocking transfers
+ *   node.c      scif_get_nodeIDs
+ *   msg.c       scif_send, scif_recv
+ *   window.c    windows, the peer's window table, the control service
+ *   poll.c, rma.c, fence.c, mmap.c   on the rings or the windows
+ *   connect.c   bind, listen, connect, accept: gives an endpoint its port,
+ *               connection and RMA state, and tells endpoint.c how they end
+ *   api.c       the exported calls
+ * Where a lower file must reach a higher one at run time (scif_close ends
+ * what connect.c set up), the higher one registers a hook at load
+ * (skiff_ep_set_upcalls); never a direct call, never a weak symbol.
  */
 #ifndef SKIFF_INTERNAL_H
 #define SKIFF_INTERNAL_H
@@ -124,7 +143,14 @@ struct skiff_rwin {
 
 #define SKIFF_RMA_TRACK 4096 /* RMAs in flight per endpoint */
 
-struct skiff_sig; /* fence.c */
+/* A fence signal queued behind RMAs (fence.c makes them, dma.c writes
+ * them when the RMAs before them complete). */
+struct skiff_sig {
+	uint64_t seq;
+	unsigned char *lp, *rp; /* NULL: not requested */
+	uint64_t lval, rval;
+	struct skiff_sig *next;
+};
 
 struct skiff_rma {
 	int ctl;           /* RMA control socket */
@@ -252,9 +278,8 @@ int skiff_rma_attach(struct skiff_ep *ep, int ctl);
 void skiff_rma_detach(struct skiff_ep *ep);
 /* This process lets go of @ep's RMA state without a word to the peer: a
  * scif_close that is not the endpoint's last (another process inherited it
- * and still holds it). endpoint.c has a weak fallback that only stops the
- * control service watching it; window.c may define the real one. */
-void skiff_rma_release(struct skiff_ep *ep);
+ * and still holds it). @mine: not inherited by this process. */
+void skiff_rma_release(struct skiff_ep *ep, int mine);
 void skiff_rma_sync_locked(struct skiff_ep *ep); /* rma->lock held */
 void skiff_svc_del(struct skiff_ep *ep);
 int skiff_rma_enter(int epd, struct skiff_ep **out); /* state checks */
@@ -281,15 +306,30 @@ void skiff_rma_complete(struct skiff_ep *ep, uint64_t seq);
 int skiff_rma_wait(struct skiff_ep *ep, uint64_t seq);
 void skiff_copy(unsigned char *dst, const unsigned char *src, size_t n);
 void skiff_copy_ordered(struct skiff_seg *segs, size_t nseg, size_t total);
-
-/* fence.c */
-void skiff_fence_fire(struct skiff_rma *r, uint64_t done); /* under clock */
-void skiff_fence_drop(struct skiff_rma *r);
+void skiff_sig_write(const struct skiff_sig *s);
+void skiff_sigs_drop(struct skiff_rma *r); /* frees the queued signals */
 
 /* mmap.c */
 void skiff_mmap_forget(struct skiff_ep *ep);
 
 /* endpoint.c */
+/* How an endpoint's state above this layer ends, registered by connect.c
+ * at load (endpoint.c is the bottom layer: it calls up only through these). */
+struct skiff_ep_upcalls {
+	/* the endpoint ends: RMAs complete, windows and mappings go */
+	void (*rma_end)(struct skiff_ep *ep);
+	/* this process lets go of the RMA state only (skiff_rma_release) */
+	void (*rma_release)(struct skiff_ep *ep, int mine);
+	/* the connection's region (and its rendezvous) and the port name go */
+	void (*conn_end)(struct skiff_ep *ep);
+	/* this process lets go of its rendezvous state (rdv.c) only */
+	void (*rdv_release)(struct skiff_ep *ep);
+	/* a holder of the send (@sender) or receive lock died (rdv.c) */
+	void (*rdv_owner_died)(struct skiff_ep *ep, int sender);
+	/* in a fork() child, for each endpoint it shares (rdv.c) */
+	void (*rdv_forked)(struct skiff_ep *ep);
+};
+void skiff_ep_set_upcalls(const struct skiff_ep_upcalls *u);
 int skiff_ep_get(int epd, struct skiff_ep **out); /* -EBADF / -ENOTTY */
 int skiff_ep_get_fast(int epd, struct skiff_ep **out); /* no identity check */
 int skiff_ep_register(struct skiff_ep *ep);          /* after accept */

@@ -1465,7 +1465,6 @@ void skiff_rma_detach(struct skiff_ep *ep)
 	pthread_mutex_lock(&r->clock);
 	pthread_mutex_unlock(&r->clock);
 	skiff_svc_del(ep);
-	skiff_mmap_forget(ep);
 	pthread_mutex_lock(&r->lock);
 	if (r->nlwin && !skiff_peer_gone(ep))
 		del_round_trip(ep, 0, OFF_MAX); /* the user may free it next */
@@ -1485,7 +1484,7 @@ void skiff_rma_detach(struct skiff_ep *ep)
 	free(r->lwin);
 	free(r->rwin);
 	free(r->grave);
-	skiff_fence_drop(r);
+	skiff_sigs_drop(r);
 	pthread_mutex_destroy(&r->lock);
 	pthread_mutex_destroy(&r->out_lock);
 	pthread_mutex_destroy(&r->clock);
@@ -1498,6 +1497,30 @@ void skiff_rma_detach(struct skiff_ep *ep)
 	}
 	pthread_mutex_unlock(&cache_lock);
 	free(r);
+}
+
+/* What this process needs of @ep's RMA state is freed when nothing is
+ * registered, mapped or in flight; otherwise it is left to leak. @mine: not
+ * inherited from fork() (endpoint.c knows). */
+void skiff_rma_release(struct skiff_ep *ep, int mine)
+{
+	struct skiff_rma *r = ep->rma;
+
+	if (!r)
+		return;
+	/* our service thread forgets it; one we inherited was never ours
+	 * (and our locks may be a copy taken mid-use) */
+	if (mine)
+		skiff_svc_del(ep);
+	if (r->nlwin || r->nrwin || r->ngrave || r->sigs ||
+	    r->submitted != atomic_load(&r->completed))
+		return;
+	if (r->ctl >= 0)
+		close(r->ctl); /* our descriptor only */
+	free(r->lwin);
+	free(r->rwin);
+	free(r->grave);
+	free(r); /* ep->rma is shared: left as it is */
 }
 
 /* Look up a connected endpoint for a window/RMA call: ENOTCONN before a
