@@ -414,7 +414,7 @@ static int read_grant(struct skiff_ep *ep)
 	}
 	{
 		/* it must be what an honest acceptor sends: a socket of a
-		 * SOCK_SEQPACKET pair (window.c reads records from it) */
+		 * SOCK_SEQPACKET pair (svc.c reads records from it) */
 		int type = 0, dom = 0;
 		socklen_t sl = sizeof(int);
 		if (getsockopt(ctl, SOL_SOCKET, SO_TYPE, &type, &sl) < 0 ||

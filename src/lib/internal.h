@@ -14,7 +14,11 @@
  *   rdv.c       single-copy rendezvous of large blocking transfers
  *   node.c      scif_get_nodeIDs
  *   msg.c       scif_send, scif_recv
- *   window.c    windows, the peer's window table, the control service
+ *   reback.c    user memory re-backed by memfds (windows' pages)
+ *   lwin.c      the endpoint's local window table
+ *   rwin.c      the peer's window table
+ *   svc.c       the RMA control socket, the control service thread
+ *   window.c    scif_register, scif_unregister; the endpoint's RMA state
  *   poll.c, rma.c, fence.c, mmap.c   on the rings or the windows
  *   connect.c   bind, listen, connect, accept: gives an endpoint its port,
  *               connection and RMA state, and tells endpoint.c how they end
@@ -100,9 +104,10 @@ struct skiff_ring {
 	int rdv_streak; /* producer: the last large send ended by rendezvous */
 };
 
-/* --- windows and RMA (window.c, rma.c, dma.c, fence.c, mmap.c) --- */
+/* --- windows and RMA (reback.c, lwin.c, rwin.c, svc.c, window.c, rma.c,
+ * dma.c, fence.c, mmap.c) --- */
 
-/* A range of user memory re-backed by a memfd (window.c). */
+/* A range of user memory re-backed by a memfd (reback.c). */
 struct skiff_backing {
 	uintptr_t start;
 	size_t len;
@@ -154,7 +159,7 @@ struct skiff_sig {
 
 struct skiff_rma {
 	int ctl;           /* RMA control socket */
-	int svc;           /* watched by the control service (window.c) */
+	int svc;           /* watched by the control service (svc.c) */
 	uint32_t ctl_seen; /* records of the peer consumed */
 	uint32_t ctl_sent;
 	pthread_mutex_t lock; /* tables below, ctl socket */
@@ -176,7 +181,7 @@ struct skiff_rma {
 	struct skiff_sig *sigs; /* fence signals waiting, under clock */
 	struct skiff_rma_ctl *self_ctl, *peer_ctl; /* in the region */
 
-	/* records the ctl socket did not take yet, in order (window.c); a
+	/* records the ctl socket did not take yet, in order (svc.c); a
 	 * peer that leaves too many unread breaks the connection */
 	pthread_mutex_t out_lock; /* the queue, sends, ctl_sent; never held
 				   * while waiting */
@@ -270,7 +275,64 @@ struct skiff_ctx {
 };
 const struct skiff_ctx *skiff_ctx(void);
 
-/* window.c */
+/* The windows stack (see the layers above), bottom to top. */
+
+/* reback.c: user memory re-backed by memfds, a process-wide registry */
+/* Describe [a, a + len) as pieces of re-backed ranges, re-backing gaps. */
+int skiff_reback_acquire(uintptr_t a, size_t len, struct skiff_piece **out,
+			 unsigned *nout);
+void skiff_pieces_put(struct skiff_piece *pc, unsigned n);
+/* Restore the ranges the control service left re-backed. */
+void skiff_reback_reap_idle(void);
+/* The calling thread (the control service) leaves ranges whose last window
+ * goes re-backed: the user may be writing there meanwhile. */
+void skiff_reback_defer(void);
+void skiff_reback_fork_prepare(void); /* registered by window.c */
+void skiff_reback_fork_parent(void);
+void skiff_reback_fork_child(void);
+
+/* lwin.c: the endpoint's local windows, sorted by offset (r->lock held) */
+size_t skiff_lwin_search(struct skiff_rma *r, uint64_t off); /* first ending above */
+struct skiff_lwin *skiff_lwin_find(struct skiff_rma *r, uint64_t off);
+unsigned char *skiff_lwin_addr(struct skiff_lwin *w, uint64_t off,
+			       uint64_t *contig);
+unsigned char *skiff_lwin_user_addr(struct skiff_lwin *w, uint64_t off,
+				    uint64_t *contig);
+int skiff_lwin_range_free(struct skiff_rma *r, uint64_t off, uint64_t len);
+int skiff_lwin_insert(struct skiff_rma *r, struct skiff_lwin *w);
+void skiff_lwin_remove(struct skiff_rma *r, size_t i);
+/* the peer's MAP_REF (@delta 1) / MAP_UNREF (-1) */
+void skiff_lwin_map_ref(struct skiff_rma *r, uint64_t off, uint64_t len,
+			int delta);
+
+/* rwin.c: the peer's windows, sorted by offset (r->lock held) */
+struct skiff_rma_win;
+struct skiff_rma_msg;
+struct skiff_rwin *skiff_rwin_find(struct skiff_rma *r, uint64_t off);
+int skiff_rwin_map(struct skiff_rma *r, struct skiff_rwin *w); /* lazily */
+void skiff_rwin_release(struct skiff_rma *r, struct skiff_rwin *w);
+int skiff_rwin_add(struct skiff_rma *r, const struct skiff_rma_win *w, int *fdp);
+void skiff_rwin_del(struct skiff_ep *ep, uint64_t off, uint64_t len);
+void skiff_rwin_reap_grave(struct skiff_rma *r);
+
+/* svc.c: the RMA control socket and the control service */
+/* @wait: return once the record is in the socket (r->lock held then) */
+int skiff_ctl_send(struct skiff_ep *ep, struct skiff_rma_msg *m, int fd,
+		   int wait);
+int skiff_rma_send_range(struct skiff_ep *ep, uint16_t type, uint64_t off,
+			 uint64_t len);
+void skiff_ctl_close(struct skiff_rma *r);
+/* take in the peer's records (r->lock held); @force: even if its counter
+ * says there are none */
+void skiff_rma_sync(struct skiff_ep *ep, int force);
+void skiff_rma_sync_locked(struct skiff_ep *ep); /* rma->lock held */
+void skiff_svc_add(struct skiff_ep *ep);
+void skiff_svc_del(struct skiff_ep *ep);
+void skiff_svc_fork_prepare(void); /* registered by window.c */
+void skiff_svc_fork_parent(void);
+void skiff_svc_fork_child(void);
+
+/* window.c: scif_register, scif_unregister; the endpoint's RMA state */
 /* Bumped in every fork() child: RMA state made before (inherited) is the
  * parent's, and refused in the child (ENOTCONN). */
 extern unsigned skiff_fork_gen;
@@ -280,18 +342,7 @@ void skiff_rma_detach(struct skiff_ep *ep);
  * scif_close that is not the endpoint's last (another process inherited it
  * and still holds it). @mine: not inherited by this process. */
 void skiff_rma_release(struct skiff_ep *ep, int mine);
-void skiff_rma_sync_locked(struct skiff_ep *ep); /* rma->lock held */
-void skiff_svc_del(struct skiff_ep *ep);
 int skiff_rma_enter(int epd, struct skiff_ep **out); /* state checks */
-struct skiff_lwin *skiff_lwin_find(struct skiff_rma *r, uint64_t off);
-struct skiff_rwin *skiff_rwin_find(struct skiff_rma *r, uint64_t off);
-int skiff_rwin_map(struct skiff_rma *r, struct skiff_rwin *w); /* lazily */
-int skiff_rma_send_range(struct skiff_ep *ep, uint16_t type, uint64_t off,
-			 uint64_t len);
-unsigned char *skiff_lwin_addr(struct skiff_lwin *w, uint64_t off,
-			       uint64_t *contig);
-unsigned char *skiff_lwin_user_addr(struct skiff_lwin *w, uint64_t off,
-				    uint64_t *contig);
 
 /* dma.c */
 struct skiff_seg {

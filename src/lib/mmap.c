@@ -2,7 +2,7 @@
 /*
  * mmap.c - scif_mmap, scif_munmap: map the peer's registered memory.
  *
- * The peer's window pieces are already mapped in this process (window.c).
+ * The peer's window pieces are already mapped in this process (rwin.c).
  * scif_mmap makes further mappings of the same shared pages with
  * mremap(old_size = 0), so no descriptor needs to be kept per window. Such a
  * mapping is truly shared and coherent with the peer's own view (same

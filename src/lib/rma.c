@@ -2,7 +2,7 @@
 /*
  * rma.c - scif_readfrom, scif_writeto, scif_vreadfrom, scif_vwriteto.
  *
- * The initiator copies: it has the peer's windows mapped (window.c), so one
+ * The initiator copies: it has the peer's windows mapped (rwin.c), so one
  * copy moves the data from source pages to destination pages, whatever the
  * target process is doing. SCIF_RMA_USECPU copies inline; otherwise the copy
  * goes to the DMA engine (dma.c) and may finish after the call returns,
@@ -89,7 +89,7 @@ static int plan(struct skiff_rma *r, int dir, unsigned char *laddr,
 		if (!rw)
 			return -ENXIO;
 		if (!rw->map && skiff_rwin_map(r, rw) < 0)
-			return -ENOMEM; /* first use of a large piece (window.c) */
+			return -ENOMEM; /* first use of a large piece (rwin.c) */
 		rc = rw->off + rw->len - (roff + pos);
 		rp = rw->map + (roff + pos - rw->off);
 		if (!(rw->prot & need_r))
