@@ -9,7 +9,7 @@
  * CONN_GRANT that scif_accept sends.
  */
 #define _GNU_SOURCE
-#include "internal.h"
+#include "transport.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -425,6 +425,7 @@ static int read_grant(struct skiff_ep *ep)
 			return -ECONNREFUSED;
 		}
 	}
+	ep->tp = &skiff_local_transport; /* both ends on this host */
 	r = skiff_rma_attach(ep, ctl);
 	if (r < 0) {
 		close(ctl);
@@ -742,6 +743,7 @@ static int accept_one(struct skiff_ep *lep, int s, struct scif_portID *peer,
 	if (r == 0 && socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ctl) < 0)
 		r = -ENOMEM;
 	if (r == 0) {
+		ep->tp = &skiff_local_transport;
 		r = skiff_rma_attach(ep, ctl[0]);
 		if (r < 0)
 			close(ctl[0]);

@@ -19,13 +19,19 @@
  *   rwin.c      the peer's window table
  *   svc.c       the RMA control socket, the control service thread
  *   window.c    scif_register, scif_unregister; the endpoint's RMA state
- *   poll.c, rma.c, fence.c, mmap.c   on the rings or the windows
+ *   local.c     the local transport (transport.h): what windows, RMA,
+ *               fences and scif_mmap need of a connection on this host
+ *   poll.c, rma.c, fence.c, mmap.c   on the rings or the windows; the
+ *               latter three (and window.c) reach the transport only
+ *               through ep->tp, never by name
  *   connect.c   bind, listen, connect, accept: gives an endpoint its port,
- *               connection and RMA state, and tells endpoint.c how they end
+ *               connection, transport and RMA state, and tells endpoint.c
+ *               how they end
  *   api.c       the exported calls
  * Where a lower file must reach a higher one at run time (scif_close ends
  * what connect.c set up), the higher one registers a hook at load
- * (skiff_ep_set_upcalls); never a direct call, never a weak symbol.
+ * (skiff_ep_set_upcalls), or the call goes through the connection's
+ * transport table; never a direct call, never a weak symbol.
  */
 #ifndef SKIFF_INTERNAL_H
 #define SKIFF_INTERNAL_H
@@ -230,6 +236,8 @@ static inline uint32_t skiff_line_avail(struct skiff_ring *r)
  * hanging the others. Uncontended, one atomic instruction each way, as a
  * plain mutex.
  */
+struct skiff_transport_ops;
+
 struct skiff_lock {
 	_Atomic uint32_t w; /* 0: free; else owner tid | SKIFF_LOCK_WAITERS */
 };
@@ -255,6 +263,8 @@ struct skiff_ep {
 	_Atomic int dead;      /* socket hung up / protocol violation */
 	_Atomic int64_t poll_hup_ns; /* scif_poll's last look at the socket */
 	struct skiff_rma *rma; /* windows, RMA, fences: while connected */
+	/* the connection's transport (transport.h), set before rma */
+	const struct skiff_transport_ops *tp;
 	/* The struct lives in MAP_SHARED memory, so that a listening or
 	 * connected endpoint inherited by fork() is one endpoint (one stream,
 	 * one set of ring positions, these locks) in every process holding

@@ -8,58 +8,18 @@
  * svc.c (the control socket and its service thread), this file.
  */
 #define _GNU_SOURCE
-#include "internal.h"
+#include "transport.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <poll.h>
 #include <unistd.h>
 
-#include "wire_rma.h"
 
 #define PAGE 4096ULL
 /* automatic offsets start here, clear of small fixed offsets */
 #define AUTO_BASE (1ULL << 40)
 #define OFF_MAX ((uint64_t)INT64_MAX)
-
-/* Tell the peer of a new window, piece by piece, with each piece's memfd. */
-static int announce(struct skiff_ep *ep, struct skiff_lwin *w)
-{
-	uint64_t off = w->off;
-	int r = 0;
-
-	for (unsigned i = 0; i < w->npieces && !r; i++) {
-		struct skiff_piece *pc = &w->pieces[i];
-		struct skiff_rma_msg m;
-		int fd = pc->b->fd, rofd = -1;
-
-		if (!(w->prot & SCIF_PROT_WRITE)) {
-			/* a read-only window: the peer gets a descriptor that
-			 * cannot write, whatever it does with it */
-			char path[64];
-			snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-			rofd = open(path, O_RDONLY | O_CLOEXEC);
-			if (rofd < 0)
-				return -ENOMEM;
-			fd = rofd;
-		}
-		skiff_rma_msg_init(&m, SKIFF_RMA_WIN_ADD);
-		m.body.win.offset = off;
-		m.body.win.len = pc->len;
-		m.body.win.file_off = pc->file_off;
-		m.body.win.prot = (uint32_t)w->prot;
-		r = skiff_ctl_send(ep, &m, fd, 1);
-		if (rofd >= 0)
-			close(rofd);
-		off += pc->len;
-	}
-	return r;
-}
-
-static int del_round_trip(struct skiff_ep *ep, uint64_t off, uint64_t len);
 
 /* ---- endpoint life ---- */
 
@@ -124,7 +84,7 @@ void skiff_rma_detach(struct skiff_ep *ep)
 	skiff_svc_del(ep);
 	pthread_mutex_lock(&r->lock);
 	if (r->nlwin && !skiff_peer_gone(ep))
-		del_round_trip(ep, 0, OFF_MAX); /* the user may free it next */
+		ep->tp->win_withdraw(ep, 0, OFF_MAX); /* the user may free it next */
 	while (r->nlwin)
 		skiff_lwin_remove(r, r->nlwin - 1);
 	for (size_t i = 0; i < r->nrwin; i++)
@@ -195,51 +155,6 @@ int skiff_rma_enter(int epd, struct skiff_ep **out)
 		return -ECONNRESET;
 	*out = ep;
 	return 0;
-}
-
-/*
- * Tell the peer windows in [off, off + len) are gone and wait until it has
- * dropped them and finished its RMAs on them: after scif_unregister()
- * returns, the user may free the memory. Called with r->lock held; the
- * peer's records keep being taken in meanwhile (it may be unregistering
- * too). A peer that is gone or silent for 10 s is not waited for.
- */
-static int del_round_trip(struct skiff_ep *ep, uint64_t off, uint64_t len)
-{
-	struct skiff_rma *r = ep->rma;
-	uint32_t ticket = ++r->del_sent;
-	uint64_t progress = __atomic_load_n(&r->peer_ctl->completed, __ATOMIC_ACQUIRE);
-	int stalled = 0, total = 0;
-	int ret = skiff_rma_send_range(ep, SKIFF_RMA_WIN_DEL, off, len);
-
-	while (ret == 0 && (int32_t)(r->del_acked - ticket) < 0) {
-		struct pollfd p = { .fd = r->ctl, .events = POLLIN };
-		uint64_t c;
-
-		skiff_rma_sync(ep, 1);
-		if ((int32_t)(r->del_acked - ticket) >= 0)
-			break;
-		/* the peer answers once its RMAs on those pages are done: wait
-		 * while it makes progress, give up on one silent for 1 s, and
-		 * after 2 s in all (the progress word is the peer's to write:
-		 * a hostile one could keep it moving forever) */
-		c = __atomic_load_n(&r->peer_ctl->completed, __ATOMIC_ACQUIRE);
-		if (c != progress) {
-			progress = c;
-			stalled = 0;
-		}
-		if (atomic_load(&r->broken) || skiff_peer_gone(ep) || stalled >= 1000 ||
-		    total >= 2000)
-			break;
-		if (poll(&p, 1, 10) == 1 && (p.revents & (POLLHUP | POLLERR)) &&
-		    !(p.revents & POLLIN))
-			break; /* the peer's end is closed */
-		stalled += 10;
-		total += 10;
-	}
-	if ((int32_t)(r->del_acked - ticket) < 0)
-		r->del_acked = ticket; /* written off: keep later ones exact */
-	return ret;
 }
 
 /* ---- the calls ---- */
@@ -317,11 +232,10 @@ off_t skiff_api_register(scif_epd_t epd, void *addr, size_t len,
 			skiff_pieces_put(w.pieces, w.npieces);
 	}
 	if (ret == 0) {
-		ret = announce(ep, skiff_lwin_find(r, off));
-		if (ret < 0) {
+		ret = ep->tp->win_announce(ep, skiff_lwin_find(r, off));
+		if (ret < 0)
 			skiff_lwin_remove(r, skiff_lwin_search(r, off));
-			skiff_rma_send_range(ep, SKIFF_RMA_WIN_DEL, off, len);
-		} else if (!(map_flags & SCIF_MAP_FIXED) && off + len > r->next_auto) {
+		else if (!(map_flags & SCIF_MAP_FIXED) && off + len > r->next_auto) {
 			r->next_auto = off + len;
 		}
 	}
@@ -379,7 +293,7 @@ int skiff_api_unregister(scif_epd_t epd, off_t offset, size_t len)
 		pthread_mutex_unlock(&r->lock);
 		SKIFF_RET(-ENXIO); /* no window there */
 	}
-	ret = del_round_trip(ep, off, len);
+	ret = ep->tp->win_withdraw(ep, off, len);
 	while (i < r->nlwin && r->lwin[i].off < end) {
 		if (r->lwin[i].peer_refs > 0) {
 			/* mapped by the peer: its offsets stay taken until
