@@ -55,7 +55,7 @@
  *               attacked endpoint than before it had one (not in issue 7;
  *               found by this campaign: an empty record carrying
  *               descriptors on the RMA control socket leaks them, as
- *               window.c's sync_any stops at n <= 0 before skiff_take_fd;
+ *               svc.c's skiff_rma_sync stops at n <= 0 before skiff_take_fd;
  *               tests/fuzz/fuzz_ctl finds the same, class ctl-empty-fd)
  *   map-leak    likewise for memfd mappings (/proc/self/maps lines of
  *               "/memfd:" files: the peer's windows, regions)

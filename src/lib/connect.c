@@ -9,7 +9,7 @@
  * CONN_GRANT that scif_accept sends.
  */
 #define _GNU_SOURCE
-#include "internal.h"
+#include "transport.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -323,6 +323,37 @@ static int wait_until(int fd, short events, int64_t deadline)
 	return r ? p.revents : 0;
 }
 
+/* The close paths of endpoint.c (the bottom layer) reach the layers above
+ * it through these. */
+static void ep_rma_end(struct skiff_ep *ep)
+{
+	/* mappings first: a scif_munmap from now on tells the peer nothing
+	 * (the connection ends), so it never uses the state freed next */
+	skiff_mmap_forget(ep);
+	skiff_rma_detach(ep);
+}
+
+static void ep_conn_end(struct skiff_ep *ep)
+{
+	skiff_rdv_release(ep);
+	skiff_conn_detach(ep);
+	skiff_port_release(ep);
+}
+
+static const struct skiff_ep_upcalls ep_upcalls = {
+	.rma_end = ep_rma_end,
+	.rma_release = skiff_rma_release,
+	.conn_end = ep_conn_end,
+	.rdv_release = skiff_rdv_release,
+	.rdv_owner_died = skiff_rdv_owner_died,
+	.rdv_forked = skiff_rdv_forked,
+};
+
+__attribute__((constructor)) static void connect_init(void)
+{
+	skiff_ep_set_upcalls(&ep_upcalls);
+}
+
 /* Return the endpoint to BOUND on its port after a failed connection. */
 static int rebind(struct skiff_ep *ep)
 {
@@ -383,7 +414,7 @@ static int read_grant(struct skiff_ep *ep)
 	}
 	{
 		/* it must be what an honest acceptor sends: a socket of a
-		 * SOCK_SEQPACKET pair (window.c reads records from it) */
+		 * SOCK_SEQPACKET pair (svc.c reads records from it) */
 		int type = 0, dom = 0;
 		socklen_t sl = sizeof(int);
 		if (getsockopt(ctl, SOL_SOCKET, SO_TYPE, &type, &sl) < 0 ||
@@ -394,6 +425,7 @@ static int read_grant(struct skiff_ep *ep)
 			return -ECONNREFUSED;
 		}
 	}
+	ep->tp = &skiff_local_transport; /* both ends on this host */
 	r = skiff_rma_attach(ep, ctl);
 	if (r < 0) {
 		close(ctl);
@@ -711,6 +743,7 @@ static int accept_one(struct skiff_ep *lep, int s, struct scif_portID *peer,
 	if (r == 0 && socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ctl) < 0)
 		r = -ENOMEM;
 	if (r == 0) {
+		ep->tp = &skiff_local_transport;
 		r = skiff_rma_attach(ep, ctl[0]);
 		if (r < 0)
 			close(ctl[0]);

@@ -189,6 +189,50 @@ static struct job *steal(void);
 
 /* ---- completion ---- */
 
+/* Fence signals (fence.c queues them) are written here, by whoever
+ * completes the last RMA before them: completion is this file's, and it
+ * calls nothing above it. */
+static void write_u64(unsigned char *p, uint64_t v)
+{
+	if (((uintptr_t)p & 7) == 0)
+		__atomic_store_n((uint64_t *)(void *)p, v, __ATOMIC_RELEASE);
+	else
+		memcpy(p, &v, sizeof(v)); /* 4-byte aligned, as SCIF allows */
+}
+
+void skiff_sig_write(const struct skiff_sig *s)
+{
+	if (s->lp)
+		write_u64(s->lp, s->lval);
+	if (s->rp)
+		write_u64(s->rp, s->rval);
+}
+
+static void sigs_fire(struct skiff_rma *r, uint64_t done)
+{
+	struct skiff_sig **pp = &r->sigs;
+
+	while (*pp) {
+		struct skiff_sig *s = *pp;
+		if (s->seq <= done) {
+			skiff_sig_write(s);
+			*pp = s->next;
+			free(s);
+		} else {
+			pp = &s->next;
+		}
+	}
+}
+
+void skiff_sigs_drop(struct skiff_rma *r)
+{
+	while (r->sigs) {
+		struct skiff_sig *s = r->sigs;
+		r->sigs = s->next;
+		free(s);
+	}
+}
+
 static void publish(struct skiff_rma *r, uint64_t done)
 {
 	atomic_store_explicit(&r->completed, done, memory_order_release);
@@ -223,7 +267,7 @@ static void complete(struct skiff_rma *r, uint64_t seq)
 	/* signals first: whoever sees the new count may unmap their
 	 * targets (scif_unregister, a dropped remote window) */
 	if (r->sigs)
-		skiff_fence_fire(r, done);
+		sigs_fire(r, done);
 	publish(r, done);
 	pthread_cond_broadcast(&r->ccond);
 	pthread_mutex_unlock(&r->clock);

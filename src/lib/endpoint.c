@@ -468,28 +468,44 @@ static int was_inherited(struct skiff_ep *ep, int forget)
 	return r;
 }
 
-/* Fallback until window.c has its own: what it needs is freed when nothing
- * is registered, mapped or in flight; otherwise it is left to leak. */
-__attribute__((weak)) void skiff_rma_release(struct skiff_ep *ep)
-{
-	struct skiff_rma *r = ep->rma;
-	int mine = !was_inherited(ep, 0);
+/* The layers above (connect.c, at load) say how an endpoint's windows,
+ * connection and port end: this file is the bottom layer and calls up only
+ * through these. None registered: nothing above was ever used. */
+static const struct skiff_ep_upcalls *up;
 
-	if (!r)
-		return;
-	/* our service thread forgets it; one we inherited was never ours
-	 * (and window.c's locks may be a copy taken mid-use) */
-	if (mine)
-		skiff_svc_del(ep);
-	if (r->nlwin || r->nrwin || r->ngrave || r->sigs ||
-	    r->submitted != atomic_load(&r->completed))
-		return;
-	if (r->ctl >= 0)
-		close(r->ctl); /* our descriptor only */
-	free(r->lwin);
-	free(r->rwin);
-	free(r->grave);
-	free(r); /* ep->rma is shared: left as it is */
+void skiff_ep_set_upcalls(const struct skiff_ep_upcalls *u)
+{
+	up = u;
+}
+
+static void rma_release(struct skiff_ep *ep)
+{
+	if (up)
+		up->rma_release(ep, !was_inherited(ep, 0));
+}
+
+static void rma_end(struct skiff_ep *ep)
+{
+	if (up)
+		up->rma_end(ep);
+}
+
+static void conn_end(struct skiff_ep *ep)
+{
+	if (up)
+		up->conn_end(ep);
+}
+
+static void rdv_release(struct skiff_ep *ep)
+{
+	if (up)
+		up->rdv_release(ep);
+}
+
+/* as ring.c's skiff_mark_dead: the flag is the endpoint's */
+static void mark_dead(struct skiff_ep *ep)
+{
+	atomic_store_explicit(&ep->dead, 1, memory_order_relaxed);
 }
 
 /* Does a thread of this process hold @l? */
@@ -527,8 +543,8 @@ static void release_local(struct skiff_ep *ep)
 {
 	int out = own_threads_out(ep);
 
-	skiff_rdv_release(ep);
-	skiff_rma_release(ep);
+	rdv_release(ep);
+	rma_release(ep);
 	was_inherited(ep, 1);
 	/* one of ours that stays inside keeps our mapping (leaked rather than
 	 * pulled from under it) */
@@ -544,10 +560,8 @@ static void teardown(struct skiff_ep *ep)
 	skiff_ep_lock(ep, &ep->lock);
 	skiff_ep_lock(ep, &ep->send_lock);
 	skiff_ep_lock(ep, &ep->recv_lock);
-	skiff_rma_detach(ep);
-	skiff_rdv_release(ep);
-	skiff_conn_detach(ep);
-	skiff_port_release(ep);
+	rma_end(ep);
+	conn_end(ep);
 	if (ep->sock >= 0)
 		close(ep->sock);
 	ep->sock = -1;
@@ -569,8 +583,8 @@ static void release_stale(struct skiff_ep *ep)
 		teardown(ep);
 		return;
 	}
-	skiff_rdv_release(ep);
-	skiff_rma_release(ep);
+	rdv_release(ep);
+	rma_release(ep);
 	was_inherited(ep, 1);
 }
 
@@ -614,7 +628,7 @@ void skiff_ep_owner_died(struct skiff_ep *ep, struct skiff_lock *m)
 		 * stream cannot be repaired. Reset it, for both sides. */
 		if ((uint32_t)ep->tx.pos != __atomic_load_n(&ep->tx.ctl->head,
 							    __ATOMIC_ACQUIRE)) {
-			skiff_mark_dead(ep);
+			mark_dead(ep);
 			__atomic_store_n(&ep->region->closed[ep->side], 1,
 					 __ATOMIC_RELEASE);
 		}
@@ -623,9 +637,11 @@ void skiff_ep_owner_died(struct skiff_ep *ep, struct skiff_lock *m)
 		 * it published and did not send, the consumer writes off. */
 		ep->tx.posted = __atomic_load_n(&ep->tx.ctl->d_posted, __ATOMIC_ACQUIRE);
 		ep->tx.c_posted = __atomic_load_n(&ep->tx.ctl->c_posted, __ATOMIC_ACQUIRE);
-		skiff_rdv_owner_died(ep, 1);
+		if (up)
+			up->rdv_owner_died(ep, 1);
 	} else if (ep->region && m == &ep->recv_lock) {
-		skiff_rdv_owner_died(ep, 0);
+		if (up)
+			up->rdv_owner_died(ep, 0);
 		/* Bytes it copied but did not free went nowhere: they are
 		 * still the next ones. Its spin announcement is void. */
 		uint32_t tail = __atomic_load_n(&ep->rx.ctl->tail, __ATOMIC_ACQUIRE);
@@ -634,7 +650,7 @@ void skiff_ep_owner_died(struct skiff_ep *ep, struct skiff_lock *m)
 		if (ahead < ep->rx.size)
 			ep->rx.pos -= ahead;
 		else
-			skiff_mark_dead(ep); /* the peer wrote our tail */
+			mark_dead(ep); /* the peer wrote our tail */
 		__atomic_store_n(&ep->rx.ctl->spin, 0, __ATOMIC_RELEASE);
 		/* records it took off the socket count: publish them as a
 		 * finished drain does */
@@ -726,7 +742,8 @@ static void fork_child(void)
 			continue;
 		if (sharable(ep)) {
 			atomic_store(&ep->forked, 1);
-			skiff_rdv_forked(ep);
+			if (up)
+				up->rdv_forked(ep);
 			if (skiff_ep_verify(ep) == 0) /* not a number reused */
 				hold(ep);
 			if (ninherited == capinherited) {
@@ -925,9 +942,9 @@ int skiff_api_close(scif_epd_t epd)
 		struct skiff_rma *keep = ep->rma;
 
 		if (was_inherited(ep, 0))
-			skiff_rma_release(ep);
+			rma_release(ep);
 		else
-			skiff_rma_detach(ep);
+			rma_end(ep);
 		/* in the other processes it names their own copy, which one
 		 * that forgot the endpoint may still use (release_stale) */
 		if (atomic_load(&ep->forked))
@@ -936,9 +953,7 @@ int skiff_api_close(scif_epd_t epd)
 	if (ep->region)
 		__atomic_store_n(&ep->region->closed[ep->side], 1,
 				 __ATOMIC_RELEASE);
-	skiff_rdv_release(ep);
-	skiff_conn_detach(ep);
-	skiff_port_release(ep);
+	conn_end(ep);
 	if (ep->sock >= 0)
 		close(ep->sock);
 	ep->sock = -1;

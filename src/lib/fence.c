@@ -3,80 +3,27 @@
  * fence.c - scif_fence_mark, scif_fence_wait, scif_fence_signal.
  *
  * A mark is an RMA sequence number (dma.c): INIT_SELF marks ours; INIT_PEER
- * marks the peer's, read from its progress words in the shared region, and
+ * marks the peer's, as the connection's transport reports it (transport.h;
+ * the local one reads the peer's progress words in the shared region), and
  * sets bit 31 as SCIF's SCIF_REMOTE_FENCE does. Waiting for our own marks
- * sleeps on the completion condition; waiting for the peer's polls its
- * progress (its DMA threads make progress without its main thread).
+ * sleeps on the completion condition; waiting for the peer's is the
+ * transport's (the local one polls the peer's progress: its DMA threads
+ * make progress without its main thread).
  * A self-initiated signal is a write queued behind the marked RMAs: it is
- * done by whoever completes the last of them.
+ * done by whoever completes the last of them (dma.c, which owns completion:
+ * the completion path must not call up into this file).
  */
 #define _GNU_SOURCE
-#include "internal.h"
+#include "transport.h"
 
 #include <errno.h>
 #include <stdlib.h>
-#include <string.h>
-#include <time.h>
 #include <sys/mman.h>
-#include <unistd.h>
 
 #include "probe.h"
 
 #define MARK_MASK 0x7fffffffu
 #define REMOTE_FENCE 0x80000000u
-/* a peer that makes no progress for this long fails the wait (SCIF: 10 s),
- * and so does one whose RMAs take longer than PEER_WAIT_MS in all (its
- * progress word is its own to write: a hostile peer could keep it moving) */
-#define PEER_STALL_MS 10000
-#define PEER_WAIT_MS 60000
-
-struct skiff_sig {
-	uint64_t seq;
-	unsigned char *lp, *rp; /* NULL: not requested */
-	uint64_t lval, rval;
-	struct skiff_sig *next;
-};
-
-static void write_u64(unsigned char *p, uint64_t v)
-{
-	if (((uintptr_t)p & 7) == 0)
-		__atomic_store_n((uint64_t *)(void *)p, v, __ATOMIC_RELEASE);
-	else
-		memcpy(p, &v, sizeof(v)); /* 4-byte aligned, as SCIF allows */
-}
-
-static void sig_write(struct skiff_sig *s)
-{
-	if (s->lp)
-		write_u64(s->lp, s->lval);
-	if (s->rp)
-		write_u64(s->rp, s->rval);
-}
-
-void skiff_fence_fire(struct skiff_rma *r, uint64_t done)
-{
-	struct skiff_sig **pp = &r->sigs;
-
-	while (*pp) {
-		struct skiff_sig *s = *pp;
-		if (s->seq <= done) {
-			sig_write(s);
-			*pp = s->next;
-			free(s);
-		} else {
-			pp = &s->next;
-		}
-	}
-}
-
-void skiff_fence_drop(struct skiff_rma *r)
-{
-	while (r->sigs) {
-		struct skiff_sig *s = r->sigs;
-		r->sigs = s->next;
-		free(s);
-	}
-}
 
 /* The full sequence number whose low 31 bits are @m, at most @cur. */
 static uint64_t unmark(uint64_t cur, uint32_t m)
@@ -86,45 +33,6 @@ static uint64_t unmark(uint64_t cur, uint32_t m)
 	if (s > cur && s > MARK_MASK)
 		s -= (uint64_t)MARK_MASK + 1;
 	return s;
-}
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Wait until the peer's RMAs up to @seq completed. */
-static int wait_peer(struct skiff_ep *ep, uint64_t seq)
-{
-	struct skiff_rma_ctl *pc = ep->rma->peer_ctl;
-	uint64_t last = __atomic_load_n(&pc->completed, __ATOMIC_ACQUIRE);
-	int64_t since = now_ms(), start = since;
-
-	for (unsigned i = 0;; i++) {
-		uint64_t c = __atomic_load_n(&pc->completed, __ATOMIC_ACQUIRE);
-		if (c >= seq)
-			return 0;
-		if (skiff_peer_gone(ep)) /* the control service saw it go */
-			return -ECONNRESET;
-		if (c != last) {
-			last = c;
-			since = now_ms();
-		}
-		if (i < 4096) {
-#if defined(__x86_64__)
-			__builtin_ia32_pause();
-#endif
-			continue;
-		}
-		if (skiff_check_hup(ep))
-			return -ECONNRESET;
-		if (now_ms() - since > PEER_STALL_MS || now_ms() - start > PEER_WAIT_MS)
-			return -ETIMEDOUT;
-		usleep(i < 8192 ? 20 : 200);
-	}
 }
 
 int skiff_api_fence_mark(scif_epd_t epd, int flags, int *mark)
@@ -147,8 +55,7 @@ int skiff_api_fence_mark(scif_epd_t epd, int flags, int *mark)
 		pthread_mutex_unlock(&ep->rma->clock);
 		*mark = (int)(uint32_t)(s & MARK_MASK);
 	} else {
-		uint64_t s = __atomic_load_n(&ep->rma->peer_ctl->submitted,
-					     __ATOMIC_ACQUIRE);
+		uint64_t s = ep->tp->peer_submitted(ep);
 		uint64_t top = atomic_load(&ep->rma->peer_marked);
 		/* remember the highest handed out: a wait for one above it is
 		 * for a mark never issued */
@@ -175,7 +82,7 @@ int skiff_api_fence_wait(scif_epd_t epd, int mark)
 		uint64_t seq = unmark(cur, m & MARK_MASK);
 		if (seq > cur)
 			SKIFF_RET(-EINVAL); /* never handed out */
-		SKIFF_RET(wait_peer(ep, seq));
+		SKIFF_RET(ep->tp->peer_wait(ep, seq));
 	}
 	{
 		uint64_t cur, seq;
@@ -258,14 +165,13 @@ int skiff_api_fence_signal(scif_epd_t epd, off_t loff, uint64_t lval,
 		 * the table lock (a slow or hostile peer must not hold up the
 		 * control service or other threads), then find the targets and
 		 * write (a window dropped meanwhile: ENXIO) */
-		uint64_t ps = __atomic_load_n(&r->peer_ctl->submitted,
-					      __ATOMIC_ACQUIRE);
+		uint64_t ps = ep->tp->peer_submitted(ep);
 		pthread_mutex_lock(&r->lock);
 		skiff_rma_sync_locked(ep);
 		ret = resolve(r, sig, loff, roff, &s);
 		pthread_mutex_unlock(&r->lock);
 		if (ret == 0)
-			ret = wait_peer(ep, ps);
+			ret = ep->tp->peer_wait(ep, ps);
 		if (ret < 0)
 			SKIFF_RET(ret);
 		pthread_mutex_lock(&r->lock);
@@ -273,7 +179,7 @@ int skiff_api_fence_signal(scif_epd_t epd, off_t loff, uint64_t lval,
 		ret = skiff_peer_gone(ep) ? -ECONNRESET :
 					    resolve(r, sig, loff, roff, &s);
 		if (ret == 0)
-			sig_write(&s);
+			skiff_sig_write(&s);
 		pthread_mutex_unlock(&r->lock);
 		SKIFF_RET(ret);
 	}
@@ -288,7 +194,7 @@ int skiff_api_fence_signal(scif_epd_t epd, off_t loff, uint64_t lval,
 	pthread_mutex_lock(&r->clock);
 	s.seq = r->submitted;
 	if (atomic_load(&r->completed) >= s.seq) {
-		sig_write(&s);
+		skiff_sig_write(&s);
 	} else {
 		struct skiff_sig *q = malloc(sizeof(*q));
 		if (!q) {

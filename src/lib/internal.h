@@ -3,6 +3,35 @@
  * internal.h - libscif internals shared between its files.
  *
  * Internals return 0 / a count or -errno; only the exported calls set errno.
+ *
+ * The files are layers: each calls only files below it, so that one can be
+ * replaced or joined by another (a transport beside the local one) without
+ * a knot. The lib_layers test (scripts/layers.sh) reads the calls from the
+ * objects and fails on any circle. Bottom to top:
+ *   endpoint.c  the endpoint table, its locks, the process context
+ *   dma.c       the DMA engine; RMA completion, and the fence signals it fires
+ *   ring.c      the connection's shared rings and readiness records
+ *   rdv.c       single-copy rendezvous of large blocking transfers
+ *   node.c      scif_get_nodeIDs
+ *   msg.c       scif_send, scif_recv
+ *   reback.c    user memory re-backed by memfds (windows' pages)
+ *   lwin.c      the endpoint's local window table
+ *   rwin.c      the peer's window table
+ *   svc.c       the RMA control socket, the control service thread
+ *   window.c    scif_register, scif_unregister; the endpoint's RMA state
+ *   local.c     the local transport (transport.h): what windows, RMA,
+ *               fences and scif_mmap need of a connection on this host
+ *   poll.c, rma.c, fence.c, mmap.c   on the rings or the windows; the
+ *               latter three (and window.c) reach the transport only
+ *               through ep->tp, never by name
+ *   connect.c   bind, listen, connect, accept: gives an endpoint its port,
+ *               connection, transport and RMA state, and tells endpoint.c
+ *               how they end
+ *   api.c       the exported calls
+ * Where a lower file must reach a higher one at run time (scif_close ends
+ * what connect.c set up), the higher one registers a hook at load
+ * (skiff_ep_set_upcalls), or the call goes through the connection's
+ * transport table; never a direct call, never a weak symbol.
  */
 #ifndef SKIFF_INTERNAL_H
 #define SKIFF_INTERNAL_H
@@ -82,9 +111,10 @@ struct skiff_ring {
 	int64_t rdv_checked; /* producer: when the peer was last seen alive */
 };
 
-/* --- windows and RMA (window.c, rma.c, dma.c, fence.c, mmap.c) --- */
+/* --- windows and RMA (reback.c, lwin.c, rwin.c, svc.c, window.c, rma.c,
+ * dma.c, fence.c, mmap.c) --- */
 
-/* A range of user memory re-backed by a memfd (window.c). */
+/* A range of user memory re-backed by a memfd (reback.c). */
 struct skiff_backing {
 	uintptr_t start;
 	size_t len;
@@ -125,11 +155,18 @@ struct skiff_rwin {
 
 #define SKIFF_RMA_TRACK 4096 /* RMAs in flight per endpoint */
 
-struct skiff_sig; /* fence.c */
+/* A fence signal queued behind RMAs (fence.c makes them, dma.c writes
+ * them when the RMAs before them complete). */
+struct skiff_sig {
+	uint64_t seq;
+	unsigned char *lp, *rp; /* NULL: not requested */
+	uint64_t lval, rval;
+	struct skiff_sig *next;
+};
 
 struct skiff_rma {
 	int ctl;           /* RMA control socket */
-	int svc;           /* watched by the control service (window.c) */
+	int svc;           /* watched by the control service (svc.c) */
 	uint32_t ctl_seen; /* records of the peer consumed */
 	uint32_t ctl_sent;
 	pthread_mutex_t lock; /* tables below, ctl socket */
@@ -151,7 +188,7 @@ struct skiff_rma {
 	struct skiff_sig *sigs; /* fence signals waiting, under clock */
 	struct skiff_rma_ctl *self_ctl, *peer_ctl; /* in the region */
 
-	/* records the ctl socket did not take yet, in order (window.c); a
+	/* records the ctl socket did not take yet, in order (svc.c); a
 	 * peer that leaves too many unread breaks the connection */
 	pthread_mutex_t out_lock; /* the queue, sends, ctl_sent; never held
 				   * while waiting */
@@ -200,6 +237,8 @@ static inline uint32_t skiff_line_avail(struct skiff_ring *r)
  * hanging the others. Uncontended, one atomic instruction each way, as a
  * plain mutex.
  */
+struct skiff_transport_ops;
+
 struct skiff_lock {
 	_Atomic uint32_t w; /* 0: free; else owner tid | SKIFF_LOCK_WAITERS */
 };
@@ -225,6 +264,8 @@ struct skiff_ep {
 	_Atomic int dead;      /* socket hung up / protocol violation */
 	_Atomic int64_t poll_hup_ns; /* scif_poll's last look at the socket */
 	struct skiff_rma *rma; /* windows, RMA, fences: while connected */
+	/* the connection's transport (transport.h), set before rma */
+	const struct skiff_transport_ops *tp;
 	/* The struct lives in MAP_SHARED memory, so that a listening or
 	 * connected endpoint inherited by fork() is one endpoint (one stream,
 	 * one set of ring positions, these locks) in every process holding
@@ -245,7 +286,64 @@ struct skiff_ctx {
 };
 const struct skiff_ctx *skiff_ctx(void);
 
-/* window.c */
+/* The windows stack (see the layers above), bottom to top. */
+
+/* reback.c: user memory re-backed by memfds, a process-wide registry */
+/* Describe [a, a + len) as pieces of re-backed ranges, re-backing gaps. */
+int skiff_reback_acquire(uintptr_t a, size_t len, struct skiff_piece **out,
+			 unsigned *nout);
+void skiff_pieces_put(struct skiff_piece *pc, unsigned n);
+/* Restore the ranges the control service left re-backed. */
+void skiff_reback_reap_idle(void);
+/* The calling thread (the control service) leaves ranges whose last window
+ * goes re-backed: the user may be writing there meanwhile. */
+void skiff_reback_defer(void);
+void skiff_reback_fork_prepare(void); /* registered by window.c */
+void skiff_reback_fork_parent(void);
+void skiff_reback_fork_child(void);
+
+/* lwin.c: the endpoint's local windows, sorted by offset (r->lock held) */
+size_t skiff_lwin_search(struct skiff_rma *r, uint64_t off); /* first ending above */
+struct skiff_lwin *skiff_lwin_find(struct skiff_rma *r, uint64_t off);
+unsigned char *skiff_lwin_addr(struct skiff_lwin *w, uint64_t off,
+			       uint64_t *contig);
+unsigned char *skiff_lwin_user_addr(struct skiff_lwin *w, uint64_t off,
+				    uint64_t *contig);
+int skiff_lwin_range_free(struct skiff_rma *r, uint64_t off, uint64_t len);
+int skiff_lwin_insert(struct skiff_rma *r, struct skiff_lwin *w);
+void skiff_lwin_remove(struct skiff_rma *r, size_t i);
+/* the peer's MAP_REF (@delta 1) / MAP_UNREF (-1) */
+void skiff_lwin_map_ref(struct skiff_rma *r, uint64_t off, uint64_t len,
+			int delta);
+
+/* rwin.c: the peer's windows, sorted by offset (r->lock held) */
+struct skiff_rma_win;
+struct skiff_rma_msg;
+struct skiff_rwin *skiff_rwin_find(struct skiff_rma *r, uint64_t off);
+int skiff_rwin_map(struct skiff_rma *r, struct skiff_rwin *w); /* lazily */
+void skiff_rwin_release(struct skiff_rma *r, struct skiff_rwin *w);
+int skiff_rwin_add(struct skiff_rma *r, const struct skiff_rma_win *w, int *fdp);
+void skiff_rwin_del(struct skiff_ep *ep, uint64_t off, uint64_t len);
+void skiff_rwin_reap_grave(struct skiff_rma *r);
+
+/* svc.c: the RMA control socket and the control service */
+/* @wait: return once the record is in the socket (r->lock held then) */
+int skiff_ctl_send(struct skiff_ep *ep, struct skiff_rma_msg *m, int fd,
+		   int wait);
+int skiff_rma_send_range(struct skiff_ep *ep, uint16_t type, uint64_t off,
+			 uint64_t len);
+void skiff_ctl_close(struct skiff_rma *r);
+/* take in the peer's records (r->lock held); @force: even if its counter
+ * says there are none */
+void skiff_rma_sync(struct skiff_ep *ep, int force);
+void skiff_rma_sync_locked(struct skiff_ep *ep); /* rma->lock held */
+void skiff_svc_add(struct skiff_ep *ep);
+void skiff_svc_del(struct skiff_ep *ep);
+void skiff_svc_fork_prepare(void); /* registered by window.c */
+void skiff_svc_fork_parent(void);
+void skiff_svc_fork_child(void);
+
+/* window.c: scif_register, scif_unregister; the endpoint's RMA state */
 /* Bumped in every fork() child: RMA state made before (inherited) is the
  * parent's, and refused in the child (ENOTCONN). */
 extern unsigned skiff_fork_gen;
@@ -253,21 +351,9 @@ int skiff_rma_attach(struct skiff_ep *ep, int ctl);
 void skiff_rma_detach(struct skiff_ep *ep);
 /* This process lets go of @ep's RMA state without a word to the peer: a
  * scif_close that is not the endpoint's last (another process inherited it
- * and still holds it). endpoint.c has a weak fallback that only stops the
- * control service watching it; window.c may define the real one. */
-void skiff_rma_release(struct skiff_ep *ep);
-void skiff_rma_sync_locked(struct skiff_ep *ep); /* rma->lock held */
-void skiff_svc_del(struct skiff_ep *ep);
+ * and still holds it). @mine: not inherited by this process. */
+void skiff_rma_release(struct skiff_ep *ep, int mine);
 int skiff_rma_enter(int epd, struct skiff_ep **out); /* state checks */
-struct skiff_lwin *skiff_lwin_find(struct skiff_rma *r, uint64_t off);
-struct skiff_rwin *skiff_rwin_find(struct skiff_rma *r, uint64_t off);
-int skiff_rwin_map(struct skiff_rma *r, struct skiff_rwin *w); /* lazily */
-int skiff_rma_send_range(struct skiff_ep *ep, uint16_t type, uint64_t off,
-			 uint64_t len);
-unsigned char *skiff_lwin_addr(struct skiff_lwin *w, uint64_t off,
-			       uint64_t *contig);
-unsigned char *skiff_lwin_user_addr(struct skiff_lwin *w, uint64_t off,
-				    uint64_t *contig);
 
 /* dma.c */
 struct skiff_seg {
@@ -282,15 +368,30 @@ void skiff_rma_complete(struct skiff_ep *ep, uint64_t seq);
 int skiff_rma_wait(struct skiff_ep *ep, uint64_t seq);
 void skiff_copy(unsigned char *dst, const unsigned char *src, size_t n);
 void skiff_copy_ordered(struct skiff_seg *segs, size_t nseg, size_t total);
-
-/* fence.c */
-void skiff_fence_fire(struct skiff_rma *r, uint64_t done); /* under clock */
-void skiff_fence_drop(struct skiff_rma *r);
+void skiff_sig_write(const struct skiff_sig *s);
+void skiff_sigs_drop(struct skiff_rma *r); /* frees the queued signals */
 
 /* mmap.c */
 void skiff_mmap_forget(struct skiff_ep *ep);
 
 /* endpoint.c */
+/* How an endpoint's state above this layer ends, registered by connect.c
+ * at load (endpoint.c is the bottom layer: it calls up only through these). */
+struct skiff_ep_upcalls {
+	/* the endpoint ends: RMAs complete, windows and mappings go */
+	void (*rma_end)(struct skiff_ep *ep);
+	/* this process lets go of the RMA state only (skiff_rma_release) */
+	void (*rma_release)(struct skiff_ep *ep, int mine);
+	/* the connection's region (and its rendezvous) and the port name go */
+	void (*conn_end)(struct skiff_ep *ep);
+	/* this process lets go of its rendezvous state (rdv.c) only */
+	void (*rdv_release)(struct skiff_ep *ep);
+	/* a holder of the send (@sender) or receive lock died (rdv.c) */
+	void (*rdv_owner_died)(struct skiff_ep *ep, int sender);
+	/* in a fork() child, for each endpoint it shares (rdv.c) */
+	void (*rdv_forked)(struct skiff_ep *ep);
+};
+void skiff_ep_set_upcalls(const struct skiff_ep_upcalls *u);
 int skiff_ep_get(int epd, struct skiff_ep **out); /* -EBADF / -ENOTTY */
 int skiff_ep_get_fast(int epd, struct skiff_ep **out); /* no identity check */
 int skiff_ep_register(struct skiff_ep *ep);          /* after accept */

@@ -2,7 +2,9 @@
 /*
  * mmap.c - scif_mmap, scif_munmap: map the peer's registered memory.
  *
- * The peer's window pieces are already mapped in this process (window.c).
+ * The arguments and the list of mappings are here; the mapping itself is
+ * the connection's transport's (transport.h). The local one (local.c): the
+ * peer's window pieces are already mapped in this process (rwin.c), and
  * scif_mmap makes further mappings of the same shared pages with
  * mremap(old_size = 0), so no descriptor needs to be kept per window. Such a
  * mapping is truly shared and coherent with the peer's own view (same
@@ -11,14 +13,11 @@
  * offsets stay reserved until we unmap, as SCIF documents.
  */
 #define _GNU_SOURCE
-#include "internal.h"
+#include "transport.h"
 
 #include <errno.h>
 #include <stdlib.h>
-#include <string.h>
 #include <sys/mman.h>
-
-#include "wire_rma.h"
 
 #define PAGE 4096ULL
 #define OFF_MAX ((uint64_t)INT64_MAX)
@@ -58,54 +57,11 @@ void skiff_mmap_forget(struct skiff_ep *ep)
 	pthread_mutex_unlock(&maps_lock);
 }
 
-static int map_pieces(struct skiff_rma *r, unsigned char *dest, uint64_t off,
-		      size_t len, int prot)
-{
-	size_t pos = 0;
-	int mprot = (prot & SCIF_PROT_READ ? PROT_READ : 0) |
-		    (prot & SCIF_PROT_WRITE ? PROT_WRITE : 0);
-
-	/* coverage first (ENXIO), then protection (EACCES) */
-	for (pos = 0; pos < len;) {
-		struct skiff_rwin *w = skiff_rwin_find(r, off + pos);
-		if (!w)
-			return -ENXIO;
-		pos += w->off + w->len - (off + pos);
-	}
-	for (pos = 0; pos < len;) {
-		struct skiff_rwin *w = skiff_rwin_find(r, off + pos);
-		if ((prot & ~w->prot) & (SCIF_PROT_READ | SCIF_PROT_WRITE))
-			return -EACCES;
-		pos += w->off + w->len - (off + pos);
-	}
-	for (pos = 0; pos < len;) {
-		struct skiff_rwin *w = skiff_rwin_find(r, off + pos);
-		uint64_t rel = off + pos - w->off, n = w->len - rel;
-		void *p;
-
-		if (n > len - pos)
-			n = len - pos;
-		if (!w->map && skiff_rwin_map(r, w) < 0)
-			return -ENOMEM;
-		p = mremap(w->map + rel, 0, n, MREMAP_MAYMOVE | MREMAP_FIXED,
-			   dest + pos);
-		if (p == MAP_FAILED)
-			return -ENOMEM;
-		/* a read-only window came as a read-only descriptor: the
-		 * kernel refuses PROT_WRITE on it, now and later */
-		if (mprotect(dest + pos, n, mprot) < 0)
-			return -EACCES;
-		pos += n;
-	}
-	return 0;
-}
-
 void *skiff_api_mmap(void *addr, size_t len, int prot_flags, int map_flags,
 			  scif_epd_t epd, off_t offset)
 {
 	struct mapping *m = NULL;
 	struct skiff_ep *ep;
-	struct skiff_rma *r;
 	unsigned char *dest;
 	size_t mlen;
 	int ret = skiff_rma_enter(epd, &ep);
@@ -137,13 +93,7 @@ void *skiff_api_mmap(void *addr, size_t len, int prot_flags, int map_flags,
 			goto fail;
 		}
 	}
-	r = ep->rma;
-	pthread_mutex_lock(&r->lock);
-	skiff_rma_sync_locked(ep);
-	ret = map_pieces(r, dest, (uint64_t)offset, mlen, prot_flags);
-	if (ret == 0)
-		skiff_rma_send_range(ep, SKIFF_RMA_MAP_REF, (uint64_t)offset, mlen);
-	pthread_mutex_unlock(&r->lock);
+	ret = ep->tp->mmap(ep, dest, (uint64_t)offset, mlen, prot_flags);
 	if (ret < 0) {
 		if (!(map_flags & SCIF_MAP_FIXED))
 			munmap(dest, mlen);
@@ -202,8 +152,7 @@ int skiff_api_munmap(void *addr, size_t len)
 		 * that peer, and maps_lock is everyone's): the send does not
 		 * wait, and the endpoint stays while we hold maps_lock */
 		if (m->ep && m->ep->rma)
-			skiff_rma_send_range(m->ep, SKIFF_RMA_MAP_UNREF, m->off,
-					     m->len);
+			m->ep->tp->munmap(m->ep, m->off, m->len);
 		free(m);
 	}
 	pthread_mutex_unlock(&maps_lock);

@@ -13,7 +13,7 @@
 #define SKIFF_FUZZ_CONN_H
 
 #define _GNU_SOURCE
-#include "internal.h"
+#include "transport.h"
 #include "fdpass.h"
 #include "wire_rma.h"
 
@@ -85,6 +85,7 @@ static inline int fz_conn_open(struct fz_conn *c, int memfd, int side, int no_sv
 	r = skiff_sock_setup(sp[0]);
 	if (r == 0)
 		r = skiff_conn_attach(ep, memfd, side, FZ_RING, c->size);
+	ep->tp = &skiff_local_transport; /* as connect.c does */
 	if (r == 0)
 		r = skiff_rma_attach(ep, cp[0]);
 	if (r == 0 && no_svc)

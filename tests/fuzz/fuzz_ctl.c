@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * fuzz_ctl - libFuzzer harness for the control-service record handler
- * (window.c: sync_any and what it calls: peer_win_add, peer_win_del,
- * owner_map_ref, the WIN_DEL_ACK count). The harness is the peer of a
+ * (svc.c: skiff_rma_sync and what it calls: skiff_rwin_add, skiff_rwin_del,
+ * skiff_lwin_map_ref, the WIN_DEL_ACK count). The harness is the peer of a
  * connected endpoint (fuzz_conn.h): it sends records built from the input,
  * with descriptors of several kinds, on the RMA control socket, advances
  * its ctl_posted word, and lets the library take them in through
@@ -152,7 +152,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	sync_now(&c);
 	check_windows(&c);
 	fz_conn_close(&c);
-	/* known (ctl-empty-fd): window.c's sync_any stops at an empty record
+	/* known (ctl-empty-fd): svc.c's skiff_rma_sync stops at an empty record
 	 * before it takes the descriptors the record carries */
 	if (!(empty_fd && fz_known("ctl-empty-fd")))
 		fz_check_fds(fds0, "fuzz_ctl");
