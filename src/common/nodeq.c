@@ -12,6 +12,19 @@
  * rather than letting scif_open hang. */
 #define QUERY_TIMEOUT_MS 2000
 
+int skiff_node_info_ok(const struct skiff_node_info *i)
+{
+	if (i->ncards > SKIFF_MAX_NODE ||
+	    i->self_node + i->ncards > SKIFF_MAX_NODE ||
+	    (i->flags & ~SKIFF_NODE_INFO_FLAGS) || i->reserved)
+		return 0;
+	/* the daemon's own nodes are online by definition */
+	for (unsigned n = i->self_node; n <= i->self_node + i->ncards; n++)
+		if (!skiff_node_bit(i, n))
+			return 0;
+	return 1;
+}
+
 int skiff_query_nodes(const char *fabric, struct skiff_node_info *out)
 {
 	struct sockaddr_un sa;
@@ -65,7 +78,7 @@ int skiff_query_nodes(const char *fabric, struct skiff_node_info *out)
 	ret = skiff_wire_decode(buf, (size_t)n, &r);
 	if (ret == 0 && r.hdr.type != SKIFF_MSG_NODE_INFO)
 		ret = -EPROTO;
-	if (ret == 0 && r.body.info.ncards > SKIFF_MAX_NODE)
+	if (ret == 0 && !skiff_node_info_ok(&r.body.info))
 		ret = -EPROTO;
 	if (ret == 0)
 		*out = r.body.info;
@@ -76,17 +89,39 @@ out:
 
 int skiff_node_online(const char *fabric, unsigned node)
 {
-	struct skiff_node_info info;
+	struct skiff_node_info info = { 0 };
 	int r;
 
-	if (node == 0)
-		return 1;
 	if (node > SKIFF_MAX_NODE)
 		return 0;
 	r = skiff_query_nodes(fabric, &info);
 	if (r == -ENOENT || r == -EACCES)
-		return 0;
+		return node == 0; /* no daemon (we believe): the host alone */
 	if (r < 0)
 		return r;
-	return node <= info.ncards;
+	return skiff_node_bit(&info, node);
+}
+
+int skiff_node_local(const char *fabric, unsigned node)
+{
+	struct skiff_node_info info = { 0 };
+	int r;
+
+	if (node > SKIFF_MAX_NODE)
+		return 0;
+	r = skiff_query_nodes(fabric, &info);
+	if (r == -ENOENT || r == -EACCES)
+		return node == 0;
+	if (r < 0)
+		return r;
+	return node >= info.self_node && node <= info.self_node + info.ncards;
+}
+
+int skiff_default_node(const char *fabric)
+{
+	struct skiff_node_info info = { 0 };
+
+	if (skiff_query_nodes(fabric, &info) < 0)
+		return 0;
+	return info.self_node;
 }

@@ -8,7 +8,7 @@ _Static_assert(sizeof(struct skiff_wire_hdr) == 16, "header is 16 bytes");
 _Static_assert(sizeof(struct skiff_conn_req) == 24, "fixed layout");
 _Static_assert(sizeof(struct skiff_conn_grant) == 16, "fixed layout");
 _Static_assert(sizeof(struct skiff_node_query) == 8, "fixed layout");
-_Static_assert(sizeof(struct skiff_node_info) == 16, "fixed layout");
+_Static_assert(sizeof(struct skiff_node_info) == 56, "fixed layout");
 _Static_assert(sizeof(struct skiff_card_mem_req) == 8, "fixed layout");
 _Static_assert(sizeof(struct skiff_card_mem) == 16, "fixed layout");
 

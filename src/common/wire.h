@@ -18,7 +18,9 @@
 #include <stdint.h>
 
 #define SKIFF_WIRE_MAGIC   0x46494b53u /* "SKIF" little endian */
-#define SKIFF_WIRE_VERSION 2 /* 2: the grant carries the RMA control socket */
+/* 2: the grant carries the RMA control socket; 3: NODE_INFO carries the
+ * fabric's online nodes and this host's own node (several hosts) */
+#define SKIFF_WIRE_VERSION 3
 
 enum skiff_wire_type {
 	SKIFF_MSG_CONN_REQ = 1,   /* connector -> listener, carries region memfd */
@@ -63,13 +65,28 @@ struct skiff_node_query {
 };
 
 struct skiff_node_info {
-	uint32_t ncards;  /* cards 1..ncards are online; node 0 always is */
+	uint32_t ncards;  /* this host's cards: self_node+1..self_node+ncards */
 	uint32_t daemon_pid;
 	uint64_t card_mem; /* bytes of device memory per card */
+	uint16_t self_node; /* this host's own node (0 without a fabric file) */
+	uint16_t flags;	    /* SKIFF_NODE_INFO_* */
+	uint32_t reserved;  /* zero */
+	uint8_t online[32]; /* bit n (byte n / 8, bit n % 8): node n online
+			     * anywhere in the fabric */
 };
 
+/* NODE_INFO flags */
+#define SKIFF_NODE_INFO_HOSTS 0x1 /* the daemon runs a fabric file */
+#define SKIFF_NODE_INFO_FLAGS SKIFF_NODE_INFO_HOSTS
+
+static inline int skiff_node_bit(const struct skiff_node_info *i, unsigned n)
+{
+	return n <= 255 && (i->online[n / 8] >> (n % 8) & 1);
+}
+
 struct skiff_card_mem_req {
-	uint32_t node;  /* card node, 1..ncards (micmem board b is node b + 1) */
+	uint32_t node;  /* one of this host's card nodes (micmem board b is
+			 * node b + 1) */
 	uint32_t flags; /* zero */
 };
 

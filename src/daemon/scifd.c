@@ -428,6 +428,9 @@ static bool serve_client(unsigned i)
 	r.body.info.ncards = D.ncards;
 	r.body.info.daemon_pid = D.pid;
 	r.body.info.card_mem = D.card_mem;
+	/* one host: node 0 and its cards 1..N */
+	for (unsigned n = 0; n <= D.ncards; n++)
+		r.body.info.online[n / 8] |= (uint8_t)(1u << (n % 8));
 	len = sizeof(r.hdr) + r.hdr.body_len;
 	/* Never wait for a client to read: one that lets replies pile up
 	 * until our send buffer is full is dropped. */

@@ -334,6 +334,12 @@ static const char *human_bytes(uint64_t v, char *buf, size_t n)
 	return buf;
 }
 
+/* Online in the whole fabric; without a daemon, node 0 alone. */
+static int node_online(const struct info *in, unsigned n)
+{
+	return in->qret == 0 ? skiff_node_bit(&in->ni, n) : n == 0;
+}
+
 static void print_text(const struct info *in)
 {
 	struct skiff_table t;
@@ -355,11 +361,22 @@ static void print_text(const struct info *in)
 		printf("daemon:  query failed: %s\n", strerror(-in->qret));
 	}
 	printf("nodes:  ");
-	if (in->qret == 0 && in->ni.ncards > 8)
-		printf(" 0-%u", in->ni.ncards);
-	else
-		for (uint32_t i = 0; i <= (in->qret == 0 ? in->ni.ncards : 0); i++)
-			printf(" %u", i);
+	/* runs of more than 9 nodes as FIRST-LAST, shorter ones listed */
+	for (unsigned n = 0; n <= SKIFF_MAX_NODE; n++) {
+		unsigned e = n;
+
+		if (!node_online(in, n))
+			continue;
+		while (e < SKIFF_MAX_NODE && node_online(in, e + 1))
+			e++;
+		if (e - n > 8) {
+			printf(" %u-%u", n, e);
+		} else {
+			for (unsigned k = n; k <= e; k++)
+				printf(" %u", k);
+		}
+		n = e;
+	}
 	printf("\n");
 
 	if (!in->socks.have_peers)
@@ -460,9 +477,9 @@ static void print_json(const struct info *in)
 	skiff_json_string(stdout, in->fabric);
 	printf(",\"daemon\":");
 	if (in->qret == 0)
-		printf("{\"pid\":%u,\"cards\":%u,\"card_mem\":%llu}",
-		       in->ni.daemon_pid, in->ni.ncards,
-		       (unsigned long long)in->ni.card_mem);
+		printf("{\"pid\":%u,\"cards\":%u,\"card_mem\":%llu,"
+		       "\"self\":%u}", in->ni.daemon_pid, in->ni.ncards,
+		       (unsigned long long)in->ni.card_mem, in->ni.self_node);
 	else
 		printf("null");
 	if (in->qret != 0 && in->qret != -ENOENT) {
@@ -470,8 +487,9 @@ static void print_json(const struct info *in)
 		skiff_json_string(stdout, strerror(-in->qret));
 	}
 	printf(",\"nodes\":[");
-	for (uint32_t i = 0; i <= (in->qret == 0 ? in->ni.ncards : 0); i++)
-		printf("%s%u", i ? "," : "", i);
+	for (unsigned n = 0, k = 0; n <= SKIFF_MAX_NODE; n++)
+		if (node_online(in, n))
+			printf("%s%u", k++ ? "," : "", n);
 	printf("],\"peers_known\":%s,\"ports\":[",
 	       in->socks.have_peers ? "true" : "false");
 	for (size_t i = 0; i < in->nports; i++) {

@@ -8,6 +8,7 @@
  * (docs/PROTOCOL.md); any violation abort()s so libFuzzer reports it.
  */
 #include "names.h"
+#include "nodeq.h"
 #include "wire.h"
 #include "wire_rma.h"
 
@@ -41,6 +42,20 @@ static void check_decode(const uint8_t *data, size_t size)
 	case SKIFF_MSG_NODE_INFO:
 		if (want != sizeof(struct skiff_node_info))
 			abort();
+		/* what libscif believes of a daemon: counts in range, its own
+		 * nodes online, flags known (nodeq.c) */
+		if (skiff_node_info_ok(&m.body.info)) {
+			const struct skiff_node_info *i = &m.body.info;
+
+			if (i->ncards > SKIFF_MAX_NODE ||
+			    i->self_node + i->ncards > SKIFF_MAX_NODE ||
+			    (i->flags & ~SKIFF_NODE_INFO_FLAGS) || i->reserved)
+				abort();
+			for (unsigned n = i->self_node;
+			     n <= i->self_node + i->ncards; n++)
+				if (!skiff_node_bit(i, n))
+					abort();
+		}
 		break;
 	case SKIFF_MSG_CARD_MEM_REQ:
 		if (want != sizeof(struct skiff_card_mem_req))

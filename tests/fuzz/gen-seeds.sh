@@ -11,8 +11,8 @@ u8() { printf "\\$(printf '%03o' "$1")"; } # octal escape: POSIX printf
 u16() { u8 $(($1 & 255)); u8 $(($1 >> 8 & 255)); }
 u32() { u16 $(($1 & 65535)); u16 $(($1 >> 16 & 65535)); }
 u64() { u32 $(($1 & 0xffffffff)); u32 $(($1 >> 32 & 0xffffffff)); }
-# header: magic "SKIF", version 2, type, body_len, reserved 0
-hdr() { printf 'SKIF'; u16 2; u16 "$1"; u32 "$2"; u32 0; }
+# header: magic "SKIF", version 3, type, body_len, reserved 0
+hdr() { printf 'SKIF'; u16 3; u16 "$1"; u32 "$2"; u32 0; }
 
 # CONN_REQ: 0:1088 -> 1:2000, ring 4096, region 4096 + 2 * 4096, cookie
 { hdr 1 24; u16 0; u16 1088; u16 1; u16 2000; u32 4096; u32 12288
@@ -23,8 +23,14 @@ hdr() { printf 'SKIF'; u16 2; u16 "$1"; u32 "$2"; u32 0; }
 # CREDIT with a little padding (real ones are padded to 20 KiB)
 { hdr 4 0; head -c 48 /dev/zero; } > "$out/credit_padded"
 { hdr 5 8; u32 0; u32 0; } > "$out/node_query"
-# NODE_INFO: 3 cards, daemon pid 1000, no device memory
-{ hdr 6 16; u32 3; u32 1000; u64 0; } > "$out/node_info"
+# NODE_INFO: 3 cards, daemon pid 1000, no device memory, self node 0, no
+# flags, nodes 0-3 online (map byte 0 = 0x0f, 31 zero bytes)
+{ hdr 6 56; u32 3; u32 1000; u64 0; u16 0; u16 0; u32 0; u8 15
+  head -c 31 /dev/zero; } > "$out/node_info"
+# NODE_INFO of a host of several (flag 1): self 4, 2 cards, nodes 0-1 and
+# 4-6 online (0x73)
+{ hdr 6 56; u32 2; u32 1000; u64 268435456; u16 4; u16 1; u32 0; u8 115
+  head -c 31 /dev/zero; } > "$out/node_info_hosts"
 # CARD_MEM_REQ: the memory of card node 1 (micmem board 0), no flags
 { hdr 7 8; u32 1; u32 0; } > "$out/card_mem_req"
 # CARD_MEM: node 1, status 0, 256 MiB (the memfd travels as SCM_RIGHTS)
