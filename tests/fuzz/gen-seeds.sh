@@ -46,3 +46,18 @@ printf 'n255/p65535' > "$out/port_name_max"
 { hdr 32 32; u64 0x100000; u64 8192; u64 0; u32 3; u32 0; } > "$out/rma_win_add"
 { hdr 33 16; u64 0x100000; u64 8192; } > "$out/rma_win_del"
 { hdr 34 16; u64 0x100000; u64 8192; } > "$out/rma_map_ref"
+
+# ---- daemon links (link_wire.h, docs/PROTOCOL.md section 9): corpus/link
+out="$(dirname "$0")/corpus/link"
+mkdir -p "$out"
+lhdr() { printf 'SKLK'; u16 1; u16 "$1"; u32 "$2"; u32 0; }
+name() { printf '%s' "$1"; head -c $((64 - ${#1})) /dev/zero; } # NUL padded
+cred='MUNGE:AwQFAAB0ZXN0Y3JlZGVudGlhbHRoYXRpc25vdHJlYWw=:'
+# HELLO default from a (index 0, nodes 0-1) to b, WANT_HELLO, boot id
+{ lhdr 1 1240; name default; name a; name b; u16 0; u16 0; u16 1; u16 1
+  u64 0x1122334455667788; u32 ${#cred}; u32 0; printf '%s' "$cred"
+  head -c $((1024 - ${#cred})) /dev/zero; } > "$out/hello"
+# HELLO_ACK, HEARTBEAT, BYE from host 1 (boot ids of sender and receiver)
+{ lhdr 2 24; u16 1; u16 0; u32 0; u64 0x99; u64 0x1122334455667788; } > "$out/hello_ack"
+{ lhdr 3 24; u16 1; u16 0; u32 0; u64 0x99; u64 0x1122334455667788; } > "$out/heartbeat"
+{ lhdr 4 24; u16 1; u16 0; u32 0; u64 0x99; u64 0x1122334455667788; } > "$out/bye"
