@@ -189,6 +189,13 @@ expect_open() {
 	say "host ${HNAME[$1]}: SCIF_NODE=$2 scif_open: $got"
 }
 
+# info_of I [--json]: scif info on host i.
+info_of() {
+	local i=$1
+	shift
+	ip netns exec "$(ns "$i")" env SCIF_FABRIC="$FAB" "$SKIFF_SCIF" info "$@"
+}
+
 log_has() { grep -q -- "$2" "$T/scifd$1.log"; }
 
 mungekey --create --keyfile="$T/munge.key" >/dev/null 2>&1 ||
@@ -208,9 +215,16 @@ two)
 	expect_open 0 3 ENODEV
 	expect_open 1 4 ok
 	expect_open 1 0 ENODEV
-	json=$(ip netns exec "$(ns 0)" env SCIF_FABRIC="$FAB" "$SKIFF_SCIF" info --json)
+	json=$(info_of 0 --json)
 	[[ $json == *'"nodes":[0,1,2,3,4]'* ]] || fail "scif info --json on a: $json"
-	say "scif info --json on a lists nodes 0-4"
+	[[ $json == *'"name":"a","address":"10.77.0.1","port":7351,"first":0,"last":1,"link":"self"'* &&
+		$json == *'"name":"b","address":"10.77.0.2","port":7351,"first":2,"last":4,"link":"up"'* ]] ||
+		fail "scif info --json on a: hosts: $json"
+	say "scif info --json on a lists nodes 0-4, a (self) and b (up)"
+	info_of 1 | sed -n '/^hosts:/,/^$/p' >"$T/info-b.txt"
+	grep -Eq '^ +a +10\.77\.0\.1:7351 +0-1 +up ' "$T/info-b.txt" ||
+		fail "scif info on b: $(cat "$T/info-b.txt")"
+	say "scif info on b: $(grep -E '^ +a ' "$T/info-b.txt")"
 	log_has 0 "host 'b' up (nodes 2-4)" || fail "a's log does not say b is up"
 	;;
 kill)
@@ -223,6 +237,8 @@ kill)
 	t0=$(now_ms)
 	expect_nodes 0 0 0,1 5000
 	say "a dropped b's nodes $(($(now_ms) - t0)) ms after SIGKILL"
+	[[ $(info_of 0 --json) == *'"name":"b",'*'"link":"down"'* ]] ||
+		fail "scif info on a does not show b down: $(info_of 0 --json)"
 	start_scifd 1
 	expect_nodes 0 0 0,1,2,3,4 15000
 	expect_nodes 1 2 0,1,2,3,4 15000

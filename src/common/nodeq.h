@@ -13,6 +13,14 @@
  */
 int skiff_query_nodes(const char *fabric, struct skiff_node_info *out);
 
+/*
+ * The hosts of @fabric's fabric file, as its daemon sees them: up to @max
+ * into @out, in the file's order. Returns how many (0: the daemon runs
+ * without a fabric file), or the -errno of skiff_query_nodes.
+ */
+int skiff_query_hosts(const char *fabric, struct skiff_host_info *out,
+		      unsigned max);
+
 /* Whether a NODE_INFO makes sense: counts in range, flags known, the
  * daemon's own nodes in its map. 1 or 0. */
 int skiff_node_info_ok(const struct skiff_node_info *i);

@@ -77,6 +77,7 @@
  * is sparse: pages exist only once written). */
 #define SCIFD_CARD_MEM_DEFAULT (256ull << 20)
 #define SCIFD_CARD_MEM_MAX     (1ull << 40)
+_Static_assert(SKIFF_HOSTS_MAX == SKIFF_FHOSTS_MAX, "HOST_INFO covers the file");
 
 enum { PFD_SIGNAL, PFD_LISTEN, PFD_LINKS, PFD_CLIENT0 };
 
@@ -416,6 +417,49 @@ static bool serve_card_mem(unsigned i, const struct skiff_card_mem_req *q)
 	return n == (ssize_t)iov.iov_len;
 }
 
+/* Answer a HOST_QUERY: host @q->index of the fabric file and the state of
+ * its link, or ENOENT. Returns false if the client must be dropped. */
+static bool serve_host(unsigned i, const struct skiff_host_query *q)
+{
+	int fd = D.pfd[PFD_CLIENT0 + i].fd;
+	struct skiff_host_msg r;
+	ssize_t n;
+
+	if (q->flags != 0)
+		return false; /* no flag is defined yet: see serve_client */
+	memset(&r, 0, sizeof(r));
+	r.hdr.magic = SKIFF_WIRE_MAGIC;
+	r.hdr.version = SKIFF_WIRE_VERSION;
+	r.hdr.type = SKIFF_MSG_HOST_INFO;
+	r.hdr.body_len = sizeof(r.body);
+	r.body.status = ENOENT;
+	r.body.index = (uint16_t)q->index;
+#ifdef SKIFF_HAVE_FABRIC
+	if (D.conf) {
+		r.body.nhosts = (uint16_t)D.conf->nhosts;
+		if (q->index < D.conf->nhosts) {
+			const struct skiff_fhost *h = &D.conf->host[q->index];
+			struct skiff_link_host st;
+
+			skiff_links_host(D.links, q->index, &st);
+			r.body.status = 0;
+			r.body.first = h->first;
+			r.body.last = h->last;
+			r.body.port = h->port;
+			r.body.state = st.self ? SKIFF_HOST_SELF :
+				       st.up ? SKIFF_HOST_UP : SKIFF_HOST_DOWN;
+			r.body.since_ms = (uint64_t)(now_ms() - st.since_ms);
+			snprintf(r.body.name, sizeof(r.body.name), "%s",
+				 h->name);
+			snprintf(r.body.addr, sizeof(r.body.addr), "%s",
+				 h->addr);
+		}
+	}
+#endif
+	n = send(fd, &r, sizeof(r), MSG_DONTWAIT | MSG_NOSIGNAL);
+	return n == (ssize_t)sizeof(r);
+}
+
 /* Serve one record from client i. Returns false if it must be dropped. */
 static bool serve_client(unsigned i)
 {
@@ -437,6 +481,10 @@ static bool serve_client(unsigned i)
 	if (q.hdr.type == SKIFF_MSG_CARD_MEM_REQ) {
 		D.stamp[i] = ++D.tick;
 		return serve_card_mem(i, &q.body.card_req);
+	}
+	if (q.hdr.type == SKIFF_MSG_HOST_QUERY) {
+		D.stamp[i] = ++D.tick;
+		return serve_host(i, &q.body.host_query);
 	}
 	if (q.hdr.type != SKIFF_MSG_NODE_QUERY)
 		return false;

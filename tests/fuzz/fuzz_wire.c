@@ -12,6 +12,7 @@
 #include "wire.h"
 #include "wire_rma.h"
 
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -135,12 +136,59 @@ static void check_rma_decode(const uint8_t *data, size_t size)
 		abort();
 }
 
+/* A string field as HOST_INFO promises: @min..size-1 characters of the
+ * class, then NULs to the end. */
+static void check_field(const char *f, size_t size, size_t min, int name)
+{
+	size_t n = strnlen(f, size);
+
+	if (n < min || n >= size)
+		abort();
+	for (size_t i = 0; i < n; i++)
+		if (name ? !strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+				   "0123456789._-", f[i])
+			 : (f[i] < 0x21 || f[i] > 0x7e))
+			abort();
+	for (size_t i = n; i < size; i++)
+		if (f[i])
+			abort();
+}
+
+/* HOST_INFO (skiff_host_decode), which scif info prints. */
+static void check_host_decode(const uint8_t *data, size_t size)
+{
+	struct skiff_host_msg m;
+	const struct skiff_host_info *i = &m.body;
+
+	if (skiff_host_decode(data, size, &m) != 0)
+		return;
+	if (m.hdr.magic != SKIFF_WIRE_MAGIC || m.hdr.version != SKIFF_WIRE_VERSION ||
+	    m.hdr.type != SKIFF_MSG_HOST_INFO || m.hdr.reserved ||
+	    m.hdr.body_len != sizeof(m.body) || size < sizeof(m) ||
+	    memcmp(&m, data, sizeof(m)) != 0)
+		abort();
+	if (i->nhosts > SKIFF_HOSTS_MAX)
+		abort();
+	if (i->status == ENOENT) {
+		if (i->first || i->last || i->port || i->state || i->since_ms ||
+		    i->name[0] || i->addr[0])
+			abort();
+		return;
+	}
+	if (i->status != 0 || i->index >= i->nhosts || i->first > i->last ||
+	    i->last > 255 || i->port == 0 || i->state > SKIFF_HOST_DOWN)
+		abort();
+	check_field(i->name, sizeof(i->name), 1, 1);
+	check_field(i->addr, sizeof(i->addr), 1, 0);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	check_decode(data, size);
 	check_rma_decode(data, size);
+	check_host_decode(data, size);
 	check_port_name(data, size);
 	return 0;
 }

@@ -37,6 +37,14 @@ hdr() { printf 'SKIF'; u16 3; u16 "$1"; u32 "$2"; u32 0; }
 { hdr 8 16; u32 1; u32 0; u64 268435456; } > "$out/card_mem"
 # CARD_MEM refused: node 1, status EPERM (1), size 0
 { hdr 8 16; u32 1; u32 1; u64 0; } > "$out/card_mem_eperm"
+# HOST_QUERY: host 1, no flags
+{ hdr 9 8; u32 1; u32 0; } > "$out/host_query"
+# HOST_INFO: host 1 of 2, "b" at 10.0.0.2:7351, nodes 2-4, up for 1.5 s
+{ hdr 10 344; u32 0; u16 1; u16 2; u16 2; u16 4; u16 7351; u16 1
+  u64 1500; printf 'b'; head -c 63 /dev/zero; printf '10.0.0.2'
+  head -c 248 /dev/zero; } > "$out/host_info"
+# HOST_INFO refused: no such host (ENOENT = 2), 2 hosts
+{ hdr 10 344; u32 2; u16 5; u16 2; head -c 336 /dev/zero; } > "$out/host_info_enoent"
 # port names (the part after "skiff/<fabric>/")
 printf 'n0/p1088' > "$out/port_name"
 printf 'n255/p65535' > "$out/port_name_max"
