@@ -7,10 +7,14 @@
  * daemon must refuse the second one (munged: replayed credential); the test
  * reads that in its log.
  *
- *   link_replay FABRIC_FILE HOST TO FABRIC MUNGE_SOCKET
+ *   link_replay [--once] FABRIC_FILE HOST TO FABRIC MUNGE_SOCKET
  *
  * Exit 0 once the genuine HELLO was acknowledged and the copy sent, 1 if
  * it was not acknowledged within 10 s, 2 on bad usage or set-up failure.
+ * With --once, send one genuine HELLO and keep the endpoint open for 20 s
+ * (the test stops us once it has read the daemon's log): run as another
+ * user, its credential carries that user's uid, which the daemon must
+ * refuse.
  * Uses scifd's own pieces (fab.c, auth.c, link_wire.c).
  */
 #define _GNU_SOURCE
@@ -58,14 +62,13 @@ static void run_until(struct skiff_fab *f, int *done, int ms)
 
 	while (!(done && *done) && now_ms() < end) {
 		struct pollfd p = { .fd = skiff_fab_wait_fd(f), .events = POLLIN };
+		int t;
 
 		skiff_fab_progress(f, on_rx, NULL);
 		if (!done && !skiff_fab_pending(f))
 			return;
-		if (p.fd >= 0 && skiff_fab_can_sleep(f))
-			poll(&p, 1, 50);
-		else
-			poll(NULL, 0, 5);
+		t = skiff_fab_timeout(f);
+		poll(&p, p.fd >= 0 ? 1 : 0, t < 0 ? 50 : t);
 	}
 }
 
@@ -79,10 +82,13 @@ int main(int argc, char **argv)
 	const struct skiff_fhost *hm, *ht;
 	char why[512];
 	size_t len;
+	int once = argc > 1 && strcmp(argv[1], "--once") == 0;
 
+	argv += once;
+	argc -= once;
 	if (argc != 6) {
-		fprintf(stderr, "usage: link_replay FABRIC_FILE HOST TO FABRIC "
-			"MUNGE_SOCKET\n");
+		fprintf(stderr, "usage: link_replay [--once] FABRIC_FILE HOST TO "
+			"FABRIC MUNGE_SOCKET\n");
 		return 2;
 	}
 	if (skiff_fconf_load(argv[1], &conf, why, sizeof(why)) < 0) {
@@ -121,6 +127,21 @@ int main(int argc, char **argv)
 	h->last = hm->last;
 	h->flags = 0;
 	h->boot = boot;
+	if (once) {
+		int never = 0;
+
+		if (skiff_auth_encode(a, argv[4], hm->name, ht->name, boot,
+				      h->cred, sizeof(h->cred), &h->cred_len,
+				      why, sizeof(why)) < 0) {
+			fprintf(stderr, "link_replay: %s\n", why);
+			return 2;
+		}
+		skiff_fab_send(f, to, &m, len);
+		run_until(f, &never, 20000);
+		skiff_fab_close(f);
+		skiff_auth_close(a);
+		return 0;
+	}
 	/* the genuine record, a fresh credential each try (a re-sent one
 	 * would itself be a replay): the daemon must take it, else the
 	 * replay proves nothing */

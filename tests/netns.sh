@@ -12,6 +12,8 @@
 #   badkey   a host whose munged has another key is refused: its nodes never
 #            appear and the log says why
 #   replay   a replayed HELLO (tests/link_replay) is refused
+#   uid      a HELLO whose credential is another user's (not root, not the
+#            daemon's) is refused
 #   three    three hosts with cards on each: every host lists all nodes
 #
 # Needs root (namespaces), ip (iproute2), munged and mungekey (munge); exits
@@ -31,8 +33,8 @@ say() { printf '[%s] %s\n' "$NAME" "$*"; }
 skip() { printf 'SKIP %s: %s\n' "$NAME" "$*"; exit 77; }
 
 case $CASE in
-two | kill | linkcut | badkey | replay | three) ;;
-*) echo "usage: netns.sh two|kill|linkcut|badkey|replay|three" >&2; exit 2 ;;
+two | kill | linkcut | badkey | replay | uid | three) ;;
+*) echo "usage: netns.sh two|kill|linkcut|badkey|replay|uid|three" >&2; exit 2 ;;
 esac
 [[ $(id -u) == 0 ]] || skip "not root: network namespaces need root (CI runs this as root)"
 for c in ip munged mungekey; do
@@ -293,6 +295,23 @@ replay)
 	say "a: $(grep "refused host 'r'" "$T/scifd0.log" | head -n 1)"
 	! log_has 0 "host 'r' up" || fail "a linked to the replaying host"
 	sees 0 0,1 || fail "a lists r's node: $(nodes_of 0)"
+	;;
+uid)
+	[[ -x ${SKIFF_REPLAY:-} ]] || { echo "$NAME: SKIFF_REPLAY is not set" >&2; exit 2; }
+	command -v setpriv >/dev/null 2>&1 || skip "no setpriv (util-linux)"
+	add_host a 0-1
+	add_host r 2
+	for i in 0 1; do start_munged $i; done
+	start_scifd 0
+	# nobody (65534): munged vouches for that uid, which is neither root
+	# nor the daemon's
+	ip netns exec "$(ns 1)" setpriv --reuid=65534 --regid=65534 \
+		--clear-groups "$SKIFF_REPLAY" --once "$T/fabric" r a "$FAB" \
+		"$T/munged1.sock" >"$T/replay.log" 2>&1 &
+	SCIFD_PID[1]=$! # stopped with the daemons
+	wait_for 10000 "a logs the refusal" log_has 0 "refused host 'r': credential of uid 65534, not 0 or 0"
+	say "a: $(grep "refused host 'r'" "$T/scifd0.log" | head -n 1)"
+	! log_has 0 "host 'r' up" || fail "a linked to r"
 	;;
 three)
 	add_host a 0-2

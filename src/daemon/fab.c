@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <rdma/fabric.h>
 #include <rdma/fi_cm.h>
@@ -26,11 +27,25 @@
  * seen (and refused) rather than silently cut to a valid-looking size. */
 #define FAB_RX_BYTES (SKIFF_LINK_MSG_MAX + 64)
 
+/* A record not yet taken by the provider is retried this long, then
+ * dropped: the links' timers resend what matters. */
+#define FAB_QUEUE_MS 3000
+/* A record the provider refused for now (-FI_EAGAIN while it connects,
+ * its progress driven by our calls) is retried after this long, doubled
+ * while the peer keeps refusing (every attempt may be a new connection
+ * to a host that is down), up to FAB_RETRY_MAX_MS. */
+#define FAB_RETRY_MS 5
+#define FAB_RETRY_MAX_MS 500
+
+enum { SLOT_FREE, SLOT_QUEUED, SLOT_POSTED };
+
 struct fab_slot {
 	struct fi_context ctx; /* first: the completion's op_context */
-	int busy;
+	int busy;	       /* rx: posted; tx: SLOT_* */
 	int peer;
 	size_t len;
+	uint64_t seq;	       /* tx: queued records go out in this order */
+	int64_t queued_ms;
 	char buf[FAB_RX_BYTES];
 };
 
@@ -40,6 +55,8 @@ struct fab_peer {
 	fi_addr_t fa;
 	int resolved;
 	unsigned inflight;
+	int64_t retry_at;  /* monotonic ms: queued records wait until then */
+	int backoff_ms;	   /* 0: the last attempt went through */
 };
 
 struct skiff_fab {
@@ -56,7 +73,17 @@ struct skiff_fab {
 	struct fab_slot rx[FAB_RX_SLOTS];
 	struct fab_slot tx[FAB_TX_SLOTS];
 	int rx_unposted; /* a receive could not be re-posted: retry */
+	unsigned nqueued; /* tx slots SLOT_QUEUED */
+	uint64_t seq;
 };
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 static void say(char *why, size_t n, const char *what, int err)
 {
@@ -265,20 +292,92 @@ int skiff_fab_wait_fd(struct skiff_fab *f)
 	return f->wait_fd;
 }
 
-int skiff_fab_can_sleep(struct skiff_fab *f)
+int skiff_fab_timeout(struct skiff_fab *f)
 {
 	struct fid *fids[1] = { &f->cq->fid };
+	int64_t t = -1;
 
+	if (f->nqueued) {
+		int64_t now = mono_ms();
+
+		t = FAB_RETRY_MAX_MS;
+		for (unsigned i = 0; i < FAB_TX_SLOTS; i++)
+			if (f->tx[i].busy == SLOT_QUEUED) {
+				int64_t w = f->peer[f->tx[i].peer].retry_at - now;
+
+				if (w < t)
+					t = w < 0 ? 0 : w;
+			}
+	}
 	if (f->wait_fd < 0 || f->rx_unposted)
+		return t >= 0 && t < FAB_RETRY_MS ? (int)t : FAB_RETRY_MS;
+	/* the provider's contract: sleep on its fd only when fi_trywait
+	 * says so */
+	if (fi_trywait(f->fabric, fids, 1) != FI_SUCCESS)
 		return 0;
-	return fi_trywait(f->fabric, fids, 1) == FI_SUCCESS;
+	return (int)t;
+}
+
+/* The oldest queued record for @peer, or NULL. */
+static struct fab_slot *oldest(struct skiff_fab *f, int peer)
+{
+	struct fab_slot *s = NULL;
+
+	for (unsigned i = 0; i < FAB_TX_SLOTS; i++)
+		if (f->tx[i].busy == SLOT_QUEUED && f->tx[i].peer == peer &&
+		    (!s || f->tx[i].seq < s->seq))
+			s = &f->tx[i];
+	return s;
+}
+
+/* Hand queued records to the provider, oldest first for each peer; drop
+ * stale ones; leave a peer that refuses until its retry time. */
+static void flush_queue(struct skiff_fab *f)
+{
+	int64_t now = mono_ms();
+
+	for (unsigned p = 0; p < f->npeers && f->nqueued; p++) {
+		struct fab_peer *pe = &f->peer[p];
+		struct fab_slot *s;
+
+		while ((s = oldest(f, (int)p))) {
+			ssize_t r;
+
+			if (now - s->queued_ms > FAB_QUEUE_MS) {
+				r = -FI_ETIMEDOUT;
+			} else if (now < pe->retry_at) {
+				break;
+			} else {
+				r = fi_send(f->ep, s->buf, s->len, NULL, pe->fa,
+					    &s->ctx);
+				if (r == -FI_EAGAIN) {
+					/* still connecting, or failing to:
+					 * keep the order, try later */
+					pe->backoff_ms = pe->backoff_ms ?
+						2 * pe->backoff_ms : FAB_RETRY_MS;
+					if (pe->backoff_ms > FAB_RETRY_MAX_MS)
+						pe->backoff_ms = FAB_RETRY_MAX_MS;
+					pe->retry_at = now + pe->backoff_ms;
+					break;
+				}
+				pe->backoff_ms = 0;
+				pe->retry_at = 0;
+			}
+			f->nqueued--;
+			if (r == 0) {
+				s->busy = SLOT_POSTED;
+			} else {
+				pe->inflight--;
+				s->busy = SLOT_FREE;
+			}
+		}
+	}
 }
 
 int skiff_fab_send(struct skiff_fab *f, unsigned peer, const void *buf,
 		   size_t len)
 {
 	struct fab_slot *s = NULL;
-	ssize_t r;
 
 	if (peer >= f->npeers || len > FAB_RX_BYTES)
 		return -EINVAL;
@@ -287,18 +386,21 @@ int skiff_fab_send(struct skiff_fab *f, unsigned peer, const void *buf,
 	if (f->peer[peer].inflight >= FAB_TX_PER_PEER)
 		return -EAGAIN;
 	for (unsigned i = 0; i < FAB_TX_SLOTS && !s; i++)
-		if (!f->tx[i].busy)
+		if (f->tx[i].busy == SLOT_FREE)
 			s = &f->tx[i];
 	if (!s)
 		return -EAGAIN;
 	memcpy(s->buf, buf, len);
 	s->len = len;
-	r = fi_send(f->ep, s->buf, len, NULL, f->peer[peer].fa, &s->ctx);
-	if (r)
-		return r == -FI_EAGAIN ? -EAGAIN : (int)r;
-	s->busy = 1;
 	s->peer = (int)peer;
+	s->seq = ++f->seq;
+	s->queued_ms = mono_ms();
+	s->busy = SLOT_QUEUED;
+	f->nqueued++;
 	f->peer[peer].inflight++;
+	/* behind older queued records, so a peer gets them in order; the
+	 * provider may refuse for now (-FI_EAGAIN while it connects) */
+	flush_queue(f);
 	return 0;
 }
 
@@ -324,9 +426,10 @@ static struct fab_slot *finish(struct skiff_fab *f, void *ctx, int *is_rx)
 	}
 	if (s >= f->tx && s < f->tx + FAB_TX_SLOTS) {
 		*is_rx = 0;
-		if (s->busy && s->peer >= 0 && f->peer[s->peer].inflight)
+		if (s->busy == SLOT_POSTED && f->peer[s->peer].inflight)
 			f->peer[s->peer].inflight--;
-		s->busy = 0;
+		if (s->busy == SLOT_POSTED)
+			s->busy = SLOT_FREE;
 		return s;
 	}
 	return NULL;
@@ -381,6 +484,7 @@ int skiff_fab_progress(struct skiff_fab *f, skiff_fab_rx_fn fn, void *arg)
 	}
 	if (f->rx_unposted)
 		repost_all(f);
+	flush_queue(f);
 	return delivered;
 }
 

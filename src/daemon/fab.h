@@ -37,14 +37,18 @@ const char *skiff_fab_provider(const struct skiff_fab *f);
  * timeout). */
 int skiff_fab_wait_fd(struct skiff_fab *f);
 
-/* True if scifd may sleep on the wait fd now (nothing left to read). */
-int skiff_fab_can_sleep(struct skiff_fab *f);
+/* How long scifd may sleep on the wait fd: -1 as long as it likes (until
+ * it is readable), 0 not at all (completions to read), or a few ms
+ * (records wait for a connection: call skiff_fab_progress again then). */
+int skiff_fab_timeout(struct skiff_fab *f);
 
 /*
  * Queue @len bytes (at most SKIFF_LINK_MSG_MAX) to @peer. Fire and
- * forget: 0 if queued, -EAGAIN if too much is already in flight to that
- * peer (it is stuck or gone: the record is dropped), -EHOSTUNREACH if its
- * address does not resolve, or another -errno.
+ * forget: 0 if queued (records the provider cannot take yet, while it
+ * connects, are retried by skiff_fab_progress in order for 3 s), -EAGAIN
+ * if too much is already in flight to that peer (it is stuck or gone: the
+ * record is dropped), -EHOSTUNREACH if its address does not resolve, or
+ * another -errno.
  */
 int skiff_fab_send(struct skiff_fab *f, unsigned peer, const void *buf,
 		   size_t len);

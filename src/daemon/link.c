@@ -345,12 +345,12 @@ int skiff_links_fd(struct skiff_links *l)
 int skiff_links_timeout(struct skiff_links *l, int64_t now_ms)
 {
 	int64_t t = l->next_tick - now_ms;
+	int f = skiff_fab_timeout(l->fab);
 
-	/* the provider has work for us (or no wait object): come back soon,
-	 * rather than sleep on a descriptor that will not wake us */
-	if (!skiff_fab_can_sleep(l->fab))
-		return 0;
-	return t < 0 ? 0 : (int)t;
+	if (t < 0)
+		t = 0;
+	/* the provider may need us sooner than the timers do */
+	return f >= 0 && f < t ? f : (int)t;
 }
 
 static void tick(struct skiff_links *l)
