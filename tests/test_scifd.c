@@ -316,6 +316,13 @@ static void t_query(void)
 	CHECK(info.ncards == 3);
 	CHECK(info.daemon_pid == (uint32_t)d.pid);
 	CHECK(info.card_mem == 256ull << 20);
+	CHECK(info.self_node == 0 && info.flags == 0);
+	{
+		struct skiff_host_info h[2];
+
+		/* no fabric file: no hosts to tell of */
+		CHECK(skiff_query_hosts(fabric, h, 2) == 0);
+	}
 	CHECK(skiff_node_online(fabric, 0) == 1);
 	CHECK(skiff_node_online(fabric, 1) == 1);
 	CHECK(skiff_node_online(fabric, 3) == 1);
@@ -681,6 +688,91 @@ static void t_usage(void)
 	CHECK(strstr(out, "usage: scifd") != NULL);
 }
 
+/* --config: the file's errors are one line and exit 2, --cards and
+ * --config exclude each other, and a host's nodes are its line's. Two
+ * hosts on loopback addresses, only one running: the other is down, which
+ * needs neither munged nor root. */
+static void t_config(void)
+{
+#ifdef SKIFF_HAVE_FABRIC
+	char path[64], bad[64], out[4096];
+	unsigned port = 20000 + (unsigned)getpid() % 20000;
+	struct skiff_node_info info;
+	struct skiff_host_info h[4];
+	struct proc p;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/tmp/%s.fabric", fabric);
+	snprintf(bad, sizeof(bad), "/tmp/%s.bad", fabric);
+	REQUIRE((f = fopen(path, "w")) != NULL);
+	fprintf(f, "# two hosts\nhost a 127.0.0.1:%u nodes 0-2\n"
+		"host b 127.0.0.2:%u nodes 3\n", port, port);
+	fclose(f);
+	REQUIRE((f = fopen(bad, "w")) != NULL);
+	fprintf(f, "host a 127.0.0.1 nodes 0-2\nhost b 127.0.0.2 nodes 2-3\n");
+	fclose(f);
+	{
+		const char *cases[][7] = {
+			{ "--config", path, NULL },		/* no --host */
+			{ "--host", "a", NULL },		/* no --config */
+			{ "--config", path, "--host", "zz", NULL },
+			{ "--config", path, "--host", "a", "--cards", "1", NULL },
+			{ "--config", bad, "--host", "a", NULL },
+			{ "--config", "/nonexistent/fabric", "--host", "a", NULL },
+		};
+		const char *says[] = { "--host", "--config", "no host 'zz'",
+				       "exclude", ":2: node range",
+				       "No such file" };
+
+		for (int i = 0; i < 6; i++) {
+			p = spawn(cases[i], false, true);
+			REQUIRE(p.pid > 0);
+			slurp(p.err, out, sizeof(out));
+			CHECK(exited_with(wait_exit(&p), 2));
+			if (!strstr(out, says[i])) {
+				fprintf(stderr, "# case %d said: %s\n", i, out);
+				failures_in_test++;
+			}
+		}
+	}
+	{
+		const char *args[] = { "--config", path, "--host", "a",
+				       "--card-mem", "1M", NULL };
+
+		p = spawn(args, true, false);
+		REQUIRE(p.pid > 0 && wait_ready(&p));
+		CHECK(skiff_query_nodes(fabric, &info) == 0);
+		CHECK(info.self_node == 0 && info.ncards == 2);
+		CHECK(info.flags == SKIFF_NODE_INFO_HOSTS);
+		/* b is down: its node is not online */
+		CHECK(skiff_node_bit(&info, 2) && !skiff_node_bit(&info, 3));
+		CHECK(skiff_node_local(fabric, 2) == 1);
+		CHECK(skiff_node_local(fabric, 3) == 0);
+		CHECK(skiff_default_node(fabric) == 0);
+		CHECK(skiff_query_hosts(fabric, h, 4) == 2);
+		CHECK(strcmp(h[0].name, "a") == 0 && h[0].state == SKIFF_HOST_SELF);
+		CHECK(strcmp(h[1].name, "b") == 0 && h[1].state == SKIFF_HOST_DOWN);
+		CHECK(h[1].first == 3 && h[1].last == 3 && h[1].port == port);
+		CHECK(strcmp(h[1].addr, "127.0.0.2") == 0);
+		CHECK(exited_with(stop_daemon(&p, SIGTERM), 0));
+	}
+	{
+		const char *args[] = { "--config", path, "--host", "b", NULL };
+
+		p = spawn(args, true, false);
+		REQUIRE(p.pid > 0 && wait_ready(&p));
+		CHECK(skiff_query_nodes(fabric, &info) == 0);
+		CHECK(info.self_node == 3 && info.ncards == 0);
+		CHECK(skiff_node_bit(&info, 3) && !skiff_node_bit(&info, 0));
+		CHECK(skiff_default_node(fabric) == 3);
+		CHECK(skiff_node_local(fabric, 0) == 0);
+		CHECK(exited_with(stop_daemon(&p, SIGTERM), 0));
+	}
+	unlink(path);
+	unlink(bad);
+#endif
+}
+
 static const struct {
 	const char *name;
 	void (*fn)(void);
@@ -696,6 +788,7 @@ static const struct {
 	{ "slow_reader", t_slow_reader },
 	{ "client_limit", t_client_limit },
 	{ "usage", t_usage },
+	{ "config", t_config },
 };
 
 int main(int argc, char **argv)

@@ -13,8 +13,28 @@
  */
 int skiff_query_nodes(const char *fabric, struct skiff_node_info *out);
 
-/* 1 if @node is online in @fabric, 0 if not, -errno on error. Node 0 is
- * always online and needs no daemon. */
+/*
+ * The hosts of @fabric's fabric file, as its daemon sees them: up to @max
+ * into @out, in the file's order. Returns how many (0: the daemon runs
+ * without a fabric file), or the -errno of skiff_query_nodes.
+ */
+int skiff_query_hosts(const char *fabric, struct skiff_host_info *out,
+		      unsigned max);
+
+/* Whether a NODE_INFO makes sense: counts in range, flags known, the
+ * daemon's own nodes in its map. 1 or 0. */
+int skiff_node_info_ok(const struct skiff_node_info *i);
+
+/* 1 if @node is online in @fabric (on any host), 0 if not, -errno on
+ * error. Without a daemon, node 0 alone is online. */
 int skiff_node_online(const char *fabric, unsigned node);
+
+/* 1 if @node is one of this host's (its own node or one of its cards):
+ * the nodes a process here may be on. Without a daemon, node 0 alone. */
+int skiff_node_local(const char *fabric, unsigned node);
+
+/* This host's own node: the daemon's self_node (FIRST of the fabric
+ * file), 0 when no daemon runs or it cannot be asked. */
+int skiff_default_node(const char *fabric);
 
 #endif

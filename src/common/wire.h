@@ -18,7 +18,9 @@
 #include <stdint.h>
 
 #define SKIFF_WIRE_MAGIC   0x46494b53u /* "SKIF" little endian */
-#define SKIFF_WIRE_VERSION 2 /* 2: the grant carries the RMA control socket */
+/* 2: the grant carries the RMA control socket; 3: NODE_INFO carries the
+ * fabric's online nodes and this host's own node (several hosts) */
+#define SKIFF_WIRE_VERSION 3
 
 enum skiff_wire_type {
 	SKIFF_MSG_CONN_REQ = 1,   /* connector -> listener, carries region memfd */
@@ -29,7 +31,11 @@ enum skiff_wire_type {
 	SKIFF_MSG_NODE_INFO = 6,  /* scifd -> client */
 	SKIFF_MSG_CARD_MEM_REQ = 7, /* client -> scifd: a card's memory */
 	SKIFF_MSG_CARD_MEM = 8,     /* scifd -> client, carries the memfd */
-	SKIFF_MSG_TYPE_MAX = 8
+	SKIFF_MSG_HOST_QUERY = 9,   /* client -> scifd: a host of the fabric */
+	SKIFF_MSG_TYPE_MAX = 9,
+	/* scifd -> client; too large for union skiff_wire_body (every record
+	 * would pay for it), so it has its own decoder: skiff_host_decode */
+	SKIFF_MSG_HOST_INFO = 10
 };
 
 struct skiff_wire_hdr {
@@ -63,13 +69,28 @@ struct skiff_node_query {
 };
 
 struct skiff_node_info {
-	uint32_t ncards;  /* cards 1..ncards are online; node 0 always is */
+	uint32_t ncards;  /* this host's cards: self_node+1..self_node+ncards */
 	uint32_t daemon_pid;
 	uint64_t card_mem; /* bytes of device memory per card */
+	uint16_t self_node; /* this host's own node (0 without a fabric file) */
+	uint16_t flags;	    /* SKIFF_NODE_INFO_* */
+	uint32_t reserved;  /* zero */
+	uint8_t online[32]; /* bit n (byte n / 8, bit n % 8): node n online
+			     * anywhere in the fabric */
 };
 
+/* NODE_INFO flags */
+#define SKIFF_NODE_INFO_HOSTS 0x1 /* the daemon runs a fabric file */
+#define SKIFF_NODE_INFO_FLAGS SKIFF_NODE_INFO_HOSTS
+
+static inline int skiff_node_bit(const struct skiff_node_info *i, unsigned n)
+{
+	return n <= 255 && (i->online[n / 8] >> (n % 8) & 1);
+}
+
 struct skiff_card_mem_req {
-	uint32_t node;  /* card node, 1..ncards (micmem board b is node b + 1) */
+	uint32_t node;  /* one of this host's card nodes (micmem board b is
+			 * node b + 1) */
 	uint32_t flags; /* zero */
 };
 
@@ -77,6 +98,34 @@ struct skiff_card_mem {
 	uint32_t node;   /* as requested */
 	uint32_t status; /* 0, or an errno: ENODEV, EPERM */
 	uint64_t size;   /* bytes of device memory (0 unless status is 0) */
+};
+
+struct skiff_host_query {
+	uint32_t index; /* the host's line among the fabric file's, 0-based */
+	uint32_t flags; /* zero */
+};
+
+#define SKIFF_HOSTS_MAX 64 /* hosts of a fabric file (fconf.h) */
+
+/* HOST_INFO state */
+enum { SKIFF_HOST_SELF = 0, SKIFF_HOST_UP = 1, SKIFF_HOST_DOWN = 2 };
+
+struct skiff_host_info {
+	uint32_t status;   /* 0, or ENOENT: no such host (or no fabric file) */
+	uint16_t index;	   /* as asked */
+	uint16_t nhosts;   /* hosts in the fabric file, 0 without one */
+	uint16_t first;	   /* the host's nodes */
+	uint16_t last;
+	uint16_t port;	   /* where its daemon listens */
+	uint16_t state;	   /* SKIFF_HOST_SELF, _UP or _DOWN */
+	uint64_t since_ms; /* milliseconds in this state */
+	char name[64];	   /* NUL terminated, NUL padded */
+	char addr[256];	   /* as in the fabric file; NUL terminated, padded */
+};
+
+struct skiff_host_msg {
+	struct skiff_wire_hdr hdr;
+	struct skiff_host_info body;
 };
 
 /* Largest body of any type. */
@@ -87,6 +136,7 @@ union skiff_wire_body {
 	struct skiff_node_info info;
 	struct skiff_card_mem_req card_req;
 	struct skiff_card_mem card;
+	struct skiff_host_query host_query;
 };
 
 struct skiff_wire_msg {
@@ -111,5 +161,14 @@ void skiff_wire_init(struct skiff_wire_msg *m, uint16_t type);
  * Returns 0, or -EPROTO (bad magic, version, type or size).
  */
 int skiff_wire_decode(const void *buf, size_t len, struct skiff_wire_msg *out);
+
+/*
+ * Validate a HOST_INFO record: header as skiff_wire_decode's, then status
+ * 0 or ENOENT; with 0, index < nhosts <= 64, first <= last <= 255, a known
+ * state, a name of 1-63 characters of [A-Za-z0-9._-] and an address of
+ * 1-255 printable characters, each NUL terminated and NUL padded; with
+ * ENOENT, everything else zero. 0 or -EPROTO.
+ */
+int skiff_host_decode(const void *buf, size_t len, struct skiff_host_msg *out);
 
 #endif

@@ -14,13 +14,23 @@
  * daemon's effective user (SO_PEERCRED) is answered with the memfd attached;
  * anybody else gets EPERM and no descriptor (libmicmem, docs/PROTOCOL.md).
  *
+ * With a fabric file (--config, --host) the daemon is one host of a fabric
+ * spanning several: its nodes are the file's FIRST..LAST for that host, and
+ * it links to the other hosts' daemons over libfabric with MUNGE
+ * credentials (link.c, fab.c, auth.c; docs/PROTOCOL.md section 9), so
+ * NODE_INFO lists every node online in the fabric.
+ *
  * One thread, one poll() loop. Nothing a client sends or fails to read can
  * crash the daemon or make it block: malformed records and slow readers get
  * disconnected, and the number of clients is bounded.
  */
 #define _GNU_SOURCE
+#include "fconf.h"
 #include "names.h"
 #include "wire.h"
+#ifdef SKIFF_HAVE_FABRIC
+#include "link.h"
+#endif
 
 #include <errno.h>
 #include <fcntl.h>
@@ -67,12 +77,18 @@
  * is sparse: pages exist only once written). */
 #define SCIFD_CARD_MEM_DEFAULT (256ull << 20)
 #define SCIFD_CARD_MEM_MAX     (1ull << 40)
+_Static_assert(SKIFF_HOSTS_MAX == SKIFF_FHOSTS_MAX, "HOST_INFO covers the file");
 
-enum { PFD_SIGNAL, PFD_LISTEN, PFD_CLIENT0 };
+enum { PFD_SIGNAL, PFD_LISTEN, PFD_LINKS, PFD_CLIENT0 };
 
 struct scifd {
 	char fabric[SKIFF_FABRIC_MAX + 1];
 	unsigned ncards;
+	unsigned self_node; /* this host's node; cards self_node+1..+ncards */
+	struct skiff_fconf *conf; /* the fabric file, or NULL: one host */
+#ifdef SKIFF_HAVE_FABRIC
+	struct skiff_links *links;
+#endif
 	uint32_t pid;
 	uid_t owner;       /* effective uid: the only user given card memory */
 	uint64_t card_mem; /* bytes of device memory per card */
@@ -95,6 +111,8 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: scifd --cards N [--card-mem SIZE] [--fabric NAME] [--ready-fd FD]\n"
+		"       scifd --config FILE --host NAME [--munge-socket PATH]\n"
+		"             [--card-mem SIZE] [--fabric NAME] [--ready-fd FD]\n"
 		"       scifd --version\n"
 		"\n"
 		"Bring SCIF cards 1..N of a skiff fabric online for as long as\n"
@@ -106,6 +124,11 @@ static void usage(FILE *f)
 		"                     4096 up to 1T (default 256M). Zero at start.\n"
 		"  -f, --fabric NAME  fabric to serve (default: $SCIF_FABRIC, else \"%s\")\n"
 		"  -r, --ready-fd FD  write one byte to FD and close it once listening\n"
+		"  -C, --config FILE  a fabric of several hosts (skiff-fabric(5)):\n"
+		"                     bring host NAME's nodes online and link to\n"
+		"                     the other hosts' daemons (libfabric, MUNGE)\n"
+		"  -H, --host NAME    this host's line of the fabric file\n"
+		"  -M, --munge-socket PATH  munged's socket (default: libmunge's)\n"
 		"  -V, --version      show the version\n"
 		"  -h, --help         show this help\n"
 		"\n"
@@ -167,7 +190,7 @@ static int parse_size(const char *s, uint64_t *out)
  * no client can shrink it under another's mapping (SIGBUS) or grow it. */
 static int make_card_memory(void)
 {
-	for (unsigned n = 1; n <= D.ncards; n++) {
+	for (unsigned n = D.self_node + 1; n <= D.self_node + D.ncards; n++) {
 		char name[32];
 		int fd;
 
@@ -363,8 +386,8 @@ static bool serve_card_mem(unsigned i, const struct skiff_card_mem_req *q)
 
 	if (q->flags != 0)
 		return false; /* no flag is defined yet: see serve_client */
-	if (q->node < 1 || q->node > D.ncards)
-		status = ENODEV;
+	if (q->node <= D.self_node || q->node > D.self_node + D.ncards)
+		status = ENODEV; /* not one of this host's cards */
 	else if (peer_uid(fd) != (long)D.owner)
 		status = EPERM;
 
@@ -394,6 +417,49 @@ static bool serve_card_mem(unsigned i, const struct skiff_card_mem_req *q)
 	return n == (ssize_t)iov.iov_len;
 }
 
+/* Answer a HOST_QUERY: host @q->index of the fabric file and the state of
+ * its link, or ENOENT. Returns false if the client must be dropped. */
+static bool serve_host(unsigned i, const struct skiff_host_query *q)
+{
+	int fd = D.pfd[PFD_CLIENT0 + i].fd;
+	struct skiff_host_msg r;
+	ssize_t n;
+
+	if (q->flags != 0)
+		return false; /* no flag is defined yet: see serve_client */
+	memset(&r, 0, sizeof(r));
+	r.hdr.magic = SKIFF_WIRE_MAGIC;
+	r.hdr.version = SKIFF_WIRE_VERSION;
+	r.hdr.type = SKIFF_MSG_HOST_INFO;
+	r.hdr.body_len = sizeof(r.body);
+	r.body.status = ENOENT;
+	r.body.index = (uint16_t)q->index;
+#ifdef SKIFF_HAVE_FABRIC
+	if (D.conf) {
+		r.body.nhosts = (uint16_t)D.conf->nhosts;
+		if (q->index < D.conf->nhosts) {
+			const struct skiff_fhost *h = &D.conf->host[q->index];
+			struct skiff_link_host st;
+
+			skiff_links_host(D.links, q->index, &st);
+			r.body.status = 0;
+			r.body.first = h->first;
+			r.body.last = h->last;
+			r.body.port = h->port;
+			r.body.state = st.self ? SKIFF_HOST_SELF :
+				       st.up ? SKIFF_HOST_UP : SKIFF_HOST_DOWN;
+			r.body.since_ms = (uint64_t)(now_ms() - st.since_ms);
+			snprintf(r.body.name, sizeof(r.body.name), "%s",
+				 h->name);
+			snprintf(r.body.addr, sizeof(r.body.addr), "%s",
+				 h->addr);
+		}
+	}
+#endif
+	n = send(fd, &r, sizeof(r), MSG_DONTWAIT | MSG_NOSIGNAL);
+	return n == (ssize_t)sizeof(r);
+}
+
 /* Serve one record from client i. Returns false if it must be dropped. */
 static bool serve_client(unsigned i)
 {
@@ -416,6 +482,10 @@ static bool serve_client(unsigned i)
 		D.stamp[i] = ++D.tick;
 		return serve_card_mem(i, &q.body.card_req);
 	}
+	if (q.hdr.type == SKIFF_MSG_HOST_QUERY) {
+		D.stamp[i] = ++D.tick;
+		return serve_host(i, &q.body.host_query);
+	}
 	if (q.hdr.type != SKIFF_MSG_NODE_QUERY)
 		return false;
 	/* No flag is defined yet: refuse any, so that a client relying on
@@ -428,6 +498,15 @@ static bool serve_client(unsigned i)
 	r.body.info.ncards = D.ncards;
 	r.body.info.daemon_pid = D.pid;
 	r.body.info.card_mem = D.card_mem;
+	r.body.info.self_node = (uint16_t)D.self_node;
+#ifdef SKIFF_HAVE_FABRIC
+	if (D.links) {
+		r.body.info.flags = SKIFF_NODE_INFO_HOSTS;
+		skiff_links_online(D.links, r.body.info.online);
+	}
+#endif
+	for (unsigned n = D.self_node; n <= D.self_node + D.ncards; n++)
+		r.body.info.online[n / 8] |= (uint8_t)(1u << (n % 8));
 	len = sizeof(r.hdr) + r.hdr.body_len;
 	/* Never wait for a client to read: one that lets replies pile up
 	 * until our send buffer is full is dropped. */
@@ -474,11 +553,63 @@ static void accept_clients(int lfd)
 	}
 }
 
+/* --config FILE --host NAME: this host's nodes come from the file. Returns
+ * 0, or the exit status (2: bad usage or file). */
+static int load_config(const char *config, const char *host,
+		       const char *munge_socket, long cards)
+{
+	if (!config || !host) {
+		fprintf(stderr, "scifd: --config and --host go together%s\n",
+			munge_socket && (!config || !host) ?
+			" (--munge-socket needs them)" : "");
+		return 2;
+	}
+	if (cards >= 0) {
+		fprintf(stderr, "scifd: --cards and --config exclude each "
+			"other: the fabric file says which cards this host "
+			"has\n");
+		return 2;
+	}
+#ifndef SKIFF_HAVE_FABRIC
+	fprintf(stderr, "scifd: --config: this scifd was built without "
+		"libfabric and MUNGE (SKIFF_FABRIC=OFF): one host only\n");
+	return 2;
+#else
+	char err[512];
+	const struct skiff_fhost *h;
+
+	D.conf = malloc(sizeof(*D.conf));
+	if (!D.conf) {
+		fprintf(stderr, "scifd: out of memory\n");
+		return 1;
+	}
+	if (skiff_fconf_load(config, D.conf, err, sizeof(err)) < 0) {
+		fprintf(stderr, "scifd: %s\n", err);
+		return 2;
+	}
+	h = skiff_fconf_find(D.conf, host);
+	if (!h) {
+		fprintf(stderr, "scifd: %s: no host '%s' in the file\n",
+			config, host);
+		return 2;
+	}
+	D.self_node = h->first;
+	D.ncards = (unsigned)(h->last - h->first);
+	return 0;
+#endif
+}
+
 /* Returns the exit status. */
 static int run(int sfd, int lfd)
 {
 	D.pfd[PFD_SIGNAL] = (struct pollfd){ .fd = sfd, .events = POLLIN };
 	D.pfd[PFD_LISTEN] = (struct pollfd){ .fd = lfd, .events = POLLIN };
+	/* poll() ignores a negative descriptor: no links, no entry */
+	D.pfd[PFD_LINKS] = (struct pollfd){ .fd = -1, .events = POLLIN };
+#ifdef SKIFF_HAVE_FABRIC
+	if (D.links)
+		D.pfd[PFD_LINKS].fd = skiff_links_fd(D.links);
+#endif
 
 	for (;;) {
 		int timeout = -1;
@@ -494,6 +625,14 @@ static int run(int sfd, int lfd)
 			}
 		}
 		D.pfd[PFD_LISTEN].events = D.accept_paused_until ? 0 : POLLIN;
+#ifdef SKIFF_HAVE_FABRIC
+		if (D.links) {
+			int t = skiff_links_timeout(D.links, now_ms());
+
+			if (timeout < 0 || t < timeout)
+				timeout = t;
+		}
+#endif
 
 		n = poll(D.pfd, PFD_CLIENT0 + D.nclients, timeout);
 		if (n < 0) {
@@ -517,6 +656,11 @@ static int run(int sfd, int lfd)
 					return 0; /* SIGTERM or SIGINT */
 			}
 		}
+#ifdef SKIFF_HAVE_FABRIC
+		/* every turn, not only on POLLIN: the timers live there */
+		if (D.links)
+			skiff_links_run(D.links, now_ms());
+#endif
 
 		/* drop_client() moves the last client into slot i, which is
 		 * then served in turn, so i only advances past a kept one. */
@@ -548,6 +692,9 @@ int main(int argc, char **argv)
 		{ "card-mem", required_argument, NULL, 'm' },
 		{ "fabric", required_argument, NULL, 'f' },
 		{ "ready-fd", required_argument, NULL, 'r' },
+		{ "config", required_argument, NULL, 'C' },
+		{ "host", required_argument, NULL, 'H' },
+		{ "munge-socket", required_argument, NULL, 'M' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -556,6 +703,7 @@ int main(int argc, char **argv)
 	long cards = -1;
 	int ready_fd = -1;
 	const char *fabric_arg = NULL;
+	const char *config = NULL, *host = NULL, *munge_socket = NULL;
 	sigset_t set;
 	int opt, r, sfd, lfd, status;
 
@@ -569,7 +717,8 @@ int main(int argc, char **argv)
 	/* MSG_NOSIGNAL covers our sends; this covers the ready-fd write. */
 	signal(SIGPIPE, SIG_IGN);
 
-	while ((opt = getopt_long(argc, argv, "c:m:f:r:hV", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "c:m:f:r:C:H:M:hV", opts,
+				  NULL)) != -1) {
 		switch (opt) {
 		case 'c':
 			if (parse_uint(optarg, SKIFF_MAX_NODE, &v) < 0) {
@@ -600,6 +749,15 @@ int main(int argc, char **argv)
 			}
 			ready_fd = (int)v;
 			break;
+		case 'C':
+			config = optarg;
+			break;
+		case 'H':
+			host = optarg;
+			break;
+		case 'M':
+			munge_socket = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -616,8 +774,14 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	if (config || host || munge_socket) {
+		r = load_config(config, host, munge_socket, cards);
+		if (r)
+			return r;
+		cards = D.ncards;
+	}
 	if (cards < 0) {
-		fprintf(stderr, "scifd: --cards is required\n");
+		fprintf(stderr, "scifd: --cards (or --config) is required\n");
 		usage(stderr);
 		return 2;
 	}
@@ -653,13 +817,43 @@ int main(int argc, char **argv)
 	/* after the listener: a second daemon of the fabric fails first */
 	if (make_card_memory() < 0)
 		return 1;
+#ifdef SKIFF_HAVE_FABRIC
+	if (D.conf) {
+		char why[256];
+		unsigned self = (unsigned)(skiff_fconf_find(D.conf, host) -
+					   D.conf->host);
 
-	fprintf(stderr, "scifd: fabric '%s': %u card%s online, %llu %s of "
-		"device memory each (pid %u)\n", D.fabric, D.ncards,
-		D.ncards == 1 ? "" : "s",
-		(unsigned long long)(D.card_mem % (1u << 20) ?
-				     D.card_mem >> 10 : D.card_mem >> 20),
-		D.card_mem % (1u << 20) ? "KiB" : "MiB", (unsigned)D.pid);
+		r = skiff_links_open(&D.links, D.conf, self, D.fabric,
+				     munge_socket, why, sizeof(why));
+		if (r < 0) {
+			fprintf(stderr, "scifd: host '%s': %s\n", host, why);
+			return 1;
+		}
+		fprintf(stderr, "scifd: host '%s' (%s port %u), %u other "
+			"host%s in the fabric file\n", host,
+			D.conf->host[self].addr,
+			(unsigned)D.conf->host[self].port,
+			D.conf->nhosts - 1, D.conf->nhosts == 2 ? "" : "s");
+	}
+#endif
+
+	if (D.conf)
+		fprintf(stderr, "scifd: fabric '%s': node %u and %u card%s "
+			"online, %llu %s of device memory each (pid %u)\n",
+			D.fabric, D.self_node, D.ncards,
+			D.ncards == 1 ? "" : "s",
+			(unsigned long long)(D.card_mem % (1u << 20) ?
+					     D.card_mem >> 10 : D.card_mem >> 20),
+			D.card_mem % (1u << 20) ? "KiB" : "MiB",
+			(unsigned)D.pid);
+	else
+		fprintf(stderr, "scifd: fabric '%s': %u card%s online, %llu %s "
+			"of device memory each (pid %u)\n", D.fabric,
+			D.ncards, D.ncards == 1 ? "" : "s",
+			(unsigned long long)(D.card_mem % (1u << 20) ?
+					     D.card_mem >> 10 : D.card_mem >> 20),
+			D.card_mem % (1u << 20) ? "KiB" : "MiB",
+			(unsigned)D.pid);
 	if (ready_fd >= 0)
 		signal_ready(ready_fd);
 #ifdef SKIFF_HAVE_SYSTEMD
@@ -672,12 +866,20 @@ int main(int argc, char **argv)
 #ifdef SKIFF_HAVE_SYSTEMD
 	sd_notify(0, "STOPPING=1");
 #endif
+#ifdef SKIFF_HAVE_FABRIC
+	if (D.links) {
+		/* the other hosts drop our nodes now rather than in 3 s */
+		skiff_links_bye(D.links, 200);
+		skiff_links_close(D.links);
+	}
+#endif
+	free(D.conf);
 
 	while (D.nclients)
 		drop_client(D.nclients - 1);
 	close(lfd);
 	close(sfd);
-	for (unsigned n = 1; n <= D.ncards; n++)
+	for (unsigned n = D.self_node + 1; n <= D.self_node + D.ncards; n++)
 		close(D.card_fd[n]);
 	return status;
 }

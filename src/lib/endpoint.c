@@ -74,6 +74,11 @@ static void ctx_init(void)
 			  "characters of [A-Za-z0-9._-]", getenv("SCIF_FABRIC"),
 			  SKIFF_FABRIC_MAX);
 	ctx.node = skiff_self_node();
+	ctx.node_set = getenv("SCIF_NODE") && *getenv("SCIF_NODE");
+	/* unset: this host's own node, which on a fabric of several hosts
+	 * is its FIRST; asked once per process, and only of a daemon */
+	if (!ctx.node_set && ctx.fabric_err == 0)
+		ctx.node = skiff_default_node(ctx.fabric);
 }
 
 const struct skiff_ctx *skiff_ctx(void)
@@ -872,13 +877,16 @@ scif_epd_t skiff_api_open(void)
 		errno = -c->node;
 		return -1;
 	}
-	if (c->node != 0) {
-		r = skiff_node_online(c->fabric, (unsigned)c->node);
+	/* a node chosen by SCIF_NODE must be this host's (node 0 without a
+	 * daemon); the default node is, by construction */
+	if (c->node_set) {
+		r = skiff_node_local(c->fabric, (unsigned)c->node);
 		if (r <= 0) {
 			skiff_log(SKIFF_LOG_INFO,
-				  "scif_open: SCIF_NODE=%d is not online in "
-				  "fabric '%s' (%s)", c->node, c->fabric,
-				  r == 0 ? "no scifd there has that many cards"
+				  "scif_open: SCIF_NODE=%d is not a node of "
+				  "this host in fabric '%s' (%s)", c->node,
+				  c->fabric,
+				  r == 0 ? "no scifd here has that node"
 					 : strerror(-r));
 			errno = r < 0 ? -r : ENODEV;
 			if (errno != ENOMEM && errno != EMFILE && errno != ENFILE)

@@ -283,6 +283,7 @@ struct skiff_ctx {
 	char fabric[SKIFF_FABRIC_MAX + 1];
 	int fabric_err; /* -errno if SCIF_FABRIC is malformed */
 	int node;       /* this process's node, or -ENODEV */
+	int node_set;   /* chosen by SCIF_NODE, not the default */
 };
 const struct skiff_ctx *skiff_ctx(void);
 

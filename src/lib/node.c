@@ -11,7 +11,7 @@ int skiff_api_get_nodeIDs(uint16_t *nodes, int len, uint16_t *self)
 {
 	const struct skiff_ctx *c = skiff_ctx();
 	struct skiff_node_info info = { 0 };
-	int r, total;
+	int r, total = 0;
 
 	if (len < 0)
 		SKIFF_RET(-EINVAL);
@@ -23,16 +23,22 @@ int skiff_api_get_nodeIDs(uint16_t *nodes, int len, uint16_t *self)
 		SKIFF_RET(c->node);
 	r = skiff_query_nodes(c->fabric, &info);
 	if (r == -ENOENT || r == -EACCES)
-		info.ncards = 0; /* no daemon (of root or ours): the host alone */
+		info.online[0] = 1; /* no daemon (of root or ours): node 0 alone */
 	else if (r < 0)
 		SKIFF_RET(r);
-	total = 1 + (int)info.ncards;
 	/* the count includes the caller (its man page): a process whose
 	 * node is not online is on no node, as scif_open says */
-	if (c->node >= total)
+	if (!skiff_node_bit(&info, (unsigned)c->node))
 		SKIFF_RET(-ENODEV);
-	for (int i = 0; i < total && i < len; i++)
-		nodes[i] = (uint16_t)i;
+	/* every node online in the whole fabric, in increasing order: the
+	 * count is all of them, the array gets the first @len */
+	for (unsigned n = 0; n <= SKIFF_MAX_NODE; n++) {
+		if (!skiff_node_bit(&info, n))
+			continue;
+		if (total < len)
+			nodes[total] = (uint16_t)n;
+		total++;
+	}
 	*self = (uint16_t)c->node;
 	return total;
 }

@@ -44,6 +44,9 @@ struct info {
 	char fabric[SKIFF_FABRIC_MAX + 1];
 	int qret; /* skiff_query_nodes result */
 	struct skiff_node_info ni;
+	/* a fabric of several hosts (scifd --config): each host and its link */
+	struct skiff_host_info hosts[SKIFF_HOSTS_MAX];
+	int nhosts; /* skiff_query_hosts result */
 	struct skiff_usock_list socks;
 	struct ep daemon;  /* daemon.s: the daemon's listening socket */
 	size_t daemon_clients;
@@ -56,9 +59,10 @@ struct info {
 static const char *const info_usage =
 	"usage: scif info [--fabric NAME] [--json]\n"
 	"\n"
-	"Show the nodes online in the fabric (asking its scifd), the ports that\n"
-	"are bound or listening, and the connections between endpoints, with the\n"
-	"process holding each.\n";
+	"Show the nodes online in the fabric (asking its scifd), on a fabric of\n"
+	"several hosts each host with its nodes and the state of its link, the\n"
+	"ports that are bound or listening, and the connections between\n"
+	"endpoints, with the process holding each.\n";
 
 /* The port a skiff socket is named after, or -1 if it is not one. */
 static int port_of(const struct skiff_usock *s, const char *prefix, size_t plen,
@@ -334,6 +338,12 @@ static const char *human_bytes(uint64_t v, char *buf, size_t n)
 	return buf;
 }
 
+/* Online in the whole fabric; without a daemon, node 0 alone. */
+static int node_online(const struct info *in, unsigned n)
+{
+	return in->qret == 0 ? skiff_node_bit(&in->ni, n) : n == 0;
+}
+
 static void print_text(const struct info *in)
 {
 	struct skiff_table t;
@@ -355,12 +365,57 @@ static void print_text(const struct info *in)
 		printf("daemon:  query failed: %s\n", strerror(-in->qret));
 	}
 	printf("nodes:  ");
-	if (in->qret == 0 && in->ni.ncards > 8)
-		printf(" 0-%u", in->ni.ncards);
-	else
-		for (uint32_t i = 0; i <= (in->qret == 0 ? in->ni.ncards : 0); i++)
-			printf(" %u", i);
+	/* runs of more than 9 nodes as FIRST-LAST, shorter ones listed */
+	for (unsigned n = 0; n <= SKIFF_MAX_NODE; n++) {
+		unsigned e = n;
+
+		if (!node_online(in, n))
+			continue;
+		while (e < SKIFF_MAX_NODE && node_online(in, e + 1))
+			e++;
+		if (e - n > 8) {
+			printf(" %u-%u", n, e);
+		} else {
+			for (unsigned k = n; k <= e; k++)
+				printf(" %u", k);
+		}
+		n = e;
+	}
 	printf("\n");
+
+	if (in->nhosts > 0) {
+		static const char *const st[] = { "self", "up", "down" };
+
+		printf("\nhosts:\n");
+		skiff_table_init(&t, 5, 0);
+		skiff_table_cell(&t, "HOST");
+		skiff_table_cell(&t, "ADDRESS");
+		skiff_table_cell(&t, "NODES");
+		skiff_table_cell(&t, "LINK");
+		skiff_table_cell(&t, "SINCE");
+		for (int i = 0; i < in->nhosts; i++) {
+			const struct skiff_host_info *h = &in->hosts[i];
+			int v6 = strchr(h->addr, ':') != NULL;
+
+			skiff_table_cell(&t, "%s", h->name);
+			skiff_table_cell(&t, "%s%s%s:%u", v6 ? "[" : "",
+					 h->addr, v6 ? "]" : "", h->port);
+			if (h->first == h->last)
+				skiff_table_cell(&t, "%u", h->first);
+			else
+				skiff_table_cell(&t, "%u-%u", h->first, h->last);
+			skiff_table_cell(&t, "%s", st[h->state]);
+			if (h->state == SKIFF_HOST_SELF)
+				skiff_table_cell(&t, "-");
+			else
+				skiff_table_cell(&t, "%llu s ago",
+						 (unsigned long long)(h->since_ms / 1000));
+		}
+		skiff_table_print(&t, stdout, "  ");
+		skiff_table_free(&t);
+	} else if (in->nhosts < 0) {
+		printf("\nhosts:   query failed: %s\n", strerror(-in->nhosts));
+	}
 
 	if (!in->socks.have_peers)
 		printf("\n(unix_diag unavailable: read /proc/net/unix, "
@@ -460,9 +515,9 @@ static void print_json(const struct info *in)
 	skiff_json_string(stdout, in->fabric);
 	printf(",\"daemon\":");
 	if (in->qret == 0)
-		printf("{\"pid\":%u,\"cards\":%u,\"card_mem\":%llu}",
-		       in->ni.daemon_pid, in->ni.ncards,
-		       (unsigned long long)in->ni.card_mem);
+		printf("{\"pid\":%u,\"cards\":%u,\"card_mem\":%llu,"
+		       "\"self\":%u}", in->ni.daemon_pid, in->ni.ncards,
+		       (unsigned long long)in->ni.card_mem, in->ni.self_node);
 	else
 		printf("null");
 	if (in->qret != 0 && in->qret != -ENOENT) {
@@ -470,8 +525,22 @@ static void print_json(const struct info *in)
 		skiff_json_string(stdout, strerror(-in->qret));
 	}
 	printf(",\"nodes\":[");
-	for (uint32_t i = 0; i <= (in->qret == 0 ? in->ni.ncards : 0); i++)
-		printf("%s%u", i ? "," : "", i);
+	for (unsigned n = 0, k = 0; n <= SKIFF_MAX_NODE; n++)
+		if (node_online(in, n))
+			printf("%s%u", k++ ? "," : "", n);
+	printf("],\"hosts\":[");
+	for (int i = 0; i < in->nhosts; i++) {
+		static const char *const st[] = { "self", "up", "down" };
+		const struct skiff_host_info *h = &in->hosts[i];
+
+		printf("%s{\"name\":", i ? "," : "");
+		skiff_json_string(stdout, h->name);
+		printf(",\"address\":");
+		skiff_json_string(stdout, h->addr);
+		printf(",\"port\":%u,\"first\":%u,\"last\":%u,\"link\":\"%s\","
+		       "\"since_ms\":%llu}", h->port, h->first, h->last,
+		       st[h->state], (unsigned long long)h->since_ms);
+	}
 	printf("],\"peers_known\":%s,\"ports\":[",
 	       in->socks.have_peers ? "true" : "false");
 	for (size_t i = 0; i < in->nports; i++) {
@@ -545,6 +614,9 @@ int skiff_cmd_info(int argc, char **argv)
 		return SKIFF_EXIT_USAGE;
 
 	in.qret = skiff_query_nodes(in.fabric, &in.ni);
+	if (in.qret == 0 && (in.ni.flags & SKIFF_NODE_INFO_HOSTS))
+		in.nhosts = skiff_query_hosts(in.fabric, in.hosts,
+					      SKIFF_HOSTS_MAX);
 	ret = collect(&in);
 	if (ret < 0) {
 		skiff_err("info: cannot list sockets: %s", strerror(-ret));

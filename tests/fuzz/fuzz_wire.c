@@ -8,9 +8,11 @@
  * (docs/PROTOCOL.md); any violation abort()s so libFuzzer reports it.
  */
 #include "names.h"
+#include "nodeq.h"
 #include "wire.h"
 #include "wire_rma.h"
 
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,6 +43,20 @@ static void check_decode(const uint8_t *data, size_t size)
 	case SKIFF_MSG_NODE_INFO:
 		if (want != sizeof(struct skiff_node_info))
 			abort();
+		/* what libscif believes of a daemon: counts in range, its own
+		 * nodes online, flags known (nodeq.c) */
+		if (skiff_node_info_ok(&m.body.info)) {
+			const struct skiff_node_info *i = &m.body.info;
+
+			if (i->ncards > SKIFF_MAX_NODE ||
+			    i->self_node + i->ncards > SKIFF_MAX_NODE ||
+			    (i->flags & ~SKIFF_NODE_INFO_FLAGS) || i->reserved)
+				abort();
+			for (unsigned n = i->self_node;
+			     n <= i->self_node + i->ncards; n++)
+				if (!skiff_node_bit(i, n))
+					abort();
+		}
 		break;
 	case SKIFF_MSG_CARD_MEM_REQ:
 		if (want != sizeof(struct skiff_card_mem_req))
@@ -120,12 +136,59 @@ static void check_rma_decode(const uint8_t *data, size_t size)
 		abort();
 }
 
+/* A string field as HOST_INFO promises: @min..size-1 characters of the
+ * class, then NULs to the end. */
+static void check_field(const char *f, size_t size, size_t min, int name)
+{
+	size_t n = strnlen(f, size);
+
+	if (n < min || n >= size)
+		abort();
+	for (size_t i = 0; i < n; i++)
+		if (name ? !strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+				   "0123456789._-", f[i])
+			 : (f[i] < 0x21 || f[i] > 0x7e))
+			abort();
+	for (size_t i = n; i < size; i++)
+		if (f[i])
+			abort();
+}
+
+/* HOST_INFO (skiff_host_decode), which scif info prints. */
+static void check_host_decode(const uint8_t *data, size_t size)
+{
+	struct skiff_host_msg m;
+	const struct skiff_host_info *i = &m.body;
+
+	if (skiff_host_decode(data, size, &m) != 0)
+		return;
+	if (m.hdr.magic != SKIFF_WIRE_MAGIC || m.hdr.version != SKIFF_WIRE_VERSION ||
+	    m.hdr.type != SKIFF_MSG_HOST_INFO || m.hdr.reserved ||
+	    m.hdr.body_len != sizeof(m.body) || size < sizeof(m) ||
+	    memcmp(&m, data, sizeof(m)) != 0)
+		abort();
+	if (i->nhosts > SKIFF_HOSTS_MAX)
+		abort();
+	if (i->status == ENOENT) {
+		if (i->first || i->last || i->port || i->state || i->since_ms ||
+		    i->name[0] || i->addr[0])
+			abort();
+		return;
+	}
+	if (i->status != 0 || i->index >= i->nhosts || i->first > i->last ||
+	    i->last > 255 || i->port == 0 || i->state > SKIFF_HOST_DOWN)
+		abort();
+	check_field(i->name, sizeof(i->name), 1, 1);
+	check_field(i->addr, sizeof(i->addr), 1, 0);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	check_decode(data, size);
 	check_rma_decode(data, size);
+	check_host_decode(data, size);
 	check_port_name(data, size);
 	return 0;
 }

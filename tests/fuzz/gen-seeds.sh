@@ -11,8 +11,8 @@ u8() { printf "\\$(printf '%03o' "$1")"; } # octal escape: POSIX printf
 u16() { u8 $(($1 & 255)); u8 $(($1 >> 8 & 255)); }
 u32() { u16 $(($1 & 65535)); u16 $(($1 >> 16 & 65535)); }
 u64() { u32 $(($1 & 0xffffffff)); u32 $(($1 >> 32 & 0xffffffff)); }
-# header: magic "SKIF", version 2, type, body_len, reserved 0
-hdr() { printf 'SKIF'; u16 2; u16 "$1"; u32 "$2"; u32 0; }
+# header: magic "SKIF", version 3, type, body_len, reserved 0
+hdr() { printf 'SKIF'; u16 3; u16 "$1"; u32 "$2"; u32 0; }
 
 # CONN_REQ: 0:1088 -> 1:2000, ring 4096, region 4096 + 2 * 4096, cookie
 { hdr 1 24; u16 0; u16 1088; u16 1; u16 2000; u32 4096; u32 12288
@@ -23,14 +23,28 @@ hdr() { printf 'SKIF'; u16 2; u16 "$1"; u32 "$2"; u32 0; }
 # CREDIT with a little padding (real ones are padded to 20 KiB)
 { hdr 4 0; head -c 48 /dev/zero; } > "$out/credit_padded"
 { hdr 5 8; u32 0; u32 0; } > "$out/node_query"
-# NODE_INFO: 3 cards, daemon pid 1000, no device memory
-{ hdr 6 16; u32 3; u32 1000; u64 0; } > "$out/node_info"
+# NODE_INFO: 3 cards, daemon pid 1000, no device memory, self node 0, no
+# flags, nodes 0-3 online (map byte 0 = 0x0f, 31 zero bytes)
+{ hdr 6 56; u32 3; u32 1000; u64 0; u16 0; u16 0; u32 0; u8 15
+  head -c 31 /dev/zero; } > "$out/node_info"
+# NODE_INFO of a host of several (flag 1): self 4, 2 cards, nodes 0-1 and
+# 4-6 online (0x73)
+{ hdr 6 56; u32 2; u32 1000; u64 268435456; u16 4; u16 1; u32 0; u8 115
+  head -c 31 /dev/zero; } > "$out/node_info_hosts"
 # CARD_MEM_REQ: the memory of card node 1 (micmem board 0), no flags
 { hdr 7 8; u32 1; u32 0; } > "$out/card_mem_req"
 # CARD_MEM: node 1, status 0, 256 MiB (the memfd travels as SCM_RIGHTS)
 { hdr 8 16; u32 1; u32 0; u64 268435456; } > "$out/card_mem"
 # CARD_MEM refused: node 1, status EPERM (1), size 0
 { hdr 8 16; u32 1; u32 1; u64 0; } > "$out/card_mem_eperm"
+# HOST_QUERY: host 1, no flags
+{ hdr 9 8; u32 1; u32 0; } > "$out/host_query"
+# HOST_INFO: host 1 of 2, "b" at 10.0.0.2:7351, nodes 2-4, up for 1.5 s
+{ hdr 10 344; u32 0; u16 1; u16 2; u16 2; u16 4; u16 7351; u16 1
+  u64 1500; printf 'b'; head -c 63 /dev/zero; printf '10.0.0.2'
+  head -c 248 /dev/zero; } > "$out/host_info"
+# HOST_INFO refused: no such host (ENOENT = 2), 2 hosts
+{ hdr 10 344; u32 2; u16 5; u16 2; head -c 336 /dev/zero; } > "$out/host_info_enoent"
 # port names (the part after "skiff/<fabric>/")
 printf 'n0/p1088' > "$out/port_name"
 printf 'n255/p65535' > "$out/port_name_max"
@@ -40,3 +54,18 @@ printf 'n255/p65535' > "$out/port_name_max"
 { hdr 32 32; u64 0x100000; u64 8192; u64 0; u32 3; u32 0; } > "$out/rma_win_add"
 { hdr 33 16; u64 0x100000; u64 8192; } > "$out/rma_win_del"
 { hdr 34 16; u64 0x100000; u64 8192; } > "$out/rma_map_ref"
+
+# ---- daemon links (link_wire.h, docs/PROTOCOL.md section 9): corpus/link
+out="$(dirname "$0")/corpus/link"
+mkdir -p "$out"
+lhdr() { printf 'SKLK'; u16 1; u16 "$1"; u32 "$2"; u32 0; }
+name() { printf '%s' "$1"; head -c $((64 - ${#1})) /dev/zero; } # NUL padded
+cred='MUNGE:AwQFAAB0ZXN0Y3JlZGVudGlhbHRoYXRpc25vdHJlYWw=:'
+# HELLO default from a (index 0, nodes 0-1) to b, WANT_HELLO, boot id
+{ lhdr 1 1240; name default; name a; name b; u16 0; u16 0; u16 1; u16 1
+  u64 0x1122334455667788; u32 ${#cred}; u32 0; printf '%s' "$cred"
+  head -c $((1024 - ${#cred})) /dev/zero; } > "$out/hello"
+# HELLO_ACK, HEARTBEAT, BYE from host 1 (boot ids of sender and receiver)
+{ lhdr 2 24; u16 1; u16 0; u32 0; u64 0x99; u64 0x1122334455667788; } > "$out/hello_ack"
+{ lhdr 3 24; u16 1; u16 0; u32 0; u64 0x99; u64 0x1122334455667788; } > "$out/heartbeat"
+{ lhdr 4 24; u16 1; u16 0; u32 0; u64 0x99; u64 0x1122334455667788; } > "$out/bye"

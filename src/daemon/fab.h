@@ -1,0 +1,69 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * fab.h - scifd's libfabric endpoint: one reliable-datagram (FI_EP_RDM)
+ * endpoint bound to this host's address, an address vector holding the
+ * other hosts, a completion queue whose wait object scifd's poll() loop
+ * sleeps on. Small messages only (link records); no thread of ours.
+ */
+#ifndef SKIFF_FAB_H
+#define SKIFF_FAB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct skiff_fab;
+
+/* One peer: where its daemon listens (fabric file). */
+struct skiff_fab_peer {
+	const char *addr; /* IPv4/IPv6 literal or DNS name */
+	uint16_t port;
+};
+
+/*
+ * Open an endpoint bound to @addr:@port, with peers 0..@npeers-1 (a peer
+ * whose address does not resolve yet is retried by skiff_fab_send). The
+ * provider is FI_PROVIDER's, else "tcp;ofi_rxm". 0 or -errno, with one
+ * line saying what failed in @why.
+ */
+int skiff_fab_open(struct skiff_fab **out, const char *addr, uint16_t port,
+		   const struct skiff_fab_peer *peers, unsigned npeers,
+		   char *why, size_t whylen);
+void skiff_fab_close(struct skiff_fab *f);
+
+/* "tcp;ofi_rxm" or whatever was chosen, for messages. */
+const char *skiff_fab_provider(const struct skiff_fab *f);
+
+/* A descriptor to poll for POLLIN, or -1 (then poll with a short
+ * timeout). */
+int skiff_fab_wait_fd(struct skiff_fab *f);
+
+/* How long scifd may sleep on the wait fd: -1 as long as it likes (until
+ * it is readable), 0 not at all (completions to read), or a few ms
+ * (records wait for a connection: call skiff_fab_progress again then). */
+int skiff_fab_timeout(struct skiff_fab *f);
+
+/*
+ * Queue @len bytes (at most SKIFF_LINK_MSG_MAX) to @peer. Fire and
+ * forget: 0 if queued (records the provider cannot take yet, while it
+ * connects, are retried by skiff_fab_progress in order for 3 s), -EAGAIN
+ * if too much is already in flight to that peer (it is stuck or gone: the
+ * record is dropped), -EHOSTUNREACH if its address does not resolve, or
+ * another -errno.
+ */
+int skiff_fab_send(struct skiff_fab *f, unsigned peer, const void *buf,
+		   size_t len);
+
+/*
+ * Read completions: for each message received, call @fn with the bytes
+ * and the index of the peer it came from as the provider saw it (-1 when
+ * the provider cannot tell). Returns the number of messages delivered or
+ * a -errno.
+ */
+typedef void (*skiff_fab_rx_fn)(void *arg, int src_peer, const void *buf,
+				 size_t len);
+int skiff_fab_progress(struct skiff_fab *f, skiff_fab_rx_fn fn, void *arg);
+
+/* Records queued and not yet completed. */
+unsigned skiff_fab_pending(const struct skiff_fab *f);
+
+#endif

@@ -1,0 +1,170 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * link_replay - plays host HOST of a fabric file against the daemon of
+ * host TO, for tests/netns.sh: sends one genuine HELLO (a fresh MUNGE
+ * credential for this link), waits for the daemon's HELLO_ACK, then sends
+ * the very same record again, as an attacker who captured it would. The
+ * daemon must refuse the second one (munged: replayed credential); the test
+ * reads that in its log.
+ *
+ *   link_replay [--once] FABRIC_FILE HOST TO FABRIC MUNGE_SOCKET
+ *
+ * Exit 0 once the genuine HELLO was acknowledged and the copy sent, 1 if
+ * it was not acknowledged within 10 s, 2 on bad usage or set-up failure.
+ * With --once, send one genuine HELLO and keep the endpoint open for 20 s
+ * (the test stops us once it has read the daemon's log): run as another
+ * user, its credential carries that user's uid, which the daemon must
+ * refuse.
+ * Uses scifd's own pieces (fab.c, auth.c, link_wire.c).
+ */
+#define _GNU_SOURCE
+#include "auth.h"
+#include "fab.h"
+#include "fconf.h"
+#include "link_wire.h"
+
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+static struct skiff_fconf conf;
+static unsigned me, to;
+static uint64_t boot;
+static int acked;
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void on_rx(void *arg, int src, const void *buf, size_t len)
+{
+	struct skiff_link_msg m;
+
+	(void)arg;
+	(void)src;
+	if (skiff_link_decode(buf, len, &m) == 0 &&
+	    m.hdr.type == SKIFF_LINK_HELLO_ACK &&
+	    m.body.ctl.from_index == to && m.body.ctl.peer_boot == boot)
+		acked = 1;
+}
+
+/* Progress until @done or @ms pass; sleeps on the wait fd if it has one. */
+static void run_until(struct skiff_fab *f, int *done, int ms)
+{
+	int64_t end = now_ms() + ms;
+
+	while (!(done && *done) && now_ms() < end) {
+		struct pollfd p = { .fd = skiff_fab_wait_fd(f), .events = POLLIN };
+		int t;
+
+		skiff_fab_progress(f, on_rx, NULL);
+		if (!done && !skiff_fab_pending(f))
+			return;
+		t = skiff_fab_timeout(f);
+		poll(&p, p.fd >= 0 ? 1 : 0, t < 0 ? 50 : t);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	struct skiff_fab_peer peers[SKIFF_FHOSTS_MAX];
+	struct skiff_fab *f;
+	struct skiff_auth *a;
+	struct skiff_link_msg m;
+	struct skiff_link_hello *h = &m.body.hello;
+	const struct skiff_fhost *hm, *ht;
+	char why[512];
+	size_t len;
+	int once = argc > 1 && strcmp(argv[1], "--once") == 0;
+
+	argv += once;
+	argc -= once;
+	if (argc != 6) {
+		fprintf(stderr, "usage: link_replay [--once] FABRIC_FILE HOST TO "
+			"FABRIC MUNGE_SOCKET\n");
+		return 2;
+	}
+	if (skiff_fconf_load(argv[1], &conf, why, sizeof(why)) < 0) {
+		fprintf(stderr, "link_replay: %s\n", why);
+		return 2;
+	}
+	hm = skiff_fconf_find(&conf, argv[2]);
+	ht = skiff_fconf_find(&conf, argv[3]);
+	if (!hm || !ht || hm == ht) {
+		fprintf(stderr, "link_replay: hosts not in the file\n");
+		return 2;
+	}
+	me = (unsigned)(hm - conf.host);
+	to = (unsigned)(ht - conf.host);
+	for (unsigned i = 0; i < conf.nhosts; i++) {
+		peers[i].addr = conf.host[i].addr;
+		peers[i].port = conf.host[i].port;
+	}
+	if (skiff_fab_open(&f, hm->addr, hm->port, peers, conf.nhosts, why,
+			   sizeof(why)) < 0) {
+		fprintf(stderr, "link_replay: %s\n", why);
+		return 2;
+	}
+	if (skiff_auth_open(&a, argv[5]) < 0 ||
+	    getrandom(&boot, sizeof(boot), 0) != sizeof(boot)) {
+		fprintf(stderr, "link_replay: set-up failed\n");
+		return 2;
+	}
+	boot |= 1;
+	len = skiff_link_init(&m, SKIFF_LINK_HELLO);
+	snprintf(h->fabric, sizeof(h->fabric), "%s", argv[4]);
+	snprintf(h->from, sizeof(h->from), "%s", hm->name);
+	snprintf(h->to, sizeof(h->to), "%s", ht->name);
+	h->from_index = (uint16_t)me;
+	h->first = hm->first;
+	h->last = hm->last;
+	h->flags = 0;
+	h->boot = boot;
+	if (once) {
+		int never = 0;
+
+		if (skiff_auth_encode(a, argv[4], hm->name, ht->name, boot,
+				      h->cred, sizeof(h->cred), &h->cred_len,
+				      why, sizeof(why)) < 0) {
+			fprintf(stderr, "link_replay: %s\n", why);
+			return 2;
+		}
+		skiff_fab_send(f, to, &m, len);
+		run_until(f, &never, 20000);
+		skiff_fab_close(f);
+		skiff_auth_close(a);
+		return 0;
+	}
+	/* the genuine record, a fresh credential each try (a re-sent one
+	 * would itself be a replay): the daemon must take it, else the
+	 * replay proves nothing */
+	for (int tries = 0; tries < 10 && !acked; tries++) {
+		if (skiff_auth_encode(a, argv[4], hm->name, ht->name, boot,
+				      h->cred, sizeof(h->cred), &h->cred_len,
+				      why, sizeof(why)) < 0) {
+			fprintf(stderr, "link_replay: %s\n", why);
+			return 2;
+		}
+		skiff_fab_send(f, to, &m, len);
+		run_until(f, &acked, 1000);
+	}
+	if (!acked) {
+		fprintf(stderr, "link_replay: the genuine HELLO was not "
+			"acknowledged\n");
+		return 1;
+	}
+	printf("link_replay: genuine HELLO acknowledged, sending it again\n");
+	acked = 0;
+	skiff_fab_send(f, to, &m, len);
+	run_until(f, NULL, 2000);
+	skiff_fab_close(f);
+	skiff_auth_close(a);
+	return 0;
+}
