@@ -60,7 +60,7 @@
  *   map-leak    likewise for memfd mappings (/proc/self/maps lines of
  *               "/memfd:" files: the peer's windows, regions)
  *
- * Usage: campaign_hostile [--trials N] [--seed S] [--attack-ms MS]
+ * Usage: campaign_hostile [--trials N] [--seed S] [--first T] [--attack-ms MS]
  *                         [--known=CLASS,...] [--verbose]
  * Prints a table (trials per attack, trials showing each class) and exits
  * non-zero if a class not named in --known was seen; --known is for the
@@ -1207,7 +1207,7 @@ static void trial(int t, uint64_t seed, int attack_ms, struct tally *tally)
 
 int main(int argc, char **argv)
 {
-	int trials = 8, attack_ms = 1500, bad = 0;
+	int trials = 8, attack_ms = 1500, bad = 0, first = 0;
 	uint64_t seed = 1;
 	struct tally tl[NATTACK];
 
@@ -1218,13 +1218,16 @@ int main(int argc, char **argv)
 			seed = strtoull(argv[++i], NULL, 0);
 		else if (!strcmp(argv[i], "--attack-ms") && i + 1 < argc)
 			attack_ms = atoi(argv[++i]);
+		else if (!strcmp(argv[i], "--first") && i + 1 < argc)
+			first = atoi(argv[++i]); /* replay trials from this one */
 		else if (!strncmp(argv[i], "--known=", 8))
 			parse_known(argv[i] + 8);
 		else if (!strcmp(argv[i], "--verbose"))
 			verbose = 1;
 		else {
 			fprintf(stderr, "usage: campaign_hostile [--trials N] [--seed S] "
-				"[--attack-ms MS] [--known=CLASS,...] [--verbose]\n");
+				"[--first T] [--attack-ms MS] [--known=CLASS,...] "
+				"[--verbose]\n");
 			return 2;
 		}
 	}
@@ -1233,7 +1236,7 @@ int main(int argc, char **argv)
 	       NULL);
 	signal(SIGPIPE, SIG_IGN); /* the attacker writes to closed sockets */
 	memset(tl, 0, sizeof(tl));
-	for (int t = 0; t < trials; t++)
+	for (int t = first; t < first + trials; t++)
 		trial(t, seed, attack_ms, &tl[t % NATTACK]);
 
 	printf("campaign_hostile: %d trials, seed %llu, %d ms attacks\n", trials,
