@@ -8,6 +8,9 @@
 #   two      two hosts see each other's nodes (scif_get_nodeIDs, scif info)
 #   kill     a daemon killed (SIGKILL): the other host drops its nodes within
 #            5 s; restarted, they come back, nothing else restarted
+#   bye      a daemon stopped (SIGTERM) says goodbye: the other host drops
+#            its nodes at once; restarted at once after a SIGKILL, its new
+#            boot id makes the other host re-authenticate it
 #   linkcut  the same with the link cut (ip link set down) and restored
 #   badkey   a host whose munged has another key is refused: its nodes never
 #            appear and the log says why
@@ -33,8 +36,8 @@ say() { printf '[%s] %s\n' "$NAME" "$*"; }
 skip() { printf 'SKIP %s: %s\n' "$NAME" "$*"; exit 77; }
 
 case $CASE in
-two | kill | linkcut | badkey | replay | uid | three) ;;
-*) echo "usage: netns.sh two|kill|linkcut|badkey|replay|uid|three" >&2; exit 2 ;;
+two | kill | bye | linkcut | badkey | replay | uid | three) ;;
+*) echo "usage: netns.sh two|kill|bye|linkcut|badkey|replay|uid|three" >&2; exit 2 ;;
 esac
 [[ $(id -u) == 0 ]] || skip "not root: network namespaces need root (CI runs this as root)"
 for c in ip munged mungekey; do
@@ -245,6 +248,36 @@ kill)
 	expect_nodes 0 0 0,1,2,3,4 15000
 	expect_nodes 1 2 0,1,2,3,4 15000
 	log_has 0 "host 'b' down: no record for 3 s" || fail "a's log does not say why b went down"
+	;;
+bye)
+	add_host a 0-1
+	add_host b 2-4
+	for i in 0 1; do start_munged $i; done
+	for i in 0 1; do start_scifd $i; done
+	expect_nodes 0 0 0,1,2,3,4 10000
+	kill -TERM "${SCIFD_PID[1]}"
+	t0=$(now_ms)
+	# well before the 3 s of silence that would take it down otherwise
+	expect_nodes 0 0 0,1 2000
+	say "a dropped b's nodes $(($(now_ms) - t0)) ms after SIGTERM"
+	wait "${SCIFD_PID[1]}" || fail "scifd of b did not exit 0 on SIGTERM"
+	SCIFD_PID[1]=
+	log_has 0 "host 'b' down: it said goodbye" || fail "a's log does not say b said goodbye"
+	start_scifd 1
+	expect_nodes 0 0 0,1,2,3,4 15000
+	# SIGKILL and an immediate restart: a hears the new daemon before it
+	# misses the old one (unless the machine is slow enough to take 3 s)
+	kill_scifd 1
+	start_scifd 1
+	expect_nodes 0 0 0,1,2,3,4 15000
+	expect_nodes 1 2 0,1,2,3,4 15000
+	if log_has 0 "host 'b' down: restarted (new boot id)"; then
+		say "a re-authenticated b after its restart (new boot id)"
+	else
+		log_has 0 "host 'b' down: no record for 3 s" ||
+			fail "a's log does not say b went down"
+		say "the restart took over 3 s: a timed b out first"
+	fi
 	;;
 linkcut)
 	add_host a 0-1
