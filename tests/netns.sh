@@ -6,6 +6,7 @@
 # bridge in a "switch" namespace, with private addresses (10.77.0.0/24).
 #
 #   two      two hosts see each other's nodes (scif_get_nodeIDs, scif info)
+#   ipv6     the same over IPv6, on another port than the default
 #   kill     a daemon killed (SIGKILL): the other host drops its nodes within
 #            5 s; restarted, they come back, nothing else restarted
 #   bye      a daemon stopped (SIGTERM) says goodbye: the other host drops
@@ -36,8 +37,8 @@ say() { printf '[%s] %s\n' "$NAME" "$*"; }
 skip() { printf 'SKIP %s: %s\n' "$NAME" "$*"; exit 77; }
 
 case $CASE in
-two | kill | bye | linkcut | badkey | replay | uid | three) ;;
-*) echo "usage: netns.sh two|kill|bye|linkcut|badkey|replay|uid|three" >&2; exit 2 ;;
+two | ipv6 | kill | bye | linkcut | badkey | replay | uid | three) ;;
+*) echo "usage: netns.sh two|ipv6|kill|bye|linkcut|badkey|replay|uid|three" >&2; exit 2 ;;
 esac
 [[ $(id -u) == 0 ]] || skip "not root: network namespaces need root (CI runs this as root)"
 for c in ip munged mungekey; do
@@ -57,6 +58,7 @@ NSES=()        # namespaces created
 SCIFD_PID=()   # by host index
 NHOSTS=0
 HNAME=() HADDR=() HNODES=() HKEY=()
+V6=0           # addresses: 10.77.0.N/24, or fd77::N/64 on port 7400
 status=1
 
 cleanup() {
@@ -118,7 +120,11 @@ add_host() {
 	local i=$NHOSTS n
 	n=$(ns "$i")
 	HNAME[i]=$1
-	HADDR[i]="10.77.0.$((i + 1))"
+	if ((V6)); then
+		HADDR[i]="fd77::$((i + 1))"
+	else
+		HADDR[i]="10.77.0.$((i + 1))"
+	fi
 	HNODES[i]=$2
 	HKEY[i]=${3:-$T/munge.key}
 	ip netns add "$n"
@@ -126,9 +132,15 @@ add_host() {
 	ip link add "${P}h$i" netns "$n" type veth peer name "${P}s$i" netns "$SW"
 	ip -n "$SW" link set "${P}s$i" master br0 up
 	ip -n "$n" link set lo up
-	ip -n "$n" addr add "${HADDR[i]}/24" dev "${P}h$i"
+	if ((V6)); then
+		# nodad: usable at once, no duplicate detection to wait for
+		ip -n "$n" addr add "${HADDR[i]}/64" dev "${P}h$i" nodad
+		echo "host ${HNAME[i]} [${HADDR[i]}]:7400 nodes ${HNODES[i]}" >>"$T/fabric"
+	else
+		ip -n "$n" addr add "${HADDR[i]}/24" dev "${P}h$i"
+		echo "host ${HNAME[i]} ${HADDR[i]} nodes ${HNODES[i]}" >>"$T/fabric"
+	fi
 	ip -n "$n" link set "${P}h$i" up
-	echo "host ${HNAME[i]} ${HADDR[i]} nodes ${HNODES[i]}" >>"$T/fabric"
 	NHOSTS=$((i + 1))
 }
 
@@ -231,6 +243,19 @@ two)
 		fail "scif info on b: $(cat "$T/info-b.txt")"
 	say "scif info on b: $(grep -E '^ +a ' "$T/info-b.txt")"
 	log_has 0 "host 'b' up (nodes 2-4)" || fail "a's log does not say b is up"
+	;;
+ipv6)
+	V6=1
+	add_host a 0-1
+	add_host b 2-4
+	for i in 0 1; do start_munged $i; done
+	for i in 0 1; do start_scifd $i; done
+	expect_nodes 0 0 0,1,2,3,4 10000
+	expect_nodes 1 2 0,1,2,3,4 10000
+	json=$(info_of 0 --json)
+	[[ $json == *'"name":"b","address":"fd77::2","port":7400,"first":2,"last":4,"link":"up"'* ]] ||
+		fail "scif info --json on a: $json"
+	say "scif info on a: $(info_of 0 | grep -E '^ +b ')"
 	;;
 kill)
 	add_host a 0-1
