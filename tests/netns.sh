@@ -16,6 +16,9 @@
 #   badkey   a host whose munged has another key is refused: its nodes never
 #            appear and the log says why
 #   replay   a replayed HELLO (tests/link_replay) is refused
+#   hostile  a host floods another's daemon with garbage, forged HELLOs and
+#            records claiming to be a third host: the daemon survives,
+#            keeps its link to that host and logs a bounded number of lines
 #   uid      a HELLO whose credential is another user's (not root, not the
 #            daemon's) is refused
 #   three    three hosts with cards on each: every host lists all nodes
@@ -37,8 +40,8 @@ say() { printf '[%s] %s\n' "$NAME" "$*"; }
 skip() { printf 'SKIP %s: %s\n' "$NAME" "$*"; exit 77; }
 
 case $CASE in
-two | ipv6 | kill | bye | linkcut | badkey | replay | uid | three) ;;
-*) echo "usage: netns.sh two|ipv6|kill|bye|linkcut|badkey|replay|uid|three" >&2; exit 2 ;;
+two | ipv6 | kill | bye | linkcut | badkey | replay | hostile | uid | three) ;;
+*) echo "usage: netns.sh two|ipv6|kill|bye|linkcut|badkey|replay|hostile|uid|three" >&2; exit 2 ;;
 esac
 [[ $(id -u) == 0 ]] || skip "not root: network namespaces need root (CI runs this as root)"
 for c in ip munged mungekey; do
@@ -353,6 +356,29 @@ replay)
 	say "a: $(grep "refused host 'r'" "$T/scifd0.log" | head -n 1)"
 	! log_has 0 "host 'r' up" || fail "a linked to the replaying host"
 	sees 0 0,1 || fail "a lists r's node: $(nodes_of 0)"
+	;;
+hostile)
+	[[ -x ${SKIFF_REPLAY:-} ]] || { echo "$NAME: SKIFF_REPLAY is not set" >&2; exit 2; }
+	add_host a 0-1
+	add_host b 2-4
+	add_host r 5 # played by link_replay --flood
+	for i in 0 1 2; do start_munged $i; done
+	for i in 0 1; do start_scifd $i; done
+	expect_nodes 0 0 0,1,2,3,4 10000
+	t0=$(now_ms)
+	ip netns exec "$(ns 2)" "$SKIFF_REPLAY" --flood 5000 "$T/fabric" r a \
+		"$FAB" "$T/munged2.sock" >"$T/replay.log" 2>&1 ||
+		fail "link_replay: $(cat "$T/replay.log")"
+	secs=$((($(now_ms) - t0) / 1000 + 1))
+	say "$(cat "$T/replay.log") in about $secs s"
+	kill -0 "${SCIFD_PID[0]}" || fail "a's scifd died"
+	expect_nodes 0 0 0,1,2,3,4 1000
+	expect_nodes 1 2 0,1,2,3,4 1000
+	! log_has 0 "host 'b' down" || fail "the flood took b down on a: $(grep "host 'b' down" "$T/scifd0.log")"
+	lines=$(grep -c "refused host 'r'" "$T/scifd0.log" || true)
+	say "a logged $lines refusal(s) of r"
+	((lines >= 1)) || fail "a did not log the forged credentials"
+	((lines <= secs + 1)) || fail "a logged $lines refusals in $secs s"
 	;;
 uid)
 	[[ -x ${SKIFF_REPLAY:-} ]] || { echo "$NAME: SKIFF_REPLAY is not set" >&2; exit 2; }
