@@ -3,16 +3,17 @@
 #
 # netns.sh CASE - real hosts of one fabric (issue 10): each host is a network
 # namespace with its own munged and its own scifd --config, all joined by a
-# bridge in a "switch" namespace, with private addresses (10.77.0.0/24).
+# bridge in a "switch" namespace, with private addresses (10.77.0.0/24, or
+# fd77::/64 for ipv6).
 #
 #   two      two hosts see each other's nodes (scif_get_nodeIDs, scif info)
 #   ipv6     the same over IPv6, on another port than the default
 #   kill     a daemon killed (SIGKILL): the other host drops its nodes within
 #            5 s; restarted, they come back, nothing else restarted
+#   linkcut  the same with the link cut (ip link set down) and restored
 #   bye      a daemon stopped (SIGTERM) says goodbye: the other host drops
 #            its nodes at once; restarted at once after a SIGKILL, its new
 #            boot id makes the other host re-authenticate it
-#   linkcut  the same with the link cut (ip link set down) and restored
 #   badkey   a host whose munged has another key is refused: its nodes never
 #            appear and the log says why
 #   replay   a replayed HELLO (tests/link_replay) is refused
