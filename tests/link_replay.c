@@ -15,6 +15,14 @@
  * (the test stops us once it has read the daemon's log): run as another
  * user, its credential carries that user's uid, which the daemon must
  * refuse.
+ *
+ * With --flood N, send N hostile records instead, as fast as the endpoint
+ * takes them: random bytes, HELLOs with random bodies, well-formed HELLOs
+ * of this host with forged credentials, and HELLOs, HEARTBEATs, BYEs and
+ * HELLO_ACKs claiming to come from a third host of the file (the first
+ * that is neither HOST nor TO). Exit 0 once all are sent. The daemon must
+ * survive, keep its links to the real hosts, and log a bounded number of
+ * lines.
  * Uses scifd's own pieces (fab.c, auth.c, link_wire.c).
  */
 #define _GNU_SOURCE
@@ -23,6 +31,7 @@
 #include "fconf.h"
 #include "link_wire.h"
 
+#include <errno.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,6 +81,118 @@ static void run_until(struct skiff_fab *f, int *done, int ms)
 	}
 }
 
+static uint64_t rnd_state = 0x9e3779b97f4a7c15ull;
+
+static uint64_t rnd(void)
+{
+	/* xorshift64: reproducible, no need for quality */
+	rnd_state ^= rnd_state << 13;
+	rnd_state ^= rnd_state >> 7;
+	rnd_state ^= rnd_state << 17;
+	return rnd_state;
+}
+
+/* Send, waiting while the endpoint has too much in flight. */
+static void send_paced(struct skiff_fab *f, unsigned to, const void *buf,
+		       size_t len)
+{
+	int64_t end = now_ms() + 2000;
+
+	while (skiff_fab_send(f, to, buf, len) == -EAGAIN && now_ms() < end) {
+		skiff_fab_progress(f, on_rx, NULL);
+		poll(NULL, 0, 1);
+	}
+}
+
+/* A HELLO that decodes, with a credential munged cannot decode. */
+static size_t forged_hello(struct skiff_link_msg *m, const char *fabric,
+			   const struct skiff_fhost *from, unsigned from_index,
+			   const struct skiff_fhost *to)
+{
+	static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnop"
+				  "qrstuvwxyz0123456789+/";
+	struct skiff_link_hello *h = &m->body.hello;
+	size_t len = skiff_link_init(m, SKIFF_LINK_HELLO);
+	unsigned n = 40 + (unsigned)(rnd() % 200);
+
+	snprintf(h->fabric, sizeof(h->fabric), "%s", fabric);
+	snprintf(h->from, sizeof(h->from), "%s", from->name);
+	snprintf(h->to, sizeof(h->to), "%s", to->name);
+	h->from_index = (uint16_t)from_index;
+	h->first = from->first;
+	h->last = from->last;
+	h->flags = SKIFF_LINK_WANT_HELLO;
+	h->boot = rnd() | 1;
+	memcpy(h->cred, "MUNGE:", 6);
+	for (unsigned i = 6; i < n; i++)
+		h->cred[i] = b64[rnd() % 64];
+	h->cred[n] = ':';
+	h->cred_len = n + 1;
+	return len;
+}
+
+static int flood(struct skiff_fab *f, unsigned n, const char *fabric,
+		 unsigned me, unsigned to)
+{
+	unsigned spoof = conf.nhosts;
+	struct skiff_link_msg m;
+	unsigned char raw[SKIFF_LINK_MSG_MAX + 32];
+
+	for (unsigned i = 0; i < conf.nhosts; i++)
+		if (i != me && i != to) {
+			spoof = i;
+			break;
+		}
+	for (unsigned k = 0; k < n; k++) {
+		size_t len;
+
+		switch (k % 5) {
+		case 0: /* noise */
+			len = 1 + rnd() % sizeof(raw);
+			for (size_t i = 0; i < len; i++)
+				raw[i] = (unsigned char)rnd();
+			send_paced(f, to, raw, len);
+			break;
+		case 1: /* a HELLO header, a random body */
+			len = skiff_link_init(&m, SKIFF_LINK_HELLO);
+			for (size_t i = 0; i < sizeof(m.body.hello); i++)
+				((unsigned char *)&m.body)[i] = (unsigned char)rnd();
+			send_paced(f, to, &m, len);
+			break;
+		case 2: /* this host, a forged credential */
+			len = forged_hello(&m, fabric, &conf.host[me], me,
+					   &conf.host[to]);
+			send_paced(f, to, &m, len);
+			break;
+		case 3: /* another host's name, from here */
+			if (spoof == conf.nhosts)
+				break;
+			len = forged_hello(&m, fabric, &conf.host[spoof], spoof,
+					   &conf.host[to]);
+			send_paced(f, to, &m, len);
+			break;
+		default: { /* its heartbeats, goodbyes, acks */
+			static const uint16_t t[] = { SKIFF_LINK_HEARTBEAT,
+						      SKIFF_LINK_BYE,
+						      SKIFF_LINK_HELLO_ACK };
+
+			if (spoof == conf.nhosts)
+				break;
+			len = skiff_link_init(&m, t[(k / 5) % 3]);
+			m.body.ctl.from_index = (uint16_t)spoof;
+			m.body.ctl.boot = rnd() | 1;
+			m.body.ctl.peer_boot = rnd();
+			send_paced(f, to, &m, len);
+			break;
+		}
+		}
+		skiff_fab_progress(f, on_rx, NULL);
+	}
+	run_until(f, NULL, 5000);
+	printf("link_replay: %u hostile records sent\n", n);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct skiff_fab_peer peers[SKIFF_FHOSTS_MAX];
@@ -83,12 +204,18 @@ int main(int argc, char **argv)
 	char why[512];
 	size_t len;
 	int once = argc > 1 && strcmp(argv[1], "--once") == 0;
+	unsigned nflood = 0;
 
 	argv += once;
 	argc -= once;
+	if (argc > 2 && strcmp(argv[1], "--flood") == 0) {
+		nflood = (unsigned)strtoul(argv[2], NULL, 10);
+		argv += 2;
+		argc -= 2;
+	}
 	if (argc != 6) {
-		fprintf(stderr, "usage: link_replay [--once] FABRIC_FILE HOST TO "
-			"FABRIC MUNGE_SOCKET\n");
+		fprintf(stderr, "usage: link_replay [--once | --flood N] "
+			"FABRIC_FILE HOST TO FABRIC MUNGE_SOCKET\n");
 		return 2;
 	}
 	if (skiff_fconf_load(argv[1], &conf, why, sizeof(why)) < 0) {
@@ -118,6 +245,8 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	boot |= 1;
+	if (nflood)
+		return flood(f, nflood, argv[4], me, to);
 	len = skiff_link_init(&m, SKIFF_LINK_HELLO);
 	snprintf(h->fabric, sizeof(h->fabric), "%s", argv[4]);
 	snprintf(h->from, sizeof(h->from), "%s", hm->name);

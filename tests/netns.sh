@@ -3,15 +3,23 @@
 #
 # netns.sh CASE - real hosts of one fabric (issue 10): each host is a network
 # namespace with its own munged and its own scifd --config, all joined by a
-# bridge in a "switch" namespace, with private addresses (10.77.0.0/24).
+# bridge in a "switch" namespace, with private addresses (10.77.0.0/24, or
+# fd77::/64 for ipv6).
 #
 #   two      two hosts see each other's nodes (scif_get_nodeIDs, scif info)
+#   ipv6     the same over IPv6, on another port than the default
 #   kill     a daemon killed (SIGKILL): the other host drops its nodes within
 #            5 s; restarted, they come back, nothing else restarted
 #   linkcut  the same with the link cut (ip link set down) and restored
+#   bye      a daemon stopped (SIGTERM) says goodbye: the other host drops
+#            its nodes at once; restarted at once after a SIGKILL, its new
+#            boot id makes the other host re-authenticate it
 #   badkey   a host whose munged has another key is refused: its nodes never
 #            appear and the log says why
 #   replay   a replayed HELLO (tests/link_replay) is refused
+#   hostile  a host floods another's daemon with garbage, forged HELLOs and
+#            records claiming to be a third host: the daemon survives,
+#            keeps its link to that host and logs a bounded number of lines
 #   uid      a HELLO whose credential is another user's (not root, not the
 #            daemon's) is refused
 #   three    three hosts with cards on each: every host lists all nodes
@@ -33,8 +41,8 @@ say() { printf '[%s] %s\n' "$NAME" "$*"; }
 skip() { printf 'SKIP %s: %s\n' "$NAME" "$*"; exit 77; }
 
 case $CASE in
-two | kill | linkcut | badkey | replay | uid | three) ;;
-*) echo "usage: netns.sh two|kill|linkcut|badkey|replay|uid|three" >&2; exit 2 ;;
+two | ipv6 | kill | bye | linkcut | badkey | replay | hostile | uid | three) ;;
+*) echo "usage: netns.sh two|ipv6|kill|bye|linkcut|badkey|replay|hostile|uid|three" >&2; exit 2 ;;
 esac
 [[ $(id -u) == 0 ]] || skip "not root: network namespaces need root (CI runs this as root)"
 for c in ip munged mungekey; do
@@ -54,6 +62,7 @@ NSES=()        # namespaces created
 SCIFD_PID=()   # by host index
 NHOSTS=0
 HNAME=() HADDR=() HNODES=() HKEY=()
+V6=0           # addresses: 10.77.0.N/24, or fd77::N/64 on port 7400
 status=1
 
 cleanup() {
@@ -115,7 +124,11 @@ add_host() {
 	local i=$NHOSTS n
 	n=$(ns "$i")
 	HNAME[i]=$1
-	HADDR[i]="10.77.0.$((i + 1))"
+	if ((V6)); then
+		HADDR[i]="fd77::$((i + 1))"
+	else
+		HADDR[i]="10.77.0.$((i + 1))"
+	fi
 	HNODES[i]=$2
 	HKEY[i]=${3:-$T/munge.key}
 	ip netns add "$n"
@@ -123,9 +136,15 @@ add_host() {
 	ip link add "${P}h$i" netns "$n" type veth peer name "${P}s$i" netns "$SW"
 	ip -n "$SW" link set "${P}s$i" master br0 up
 	ip -n "$n" link set lo up
-	ip -n "$n" addr add "${HADDR[i]}/24" dev "${P}h$i"
+	if ((V6)); then
+		# nodad: usable at once, no duplicate detection to wait for
+		ip -n "$n" addr add "${HADDR[i]}/64" dev "${P}h$i" nodad
+		echo "host ${HNAME[i]} [${HADDR[i]}]:7400 nodes ${HNODES[i]}" >>"$T/fabric"
+	else
+		ip -n "$n" addr add "${HADDR[i]}/24" dev "${P}h$i"
+		echo "host ${HNAME[i]} ${HADDR[i]} nodes ${HNODES[i]}" >>"$T/fabric"
+	fi
 	ip -n "$n" link set "${P}h$i" up
-	echo "host ${HNAME[i]} ${HADDR[i]} nodes ${HNODES[i]}" >>"$T/fabric"
 	NHOSTS=$((i + 1))
 }
 
@@ -174,12 +193,17 @@ nodes_of() {
 # sees I NODES: host i lists exactly NODES ("0,1,2").
 sees() { [[ $(nodes_of "$1") == *"nodes=$2" ]]; }
 
-# expect_nodes I SELF NODES MS: host i sees NODES, with SELF its default node.
+# expect_nodes I SELF NODES MS: host i comes to list NODES, with SELF its
+# default node, within MS (one query decides: nodes may come and go
+# between two).
 expect_nodes() {
-	wait_for "$4" "host ${HNAME[$1]} lists nodes $3" sees "$1" "$3"
-	local got
-	got=$(nodes_of "$1")
-	[[ $got == "self=$2 nodes=$3" ]] || fail "host ${HNAME[$1]}: '$got', want 'self=$2 nodes=$3'"
+	local end got
+	end=$(($(now_ms) + $4))
+	while got=$(nodes_of "$1"); [[ $got != "self=$2 nodes=$3" ]]; do
+		(($(now_ms) < end)) ||
+			fail "host ${HNAME[$1]} lists '$got', not 'self=$2 nodes=$3', after $4 ms"
+		sleep 0.1
+	done
 	say "host ${HNAME[$1]}: $got"
 }
 
@@ -229,6 +253,19 @@ two)
 	say "scif info on b: $(grep -E '^ +a ' "$T/info-b.txt")"
 	log_has 0 "host 'b' up (nodes 2-4)" || fail "a's log does not say b is up"
 	;;
+ipv6)
+	V6=1
+	add_host a 0-1
+	add_host b 2-4
+	for i in 0 1; do start_munged $i; done
+	for i in 0 1; do start_scifd $i; done
+	expect_nodes 0 0 0,1,2,3,4 10000
+	expect_nodes 1 2 0,1,2,3,4 10000
+	json=$(info_of 0 --json)
+	[[ $json == *'"name":"b","address":"fd77::2","port":7400,"first":2,"last":4,"link":"up"'* ]] ||
+		fail "scif info --json on a: $json"
+	say "scif info on a: $(info_of 0 | grep -E '^ +b ')"
+	;;
 kill)
 	add_host a 0-1
 	add_host b 2-4
@@ -245,6 +282,39 @@ kill)
 	expect_nodes 0 0 0,1,2,3,4 15000
 	expect_nodes 1 2 0,1,2,3,4 15000
 	log_has 0 "host 'b' down: no record for 3 s" || fail "a's log does not say why b went down"
+	;;
+bye)
+	add_host a 0-1
+	add_host b 2-4
+	for i in 0 1; do start_munged $i; done
+	for i in 0 1; do start_scifd $i; done
+	expect_nodes 0 0 0,1,2,3,4 10000
+	kill -TERM "${SCIFD_PID[1]}"
+	t0=$(now_ms)
+	# well before the 3 s of silence that would take it down otherwise
+	expect_nodes 0 0 0,1 2000
+	say "a dropped b's nodes $(($(now_ms) - t0)) ms after SIGTERM"
+	wait "${SCIFD_PID[1]}" || fail "scifd of b did not exit 0 on SIGTERM"
+	SCIFD_PID[1]=
+	log_has 0 "host 'b' down: it said goodbye" || fail "a's log does not say b said goodbye"
+	start_scifd 1
+	expect_nodes 0 0 0,1,2,3,4 15000
+	# SIGKILL and an immediate restart: a hears the new daemon before it
+	# misses the old one (unless the machine is slow enough to take 3 s);
+	# either way b goes down on a once more, then comes back
+	kill_scifd 1
+	start_scifd 1
+	downs() { (($(grep -c "host 'b' down" "$T/scifd0.log") >= 2)); }
+	wait_for 15000 "a takes the old b down" downs
+	expect_nodes 0 0 0,1,2,3,4 15000
+	expect_nodes 1 2 0,1,2,3,4 15000
+	if log_has 0 "host 'b' down: restarted (new boot id)"; then
+		say "a re-authenticated b after its restart (new boot id)"
+	else
+		log_has 0 "host 'b' down: no record for 3 s" ||
+			fail "a's log does not say b went down"
+		say "the restart took over 3 s: a timed b out first"
+	fi
 	;;
 linkcut)
 	add_host a 0-1
@@ -295,6 +365,29 @@ replay)
 	say "a: $(grep "refused host 'r'" "$T/scifd0.log" | head -n 1)"
 	! log_has 0 "host 'r' up" || fail "a linked to the replaying host"
 	sees 0 0,1 || fail "a lists r's node: $(nodes_of 0)"
+	;;
+hostile)
+	[[ -x ${SKIFF_REPLAY:-} ]] || { echo "$NAME: SKIFF_REPLAY is not set" >&2; exit 2; }
+	add_host a 0-1
+	add_host b 2-4
+	add_host r 5 # played by link_replay --flood
+	for i in 0 1 2; do start_munged $i; done
+	for i in 0 1; do start_scifd $i; done
+	expect_nodes 0 0 0,1,2,3,4 10000
+	t0=$(now_ms)
+	ip netns exec "$(ns 2)" "$SKIFF_REPLAY" --flood 5000 "$T/fabric" r a \
+		"$FAB" "$T/munged2.sock" >"$T/replay.log" 2>&1 ||
+		fail "link_replay: $(cat "$T/replay.log")"
+	secs=$((($(now_ms) - t0) / 1000 + 1))
+	say "$(cat "$T/replay.log") in about $secs s"
+	kill -0 "${SCIFD_PID[0]}" || fail "a's scifd died"
+	expect_nodes 0 0 0,1,2,3,4 1000
+	expect_nodes 1 2 0,1,2,3,4 1000
+	! log_has 0 "host 'b' down" || fail "the flood took b down on a: $(grep "host 'b' down" "$T/scifd0.log")"
+	lines=$(grep -c "refused host 'r'" "$T/scifd0.log" || true)
+	say "a logged $lines refusal(s) of r"
+	((lines >= 1)) || fail "a did not log the forged credentials"
+	((lines <= secs + 1)) || fail "a logged $lines refusals in $secs s"
 	;;
 uid)
 	[[ -x ${SKIFF_REPLAY:-} ]] || { echo "$NAME: SKIFF_REPLAY is not set" >&2; exit 2; }

@@ -20,8 +20,10 @@
  * 1..SKIFF_FABRIC_MAX characters of [A-Za-z0-9._-]. */
 int skiff_fabric(char out[SKIFF_FABRIC_MAX + 1]);
 
-/* This process's node from SCIF_NODE (default 0); -EINVAL if not a
- * number, -ENODEV above SKIFF_MAX_NODE (each with a warning). */
+/* This process's node from SCIF_NODE (0 when unset: libscif then asks
+ * the daemon for this host's own node, skiff_default_node in nodeq.h);
+ * -EINVAL if not a number, -ENODEV above SKIFF_MAX_NODE (each with a
+ * warning). */
 int skiff_self_node(void);
 
 /* Abstract address of (node, port) in @fabric; returns the address length. */

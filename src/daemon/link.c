@@ -20,8 +20,11 @@
 /* HELLOs checked per claimed host per second: each costs a round trip to
  * munged, so a flood must not keep the daemon busy. */
 #define LINK_HELLO_RATE 4
-/* The same refusal of the same host is logged at most this often. */
+/* The same refusal of the same host is logged at most this often, and
+ * any refusal of one host at most once a second: what is refused is
+ * unauthenticated, and must not be able to flood the log. */
 #define LINK_LOG_REPEAT_MS 30000
+#define LINK_LOG_MIN_MS 1000
 
 struct lhost {
 	uint64_t peer_boot; /* boot id of its last authenticated HELLO */
@@ -75,8 +78,9 @@ static void refuse(struct skiff_links *l, int idx, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
-	if (h && strcmp(h->why, line) == 0 &&
-	    l->now - h->why_ms < LINK_LOG_REPEAT_MS)
+	if (h && h->why_ms && (l->now - h->why_ms < LINK_LOG_MIN_MS ||
+			       (strcmp(h->why, line) == 0 &&
+				l->now - h->why_ms < LINK_LOG_REPEAT_MS)))
 		return;
 	if (h) {
 		snprintf(h->why, sizeof(h->why), "%s", line);

@@ -409,7 +409,7 @@ int skiff_bench_stream(int argc, char **argv)
 
 		skiff_progress("bench stream", i, nsizes, skiff_size_str(size, sz));
 		for (int m = 0; m < NMETH; m++) {
-			double r[MAX_ROUNDS];
+			double r[MAX_ROUNDS] = { 0 };
 
 			for (unsigned k = 0; k < rounds; k++) {
 				r[k] = measure(&s, m, size, iters);
