@@ -205,6 +205,7 @@ int main(int argc, char **argv)
 	size_t len;
 	int once = argc > 1 && strcmp(argv[1], "--once") == 0;
 	unsigned nflood = 0;
+	int ret = 0;
 
 	argv += once;
 	argc -= once;
@@ -239,14 +240,22 @@ int main(int argc, char **argv)
 		fprintf(stderr, "link_replay: %s\n", why);
 		return 2;
 	}
-	if (skiff_auth_open(&a, argv[5]) < 0 ||
-	    getrandom(&boot, sizeof(boot), 0) != sizeof(boot)) {
+	/* every exit from here closes what it opened (LeakSanitizer) */
+	if (skiff_auth_open(&a, argv[5]) < 0) {
 		fprintf(stderr, "link_replay: set-up failed\n");
+		skiff_fab_close(f);
 		return 2;
 	}
+	if (getrandom(&boot, sizeof(boot), 0) != sizeof(boot)) {
+		fprintf(stderr, "link_replay: set-up failed\n");
+		ret = 2;
+		goto out;
+	}
 	boot |= 1;
-	if (nflood)
-		return flood(f, nflood, argv[4], me, to);
+	if (nflood) {
+		ret = flood(f, nflood, argv[4], me, to);
+		goto out;
+	}
 	len = skiff_link_init(&m, SKIFF_LINK_HELLO);
 	snprintf(h->fabric, sizeof(h->fabric), "%s", argv[4]);
 	snprintf(h->from, sizeof(h->from), "%s", hm->name);
@@ -263,13 +272,12 @@ int main(int argc, char **argv)
 				      h->cred, sizeof(h->cred), &h->cred_len,
 				      why, sizeof(why)) < 0) {
 			fprintf(stderr, "link_replay: %s\n", why);
-			return 2;
+			ret = 2;
+			goto out;
 		}
 		skiff_fab_send(f, to, &m, len);
 		run_until(f, &never, 20000);
-		skiff_fab_close(f);
-		skiff_auth_close(a);
-		return 0;
+		goto out;
 	}
 	/* the genuine record, a fresh credential each try (a re-sent one
 	 * would itself be a replay): the daemon must take it, else the
@@ -279,7 +287,8 @@ int main(int argc, char **argv)
 				      h->cred, sizeof(h->cred), &h->cred_len,
 				      why, sizeof(why)) < 0) {
 			fprintf(stderr, "link_replay: %s\n", why);
-			return 2;
+			ret = 2;
+			goto out;
 		}
 		skiff_fab_send(f, to, &m, len);
 		run_until(f, &acked, 1000);
@@ -287,13 +296,15 @@ int main(int argc, char **argv)
 	if (!acked) {
 		fprintf(stderr, "link_replay: the genuine HELLO was not "
 			"acknowledged\n");
-		return 1;
+		ret = 1;
+		goto out;
 	}
 	printf("link_replay: genuine HELLO acknowledged, sending it again\n");
 	acked = 0;
 	skiff_fab_send(f, to, &m, len);
 	run_until(f, NULL, 2000);
+out:
 	skiff_fab_close(f);
 	skiff_auth_close(a);
-	return 0;
+	return ret;
 }
