@@ -129,23 +129,6 @@ static int rma_once(const struct bw *b, int m, uint64_t size)
 	return 0;
 }
 
-static int tcp_write_all(int fd, const void *buf, size_t n)
-{
-	const char *p = buf;
-
-	while (n) {
-		ssize_t w = write(fd, p, n);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 /* The acknowledgement must not wait for a delayed ACK (Nagle). */
 static int nodelay(int fd)
 {
@@ -164,7 +147,7 @@ static int stream(const struct bw *b, int m, uint64_t size, uint64_t iters)
 	if (skiff_pair_send(b->ep, &c, sizeof(c)) < 0)
 		return -1;
 	for (uint64_t i = 0; i < iters; i++)
-		if (m == M_TCP ? tcp_write_all(b->tcp, b->ubuf, size)
+		if (m == M_TCP ? skiff_write_all(b->tcp, b->ubuf, size)
 			       : skiff_pair_send(b->ep, b->ubuf, size))
 			return -1;
 	if (m == M_TCP)
@@ -256,7 +239,7 @@ static void child_main(struct skiff_pair *p, uint64_t max, uint64_t smax,
 					goto lost;
 				left -= (uint64_t)r;
 			}
-			if (tcp_write_all(tcp, &ack, 1) < 0)
+			if (skiff_write_all(tcp, &ack, 1) < 0)
 				goto lost;
 		}
 	}
@@ -364,30 +347,6 @@ static int plot(const char *file, const uint64_t *sizes, unsigned nsizes,
 }
 
 /* ---- the parent ---- */
-
-static int cmp_d(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
-static int tcp_listener(int *port)
-{
-	struct sockaddr_in sa = { .sin_family = AF_INET };
-	socklen_t sl = sizeof(sa);
-	int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (s < 0 || bind(s, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-	    listen(s, 1) < 0 || getsockname(s, (struct sockaddr *)&sa, &sl) < 0) {
-		if (s >= 0)
-			close(s);
-		return -1;
-	}
-	*port = ntohs(sa.sin_port);
-	return s;
-}
 
 int skiff_bench_bw(int argc, char **argv)
 {
@@ -529,7 +488,7 @@ int skiff_bench_bw(int argc, char **argv)
 		return SKIFF_EXIT_FAIL;
 	}
 
-	lsock = tcp_listener(&tport);
+	lsock = skiff_tcp_listener(&tport);
 	if (lsock < 0) {
 		skiff_err("bench bw: TCP listener on 127.0.0.1: %s",
 			  strerror(errno));
@@ -653,7 +612,7 @@ failed:
 		for (int m = 0; m < NMETH; m++) {
 			if (!iters[si][m])
 				continue;
-			qsort(r[m], rounds, sizeof(double), cmp_d);
+			qsort(r[m], rounds, sizeof(double), skiff_cmp_double);
 			med[si][m] = skiff_percentile(r[m], rounds, 0.5);
 			lo[si][m] = r[m][0];
 			hi[si][m] = r[m][rounds - 1];

@@ -167,13 +167,6 @@ static pid_t start_daemon(const char *fabric, uint64_t card_mem)
 	return pid;
 }
 
-static int cmp_d(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
 int skiff_bench_micmem(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -372,7 +365,7 @@ int skiff_bench_micmem(int argc, char **argv)
 						goto out;
 					}
 			for (int m = 0; m < NMETH; m++) {
-				qsort(r[m], rounds, sizeof(double), cmp_d);
+				qsort(r[m], rounds, sizeof(double), skiff_cmp_double);
 				med[m] = skiff_percentile(r[m], rounds, 0.5);
 			}
 			best = med[M_SINGLE] > med[M_DUAL] ? med[M_SINGLE]

@@ -70,40 +70,6 @@ struct hello {
 	int32_t pad;
 };
 
-static int write_all(int fd, const void *buf, size_t n)
-{
-	const char *p = buf;
-
-	while (n) {
-		ssize_t w = write(fd, p, n);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
-static int read_all(int fd, void *buf, size_t n)
-{
-	char *p = buf;
-
-	while (n) {
-		ssize_t r = read(fd, p, n);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return -1;
-		p += r;
-		n -= (size_t)r;
-	}
-	return 0;
-}
-
 static void child_main(struct skiff_pair *p, uint64_t max, int port)
 {
 	scif_epd_t ep = p->ep[0];
@@ -138,7 +104,7 @@ static void child_main(struct skiff_pair *p, uint64_t max, int port)
 			goto lost;
 		for (uint64_t i = 0; i < c.iters; i++)
 			if (c.op == C_SCIF ? skiff_pair_recv(ep, rbuf, c.size)
-					   : read_all(tcp, rbuf, c.size))
+					   : skiff_read_all(tcp, rbuf, c.size))
 				goto lost;
 		if (skiff_pair_send(ep, &ack, 1) < 0)
 			goto lost;
@@ -180,7 +146,7 @@ static double measure(struct st *s, int m, uint64_t size, uint64_t iters)
 		if (skiff_pair_send(s->ep, &c, sizeof(c)) < 0)
 			return -1;
 		for (uint64_t i = 0; i < iters; i++)
-			if (m == M_TCP ? write_all(s->tcp, s->ubuf, size)
+			if (m == M_TCP ? skiff_write_all(s->tcp, s->ubuf, size)
 				       : skiff_pair_send(s->ep, s->ubuf, size))
 				return -1;
 		if (skiff_pair_recv(s->ep, &ack, 1) < 0)
@@ -215,30 +181,6 @@ static void stop_hogs(pid_t *pids, int n)
 			kill(pids[i], SIGKILL);
 			waitpid(pids[i], NULL, 0);
 		}
-}
-
-static int tcp_pair_listener(int *port)
-{
-	struct sockaddr_in sa = { .sin_family = AF_INET };
-	socklen_t sl = sizeof(sa);
-	int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (s < 0 || bind(s, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-	    listen(s, 1) < 0 || getsockname(s, (struct sockaddr *)&sa, &sl) < 0) {
-		if (s >= 0)
-			close(s);
-		return -1;
-	}
-	*port = ntohs(sa.sin_port);
-	return s;
-}
-
-static int cmp_d(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
 }
 
 static unsigned default_sizes(uint64_t min, uint64_t max, uint64_t *out)
@@ -346,7 +288,7 @@ int skiff_bench_stream(int argc, char **argv)
 	if (skiff_tool_fabric(fab, fabric) < 0)
 		return SKIFF_EXIT_USAGE;
 
-	lsock = tcp_pair_listener(&port);
+	lsock = skiff_tcp_listener(&port);
 	if (lsock < 0) {
 		skiff_err("bench stream: TCP listener on 127.0.0.1: %s", strerror(errno));
 		return SKIFF_EXIT_FAIL;
@@ -419,7 +361,7 @@ int skiff_bench_stream(int argc, char **argv)
 					goto out_hogs;
 				}
 			}
-			qsort(r, rounds, sizeof(r[0]), cmp_d);
+			qsort(r, rounds, sizeof(r[0]), skiff_cmp_double);
 			med[m] = r[rounds / 2];
 		}
 		skiff_table_cell(&t, "%s", skiff_size_str(size, sz));

@@ -13,7 +13,7 @@ uint64_t skiff_now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-static int cmp_double(const void *a, const void *b)
+int skiff_cmp_double(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
 
@@ -32,7 +32,7 @@ double skiff_timer_overhead_ns(void)
 		gap[i] = (double)(t - prev);
 		prev = t;
 	}
-	qsort(gap, N - 1, sizeof(gap[0]), cmp_double);
+	qsort(gap, N - 1, sizeof(gap[0]), skiff_cmp_double);
 	return skiff_percentile(gap, N - 1, 0.5);
 }
 
@@ -62,7 +62,7 @@ void skiff_stats_compute(double *v, size_t n, struct skiff_stats *st)
 		st->min = st->median = st->p99 = st->max = st->mean = 0;
 		return;
 	}
-	qsort(v, n, sizeof(*v), cmp_double);
+	qsort(v, n, sizeof(*v), skiff_cmp_double);
 	for (size_t i = 0; i < n; i++)
 		sum += v[i];
 	st->min = v[0];

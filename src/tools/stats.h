@@ -34,6 +34,9 @@ double skiff_timer_overhead_ns(void);
 /* Nearest-rank percentile (0 < p <= 1) of @n sorted samples; 0 if n == 0. */
 double skiff_percentile(const double *sorted, size_t n, double p);
 
+/* qsort comparator of doubles, ascending. */
+int skiff_cmp_double(const void *a, const void *b);
+
 /* Sort @v in place and summarise it. */
 void skiff_stats_compute(double *v, size_t n, struct skiff_stats *st);
 

@@ -66,6 +66,14 @@ void skiff_table_cell(struct skiff_table *t, const char *fmt, ...)
 void skiff_table_print(const struct skiff_table *t, FILE *f, const char *indent);
 void skiff_table_free(struct skiff_table *t);
 
+/* Write / read exactly @n bytes (retrying on EINTR); 0 or -1 (errno). */
+int skiff_write_all(int fd, const void *buf, size_t n);
+int skiff_read_all(int fd, void *buf, size_t n);
+
+/* A TCP socket listening on 127.0.0.1 at a free port (stored in *port),
+ * for the benchmarks' TCP loopback figures; -1 (errno) on failure. */
+int skiff_tcp_listener(int *port);
+
 /* Allocation that exits on failure (see struct skiff_table). */
 void *skiff_xrealloc(void *p, size_t n);
 
