@@ -15,6 +15,23 @@
 
 #include <sys/resource.h>
 
+/* How much slower the last connects may be than the first. Under
+ * ThreadSanitizer each connection's arrival costs the control service
+ * threads of both processes a poll() over all the connections' sockets
+ * (O(n) CPU, off the connect path, which TSan multiplies): on two CPUs
+ * that shows as x4 in about half the runs, on main before issue 9's work
+ * too (the old O(n) port search gave x22). */
+#if defined(__SANITIZE_THREAD__)
+#define GROWTH_MAX 6
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define GROWTH_MAX 6
+#endif
+#endif
+#ifndef GROWTH_MAX
+#define GROWTH_MAX 3
+#endif
+
 #define PORT 2345
 #define WINDOW 500
 
@@ -130,7 +147,7 @@ int main(int argc, char **argv)
 	h_log("median connect: first %d %.1f us, last %d %.1f us (x%.2f); "
 	      "%d connects in %.2f s", WINDOW, first / 1e3, WINDOW, last / 1e3,
 	      last / first, n_conn, all / 1e9);
-	EXPECT_LE(last, 3 * first);
+	EXPECT_LE(last, GROWTH_MAX * first);
 
 	STEP("a closed endpoint's port is the next automatic one");
 	freed = n_conn / 2;
