@@ -6,31 +6,32 @@
  *
  * A child accepts N connections and keeps them; the parent connects N
  * unbound endpoints (each picks its port in scif_connect) and keeps them
- * all open. The median time of the last 500 connects must be within 3x of
- * the first 500's. Then ports are reused: closing one endpoint and
+ * all open. The median CPU time of the last 500 connects must be within
+ * 3x of the first 500's. Then ports are reused: closing one endpoint and
  * connecting a new one takes the freed port (the lowest free one).
  * SKIFF_AUTOPORT_N overrides N (default 3000) for a longer measurement.
  */
 #include "harness.h"
 
 #include <sys/resource.h>
+#include <time.h>
 
-/* How much slower the last connects may be than the first. Under
- * ThreadSanitizer each connection's arrival costs the control service
- * threads of both processes a poll() over all the connections' sockets
- * (O(n) CPU, off the connect path, which TSan multiplies): on two CPUs
- * that shows as x4 in about half the runs, on main before issue 9's work
- * too (the old O(n) port search gave x22). */
-#if defined(__SANITIZE_THREAD__)
-#define GROWTH_MAX 6
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define GROWTH_MAX 6
-#endif
-#endif
-#ifndef GROWTH_MAX
-#define GROWTH_MAX 3
-#endif
+/*
+ * Measured is the connecting thread's own CPU time in scif_connect, not the
+ * wall time: the port search this test guards lived there, while the wall
+ * time also holds the waits for the acceptor and for CPUs other work takes
+ * (each new connection makes the control-service threads of both
+ * processes poll() a set of all n RMA sockets: O(n) CPU off the connect
+ * path, which on two busy CPUs made the wall time of the last connects
+ * x4-x12 in some runs, on 5831247 too; the wall time is still logged).
+ */
+static int64_t thread_cpu_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
 
 #define PORT 2345
 #define WINDOW 500
@@ -96,7 +97,7 @@ int main(int argc, char **argv)
 	struct acc_arg aa;
 	struct scif_portID dst = { .node = 0, .port = PORT };
 	scif_epd_t *eps;
-	int64_t *t;
+	int64_t *t, *wall;
 	int *ports;
 	double first = 0, last = 0, all = 0;
 	const char *e;
@@ -125,29 +126,35 @@ int main(int argc, char **argv)
 
 	eps = calloc((size_t)n_conn, sizeof(*eps));
 	t = calloc((size_t)n_conn, sizeof(*t));
+	wall = calloc((size_t)n_conn, sizeof(*wall));
 	ports = calloc((size_t)n_conn, sizeof(*ports));
-	CHECK(eps && t && ports);
+	CHECK(eps && t && wall && ports);
 	STEP("%d connects with automatic ports", n_conn);
 	for (int i = 0; i < n_conn; i++) {
-		int64_t t0;
+		int64_t t0, c0;
 
 		eps[i] = (scif_epd_t)CHECK_OK(scif_open());
 		t0 = h_now_ns();
+		c0 = thread_cpu_ns();
 		p = (int)CHECK_OK(scif_connect(eps[i], &dst));
-		t[i] = h_now_ns() - t0;
+		t[i] = thread_cpu_ns() - c0;
+		wall[i] = h_now_ns() - t0;
 		CHECK_GT(p, SCIF_PORT_RSVD);
 		ports[i] = p;
 	}
 	for (int i = 0; i < n_conn; i++)
-		all += (double)t[i];
+		all += (double)wall[i];
 	/* medians: a load spike on a shared machine moves a mean, and the
 	 * old search moved every connect of the last window */
 	first = median(t, WINDOW);
 	last = median(t + n_conn - WINDOW, WINDOW);
-	h_log("median connect: first %d %.1f us, last %d %.1f us (x%.2f); "
+	h_log("median connect CPU: first %d %.1f us, last %d %.1f us (x%.2f); "
 	      "%d connects in %.2f s", WINDOW, first / 1e3, WINDOW, last / 1e3,
 	      last / first, n_conn, all / 1e9);
-	EXPECT_LE(last, GROWTH_MAX * first);
+	h_log("median wall time: first %d %.1f us, last %d %.1f us",
+	      WINDOW, median(wall, WINDOW) / 1e3, WINDOW,
+	      median(wall + n_conn - WINDOW, WINDOW) / 1e3);
+	EXPECT_LE(last, 3 * first);
 
 	STEP("a closed endpoint's port is the next automatic one");
 	freed = n_conn / 2;
@@ -162,6 +169,7 @@ int main(int argc, char **argv)
 		scif_close(eps[i]);
 	free(eps);
 	free(t);
+	free(wall);
 	free(ports);
 	return h_finish();
 }
