@@ -103,10 +103,9 @@ struct skiff_ring {
 	int rdv_open;
 	/* producer: the peer's process (SO_PEERCRED) and a pidfd on it, held
 	 * by the one process (rdv_owner) that sends by rendezvous; -1 owner:
-	 * rendezvous off on this connection (rdv_off says why) */
+	 * rendezvous off on this connection (the region's rdv_off says why) */
 	int rdv_pidfd;
 	pid_t rdv_owner, peer_pid;
-	int rdv_off;
 	int rdv_streak; /* producer: the last large send ended by rendezvous */
 	int64_t rdv_checked; /* producer: when the peer was last seen alive */
 };

@@ -38,7 +38,6 @@
 #include <errno.h>
 #include <limits.h>
 #include <poll.h>
-#include <signal.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -223,7 +222,6 @@ static void rdv_off(struct skiff_ring *r, int why)
 		close(r->rdv_pidfd);
 	r->rdv_pidfd = -1;
 	r->rdv_owner = -1;
-	r->rdv_off = why;
 	STORE(&r->ctl->rdv_off, (uint32_t)why);
 }
 
