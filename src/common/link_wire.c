@@ -8,6 +8,11 @@ _Static_assert(sizeof(struct skiff_link_hdr) == 16, "header is 16 bytes");
 _Static_assert(sizeof(struct skiff_link_hello) == 3 * 64 + 8 + 8 + 8 + 1024,
 	       "fixed layout");
 _Static_assert(sizeof(struct skiff_link_ctl) == 24, "fixed layout");
+_Static_assert(sizeof(struct skiff_link_conn) == 48 + 1024, "fixed layout");
+_Static_assert(sizeof(struct skiff_link_cx) == 32, "fixed layout");
+/* init and decode clear the largest fixed body, not a DATA payload */
+_Static_assert(sizeof(struct skiff_link_hello) >= sizeof(struct skiff_link_conn),
+	       "HELLO is the largest fixed body");
 
 size_t skiff_link_body_len(uint16_t type)
 {
@@ -18,6 +23,13 @@ size_t skiff_link_body_len(uint16_t type)
 	case SKIFF_LINK_HEARTBEAT:
 	case SKIFF_LINK_BYE:
 		return sizeof(struct skiff_link_ctl);
+	case SKIFF_LINK_CONN:
+		return sizeof(struct skiff_link_conn);
+	case SKIFF_LINK_CONN_ACK:
+	case SKIFF_LINK_DATA:
+	case SKIFF_LINK_CREDIT:
+	case SKIFF_LINK_CLOSE:
+		return sizeof(struct skiff_link_cx);
 	default:
 		return 0;
 	}
@@ -25,7 +37,8 @@ size_t skiff_link_body_len(uint16_t type)
 
 size_t skiff_link_init(struct skiff_link_msg *m, uint16_t type)
 {
-	memset(m, 0, sizeof(*m));
+	/* not the DATA payload: 8 KiB cleared per record for nothing */
+	memset(m, 0, sizeof(m->hdr) + sizeof(struct skiff_link_hello));
 	m->hdr.magic = SKIFF_LINK_MAGIC;
 	m->hdr.version = SKIFF_LINK_VERSION;
 	m->hdr.type = type;
@@ -55,6 +68,8 @@ int skiff_link_name_ok(const char name[SKIFF_LINK_NAME_LEN])
 	return 1;
 }
 
+static int cred_ok(const char *cred, uint32_t len);
+
 static int hello_ok(const struct skiff_link_hello *h)
 {
 	if (!skiff_link_name_ok(h->fabric) || !skiff_link_name_ok(h->from) ||
@@ -64,16 +79,57 @@ static int hello_ok(const struct skiff_link_hello *h)
 	    h->last > 255 || (h->flags & ~SKIFF_LINK_HELLO_FLAGS) ||
 	    h->boot == 0 || h->reserved)
 		return 0;
-	if (h->cred_len == 0 || h->cred_len > SKIFF_LINK_CRED_MAX)
+	return cred_ok(h->cred, h->cred_len);
+}
+
+size_t skiff_link_data_len(struct skiff_link_msg *m, uint32_t n)
+{
+	m->body.data.cx.value = n;
+	m->hdr.body_len = (uint32_t)sizeof(struct skiff_link_cx) + n;
+	return sizeof(m->hdr) + m->hdr.body_len;
+}
+
+/* A MUNGE credential is base64 text, zero padded. */
+static int cred_ok(const char *cred, uint32_t len)
+{
+	if (len == 0 || len > SKIFF_LINK_CRED_MAX)
 		return 0;
-	/* MUNGE credentials are base64 text; anything else is not one */
-	for (uint32_t i = 0; i < h->cred_len; i++)
-		if (h->cred[i] < 0x21 || h->cred[i] > 0x7e)
+	for (uint32_t i = 0; i < len; i++)
+		if (cred[i] < 0x21 || cred[i] > 0x7e)
 			return 0;
-	for (uint32_t i = h->cred_len; i < SKIFF_LINK_CRED_MAX; i++)
-		if (h->cred[i])
+	for (uint32_t i = len; i < SKIFF_LINK_CRED_MAX; i++)
+		if (cred[i])
 			return 0;
 	return 1;
+}
+
+static int conn_ok(const struct skiff_link_conn *c)
+{
+	return c->from_index < SKIFF_LINK_HOSTS_MAX && c->flags == 0 &&
+	       c->id != 0 && c->boot != 0 && c->reserved == 0 &&
+	       c->src_node <= 255 && c->dst_node <= 255 && c->src_port != 0 &&
+	       c->dst_port != 0 && cred_ok(c->cred, c->cred_len);
+}
+
+static int cx_ok(uint16_t type, const struct skiff_link_cx *c)
+{
+	if (c->from_index >= SKIFF_LINK_HOSTS_MAX || c->flags || c->id == 0 ||
+	    c->boot == 0)
+		return 0;
+	switch (type) {
+	case SKIFF_LINK_CONN_ACK:
+		/* accepted: the sender's id; refused: a reason, no id */
+		return c->value == 0 ? c->peer_id != 0 :
+		       c->peer_id == 0 && c->value < 4096;
+	case SKIFF_LINK_DATA:
+		return c->peer_id == 0 && c->value >= 1 &&
+		       c->value <= SKIFF_LINK_DATA_MAX;
+	case SKIFF_LINK_CREDIT:
+		return c->peer_id == 0 && c->value >= 1 &&
+		       c->value <= SKIFF_LINK_WINDOW;
+	default:
+		return c->peer_id == 0 && c->value == 0;
+	}
 }
 
 static int ctl_ok(const struct skiff_link_ctl *c)
@@ -85,21 +141,47 @@ static int ctl_ok(const struct skiff_link_ctl *c)
 int skiff_link_decode(const void *buf, size_t len, struct skiff_link_msg *out)
 {
 	struct skiff_link_hdr h;
+	size_t fixed;
+	int ok;
 
 	if (!buf || len < sizeof(h))
 		return -EPROTO;
 	memcpy(&h, buf, sizeof(h));
 	if (h.magic != SKIFF_LINK_MAGIC || h.version != SKIFF_LINK_VERSION ||
-	    h.type == 0 || h.type > SKIFF_LINK_TYPE_MAX || h.reserved != 0 ||
-	    h.body_len != skiff_link_body_len(h.type) ||
-	    len != sizeof(h) + h.body_len)
+	    h.type == 0 || h.type > SKIFF_LINK_TYPE_MAX || h.reserved != 0)
 		return -EPROTO;
-	memset(out, 0, sizeof(*out));
+	fixed = skiff_link_body_len(h.type);
+	/* DATA: the fixed part, then exactly the payload it counts */
+	if (h.type == SKIFF_LINK_DATA ?
+		    (h.body_len <= fixed || h.body_len > fixed + SKIFF_LINK_DATA_MAX) :
+		    h.body_len != fixed)
+		return -EPROTO;
+	if (len != sizeof(h) + h.body_len)
+		return -EPROTO;
+	memset(out, 0, sizeof(out->hdr) + sizeof(struct skiff_link_hello));
 	out->hdr = h;
 	memcpy(&out->body, (const char *)buf + sizeof(h), h.body_len);
-	if (h.type == SKIFF_LINK_HELLO ? !hello_ok(&out->body.hello)
-				       : !ctl_ok(&out->body.ctl)) {
-		memset(out, 0, sizeof(*out));
+	switch (h.type) {
+	case SKIFF_LINK_HELLO:
+		ok = hello_ok(&out->body.hello);
+		break;
+	case SKIFF_LINK_CONN:
+		ok = conn_ok(&out->body.conn);
+		break;
+	case SKIFF_LINK_CONN_ACK:
+	case SKIFF_LINK_DATA:
+	case SKIFF_LINK_CREDIT:
+	case SKIFF_LINK_CLOSE:
+		ok = cx_ok(h.type, &out->body.cx) &&
+		     (h.type != SKIFF_LINK_DATA ||
+		      out->body.cx.value == h.body_len - fixed);
+		break;
+	default:
+		ok = ctl_ok(&out->body.ctl);
+		break;
+	}
+	if (!ok) {
+		memset(out, 0, sizeof(out->hdr) + sizeof(struct skiff_link_hello));
 		return -EPROTO;
 	}
 	return 0;

@@ -20,7 +20,13 @@ enum skiff_link_type {
 	SKIFF_LINK_HELLO_ACK = 2, /* your HELLO was authenticated */
 	SKIFF_LINK_HEARTBEAT = 3, /* still here (every 500 ms) */
 	SKIFF_LINK_BYE = 4,	  /* going away (SIGTERM) */
-	SKIFF_LINK_TYPE_MAX = 4
+	/* connections relayed between hosts (PROTOCOL.md section 9.2) */
+	SKIFF_LINK_CONN = 5,	  /* a process of mine connects to your node */
+	SKIFF_LINK_CONN_ACK = 6,  /* the outcome: accepted, or an errno */
+	SKIFF_LINK_DATA = 7,	  /* bytes of a connection, in order */
+	SKIFF_LINK_CREDIT = 8,	  /* the receiver took bytes: room for more */
+	SKIFF_LINK_CLOSE = 9,	  /* my end of the connection is gone */
+	SKIFF_LINK_TYPE_MAX = 9
 };
 
 #define SKIFF_LINK_NAME_LEN 64	 /* fabric and host names, NUL padded */
@@ -62,9 +68,56 @@ struct skiff_link_ctl {
 	uint64_t peer_boot;  /* the receiver's boot id as the sender knows it */
 };
 
+/* Bytes in flight per connection and direction: a sender has at most
+ * this many sent and not credited back (the receiver's daemon buffers what
+ * its process has no room for yet). Fixed by the protocol version. */
+#define SKIFF_LINK_WINDOW (64 * 1024)
+#define SKIFF_LINK_DATA_MAX 8192 /* payload of one DATA record */
+
+/* CONN: the credential's payload binds every field above it (auth.c). */
+struct skiff_link_conn {
+	uint16_t from_index;
+	uint16_t flags;	    /* zero */
+	uint32_t id;	    /* the sender's id for the connection, not 0 */
+	uint64_t boot;	    /* sender's boot id */
+	uint64_t peer_boot; /* the receiver's, as the sender knows it */
+	uint16_t src_node;  /* the connecting process's endpoint, one of */
+	uint16_t src_port;  /* the sender's nodes */
+	uint16_t dst_node;  /* a node of the receiver */
+	uint16_t dst_port;
+	uint32_t uid;	    /* the connecting process's (SO_PEERCRED) */
+	uint32_t gid;
+	uint32_t cred_len;  /* 1..CRED_MAX */
+	uint32_t reserved;  /* zero */
+	char cred[SKIFF_LINK_CRED_MAX];
+};
+
+/* CONN_ACK, DATA, CREDIT, CLOSE: about connection @id of the receiver. */
+struct skiff_link_cx {
+	uint16_t from_index;
+	uint16_t flags;	    /* zero */
+	uint32_t id;	    /* the receiver's id for the connection, not 0 */
+	uint64_t boot;
+	uint64_t peer_boot;
+	uint32_t peer_id;   /* CONN_ACK: the sender's id for it (0 if refused);
+			     * else zero */
+	uint32_t value;	    /* CONN_ACK: 0 or an errno (ECONNREFUSED,
+			     * ENODEV, EACCES, ENOMEM); DATA: payload bytes,
+			     * 1..DATA_MAX, after this struct; CREDIT: bytes
+			     * taken, 1..WINDOW; CLOSE: zero */
+};
+
+struct skiff_link_data {
+	struct skiff_link_cx cx;
+	unsigned char data[SKIFF_LINK_DATA_MAX];
+};
+
 union skiff_link_body {
 	struct skiff_link_hello hello;
 	struct skiff_link_ctl ctl;
+	struct skiff_link_conn conn;
+	struct skiff_link_cx cx;
+	struct skiff_link_data data;
 };
 
 struct skiff_link_msg {
@@ -74,12 +127,15 @@ struct skiff_link_msg {
 
 /* Bytes a receiver must be able to take: the largest record. */
 #define SKIFF_LINK_MSG_MAX (sizeof(struct skiff_link_hdr) + \
-			    sizeof(struct skiff_link_hello))
+			    sizeof(struct skiff_link_data))
 
-/* Size of the body of @type; 0 for an unknown type. */
+/* Size of the body of @type (DATA: without its payload); 0 for an unknown
+ * type. */
 size_t skiff_link_body_len(uint16_t type);
 
-/* Zero @m and fill its header for @type; returns the record's size. */
+/* Zero @m's header and fixed body and fill the header for @type (DATA:
+ * with @m->body.data.cx.value set afterwards, use skiff_link_data_len);
+ * returns the record's size. */
 size_t skiff_link_init(struct skiff_link_msg *m, uint16_t type);
 
 /* 1..SKIFF_LINK_NAME_LEN-1 characters of [A-Za-z0-9._-], then NULs only. */
@@ -94,5 +150,8 @@ int skiff_link_name_ok(const char name[SKIFF_LINK_NAME_LEN]);
  * credential printable text). Returns 0 or -EPROTO.
  */
 int skiff_link_decode(const void *buf, size_t len, struct skiff_link_msg *out);
+
+/* Size of a DATA record of @n payload bytes (and sets its body_len). */
+size_t skiff_link_data_len(struct skiff_link_msg *m, uint32_t n);
 
 #endif

@@ -86,6 +86,14 @@ socklen_t skiff_daemon_addr(struct sockaddr_un *sa, const char *fabric)
 	return abstract(sa, name);
 }
 
+socklen_t skiff_relay_addr(struct sockaddr_un *sa, const char *fabric)
+{
+	char name[128];
+
+	snprintf(name, sizeof(name), "skiff/%s/relay", fabric);
+	return abstract(sa, name);
+}
+
 int skiff_fabric_prefix(char *buf, size_t n, const char *fabric)
 {
 	int r = snprintf(buf, n, "skiff/%s/", fabric);

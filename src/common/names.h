@@ -33,6 +33,10 @@ socklen_t skiff_port_addr(struct sockaddr_un *sa, const char *fabric,
 /* Abstract address of the fabric's daemon; returns the address length. */
 socklen_t skiff_daemon_addr(struct sockaddr_un *sa, const char *fabric);
 
+/* Abstract address where the fabric's daemon takes connections to nodes
+ * of other hosts (it relays them); returns the address length. */
+socklen_t skiff_relay_addr(struct sockaddr_un *sa, const char *fabric);
+
 /* Prefix shared by every abstract name of @fabric (without the leading NUL),
  * for tools that list sockets: "skiff/<fabric>/". */
 int skiff_fabric_prefix(char *buf, size_t n, const char *fabric);

@@ -194,6 +194,24 @@ int skiff_node_local(const char *fabric, unsigned node)
 	return node >= info.self_node && node <= info.self_node + info.ncards;
 }
 
+int skiff_node_where(const char *fabric, unsigned node)
+{
+	struct skiff_node_info info = { 0 };
+	int r;
+
+	if (node > SKIFF_MAX_NODE)
+		return 0;
+	r = skiff_query_nodes(fabric, &info);
+	if (r == -ENOENT || r == -EACCES)
+		return node == 0;
+	if (r < 0)
+		return r;
+	if (!skiff_node_bit(&info, node))
+		return 0;
+	return node >= info.self_node && node <= info.self_node + info.ncards ?
+		       1 : 2;
+}
+
 int skiff_default_node(const char *fabric)
 {
 	struct skiff_node_info info = { 0 };

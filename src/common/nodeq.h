@@ -33,6 +33,10 @@ int skiff_node_online(const char *fabric, unsigned node);
  * the nodes a process here may be on. Without a daemon, node 0 alone. */
 int skiff_node_local(const char *fabric, unsigned node);
 
+/* Where @node is, in one query: 0 offline, 1 online on this host, 2
+ * online on another host (reached through this host's daemon); -errno. */
+int skiff_node_where(const char *fabric, unsigned node);
+
 /* This host's own node: the daemon's self_node (FIRST of the fabric
  * file), 0 when no daemon runs or it cannot be asked. */
 int skiff_default_node(const char *fabric);

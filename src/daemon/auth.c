@@ -61,22 +61,15 @@ void skiff_auth_close(struct skiff_auth *a)
 	free(a);
 }
 
-int skiff_auth_encode(struct skiff_auth *a, const char *fabric,
-		      const char *from, const char *to, uint64_t boot,
-		      char *cred, size_t cap, uint32_t *len,
-		      char *why, size_t whylen)
+int skiff_auth_encode_text(struct skiff_auth *a, const char *pl,
+			   char *cred, size_t cap, uint32_t *len,
+			   char *why, size_t whylen)
 {
-	char pl[4 * SKIFF_LINK_NAME_LEN];
 	char *c = NULL;
 	munge_err_t e;
 	size_t n;
-	int plen = payload(pl, sizeof(pl), fabric, from, to, boot);
 
-	if (plen < 0) {
-		snprintf(why, whylen, "names too long");
-		return -EIO;
-	}
-	e = munge_encode(&c, a->enc, pl, plen);
+	e = munge_encode(&c, a->enc, pl, (int)strlen(pl));
 	if (e != EMUNGE_SUCCESS) {
 		snprintf(why, whylen, "munge_encode: %s", munge_strerror(e));
 		free(c);
@@ -95,14 +88,28 @@ int skiff_auth_encode(struct skiff_auth *a, const char *fabric,
 	return 0;
 }
 
-int skiff_auth_check(struct skiff_auth *a, const char *cred, uint32_t len,
-		     const char *fabric, const char *from, const char *to,
-		     uint64_t boot, char *why, size_t whylen)
+int skiff_auth_encode(struct skiff_auth *a, const char *fabric,
+		      const char *from, const char *to, uint64_t boot,
+		      char *cred, size_t cap, uint32_t *len,
+		      char *why, size_t whylen)
+{
+	char pl[4 * SKIFF_LINK_NAME_LEN];
+
+	if (payload(pl, sizeof(pl), fabric, from, to, boot) < 0) {
+		snprintf(why, whylen, "names too long");
+		return -EIO;
+	}
+	return skiff_auth_encode_text(a, pl, cred, cap, len, why, whylen);
+}
+
+int skiff_auth_check_text(struct skiff_auth *a, const char *cred,
+			  uint32_t len, const char *want, char *why,
+			  size_t whylen)
 {
 	char text[SKIFF_LINK_CRED_MAX + 1];
-	char want[4 * SKIFF_LINK_NAME_LEN];
 	void *got = NULL;
-	int glen = 0, wlen, ret = -EACCES;
+	int glen = 0, ret = -EACCES;
+	size_t wlen = strlen(want);
 	uid_t uid;
 	gid_t gid;
 	munge_err_t e;
@@ -113,7 +120,6 @@ int skiff_auth_check(struct skiff_auth *a, const char *cred, uint32_t len,
 	}
 	memcpy(text, cred, len);
 	text[len] = '\0';
-	wlen = payload(want, sizeof(want), fabric, from, to, boot);
 	/* munged decides validity: signature (the same key), expiry and
 	 * replay (EMUNGE_CRED_REPLAYED); any error is a refusal */
 	e = munge_decode(text, a->dec, &got, &glen, &uid, &gid);
@@ -129,13 +135,26 @@ int skiff_auth_check(struct skiff_auth *a, const char *cred, uint32_t len,
 			 (long)uid, (long)geteuid());
 		goto out;
 	}
-	if (wlen < 0 || glen != wlen || memcmp(got, want, (size_t)wlen) != 0) {
-		snprintf(why, whylen, "credential not made for this link "
-			 "(fabric, hosts or boot id differ)");
+	if (glen < 0 || (size_t)glen != wlen || memcmp(got, want, wlen) != 0) {
+		snprintf(why, whylen, "credential not made for this record "
+			 "(fabric, hosts, boot id or request differ)");
 		goto out;
 	}
 	ret = 0;
 out:
 	free(got);
 	return ret;
+}
+
+int skiff_auth_check(struct skiff_auth *a, const char *cred, uint32_t len,
+		     const char *fabric, const char *from, const char *to,
+		     uint64_t boot, char *why, size_t whylen)
+{
+	char want[4 * SKIFF_LINK_NAME_LEN];
+
+	if (payload(want, sizeof(want), fabric, from, to, boot) < 0) {
+		snprintf(why, whylen, "names too long");
+		return -EACCES;
+	}
+	return skiff_auth_check_text(a, cred, len, want, why, whylen);
 }

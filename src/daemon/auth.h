@@ -41,4 +41,17 @@ int skiff_auth_check(struct skiff_auth *a, const char *cred, uint32_t len,
 		     const char *fabric, const char *from, const char *to,
 		     uint64_t boot, char *why, size_t whylen);
 
+/*
+ * The same for any record: a credential whose payload is the text @pl
+ * (a version word first, then what the record binds), and its check
+ * against the text the receiver expects, @want. The uid rule is the
+ * HELLO's: the credential is the other daemon's (root or our user).
+ */
+int skiff_auth_encode_text(struct skiff_auth *a, const char *pl,
+			   char *cred, size_t cap, uint32_t *len,
+			   char *why, size_t whylen);
+int skiff_auth_check_text(struct skiff_auth *a, const char *cred,
+			  uint32_t len, const char *want, char *why,
+			  size_t whylen);
+
 #endif

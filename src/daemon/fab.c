@@ -17,11 +17,14 @@
 #include <rdma/fi_errno.h>
 
 #define FAB_PROVIDER_DEFAULT "tcp;ofi_rxm"
-#define FAB_RX_SLOTS 32
-#define FAB_TX_SLOTS 128
+#define FAB_RX_SLOTS 64
+#define FAB_TX_SLOTS 256
 /* Records in flight to one peer before more are dropped: a peer whose
- * connection hangs (link cut) must not use up every send slot. */
-#define FAB_TX_PER_PEER 8
+ * connection hangs (link cut) must not use up every send slot. Relayed
+ * connections' records ask first (skiff_fab_room) and leave a few for the
+ * link's own. */
+#define FAB_TX_PER_PEER 96
+#define FAB_TX_RESERVE 8
 #define FAB_MAX_PEERS SKIFF_LINK_HOSTS_MAX
 /* A receive buffer a little larger than any record, so a longer one is
  * seen (and refused) rather than silently cut to a valid-looking size. */
@@ -55,6 +58,7 @@ struct fab_peer {
 	fi_addr_t fa;
 	int resolved;
 	unsigned inflight;
+	unsigned drops;	   /* records lost (never taken, or failed) */
 	int64_t retry_at;  /* monotonic ms: queued records wait until then */
 	int backoff_ms;	   /* 0: the last attempt went through */
 };
@@ -140,6 +144,10 @@ static struct fi_info *get_info(const char *addr, uint16_t port, int source,
 	hints->ep_attr->type = FI_EP_RDM;
 	hints->caps = FI_MSG | (source ? FI_SOURCE : 0);
 	hints->mode = FI_CONTEXT;
+	/* a relayed connection's bytes, credits and close must arrive in the
+	 * order sent */
+	hints->tx_attr->msg_order = FI_ORDER_SAS;
+	hints->rx_attr->msg_order = FI_ORDER_SAS;
 	/* no local registration: the buffers are ours and small */
 	hints->domain_attr->mr_mode = FI_MR_VIRT_ADDR | FI_MR_ALLOCATED |
 				      FI_MR_PROV_KEY;
@@ -368,6 +376,7 @@ static void flush_queue(struct skiff_fab *f)
 				s->busy = SLOT_POSTED;
 			} else {
 				pe->inflight--;
+				pe->drops++;
 				s->busy = SLOT_FREE;
 			}
 		}
@@ -458,6 +467,9 @@ int skiff_fab_progress(struct skiff_fab *f, skiff_fab_rx_fn fn, void *arg)
 			/* a failed send (peer gone, refused) or a receive
 			 * too long for our buffer: either way, drop it */
 			s = finish(f, err.op_context, &is_rx);
+			if (s && !is_rx && s->peer >= 0 &&
+			    (unsigned)s->peer < f->npeers)
+				f->peer[s->peer].drops++;
 			if (s && is_rx)
 				post_rx(f, s);
 			continue;
@@ -486,6 +498,29 @@ int skiff_fab_progress(struct skiff_fab *f, skiff_fab_rx_fn fn, void *arg)
 		repost_all(f);
 	flush_queue(f);
 	return delivered;
+}
+
+unsigned skiff_fab_room(struct skiff_fab *f, unsigned peer)
+{
+	unsigned used, free_slots = 0;
+
+	if (peer >= f->npeers || !f->peer[peer].resolved)
+		return 0;
+	used = f->peer[peer].inflight;
+	if (used + FAB_TX_RESERVE >= FAB_TX_PER_PEER)
+		return 0;
+	for (unsigned i = 0; i < FAB_TX_SLOTS; i++)
+		free_slots += f->tx[i].busy == SLOT_FREE;
+	if (free_slots <= FAB_TX_RESERVE)
+		return 0;
+	free_slots -= FAB_TX_RESERVE;
+	used = FAB_TX_PER_PEER - FAB_TX_RESERVE - used;
+	return used < free_slots ? used : free_slots;
+}
+
+unsigned skiff_fab_drops(const struct skiff_fab *f, unsigned peer)
+{
+	return peer < f->npeers ? f->peer[peer].drops : 0;
 }
 
 unsigned skiff_fab_pending(const struct skiff_fab *f)

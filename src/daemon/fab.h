@@ -3,7 +3,8 @@
  * fab.h - scifd's libfabric endpoint: one reliable-datagram (FI_EP_RDM)
  * endpoint bound to this host's address, an address vector holding the
  * other hosts, a completion queue whose wait object scifd's poll() loop
- * sleeps on. Small messages only (link records); no thread of ours.
+ * sleeps on. Records up to SKIFF_LINK_MSG_MAX (link records and relayed
+ * connections' data); no thread of ours.
  */
 #ifndef SKIFF_FAB_H
 #define SKIFF_FAB_H
@@ -62,6 +63,14 @@ int skiff_fab_send(struct skiff_fab *f, unsigned peer, const void *buf,
 typedef void (*skiff_fab_rx_fn)(void *arg, int src_peer, const void *buf,
 				 size_t len);
 int skiff_fab_progress(struct skiff_fab *f, skiff_fab_rx_fn fn, void *arg);
+
+/* Records that skiff_fab_send will queue to @peer now without refusing
+ * (a few slots stay for the link's own records). */
+unsigned skiff_fab_room(struct skiff_fab *f, unsigned peer);
+
+/* Records to @peer lost so far (dropped after FAB_QUEUE_MS, or failed):
+ * a relay whose bytes must arrive resets its connections when it grows. */
+unsigned skiff_fab_drops(const struct skiff_fab *f, unsigned peer);
 
 /* Records queued and not yet completed. */
 unsigned skiff_fab_pending(const struct skiff_fab *f);

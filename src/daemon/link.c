@@ -53,6 +53,8 @@ struct skiff_links {
 	char cred_why[160];
 	int64_t cred_why_ms;
 	struct lhost h[SKIFF_FHOSTS_MAX];
+	const struct skiff_link_sink *sink; /* relayed connections (relay.c) */
+	void *sink_arg;
 };
 
 static int64_t mono_ms(void)
@@ -99,6 +101,9 @@ static void set_up(struct skiff_links *l, unsigned i, const char *why_down)
 		return;
 	h->up = up;
 	h->since = l->now;
+	/* its connections end with the link that carried them */
+	if (!up && l->sink)
+		l->sink->host_down(l->sink_arg, i);
 	if (up) {
 		h->why[0] = '\0'; /* a later refusal is news again */
 		if (fh->first == fh->last)
@@ -262,6 +267,24 @@ static void on_ctl(struct skiff_links *l, int src, uint16_t type,
 	}
 }
 
+/* A record of a relayed connection: only from a host that is up, of the
+ * incarnation we authenticated, about ours; then it is the relay's. */
+static void on_relayed(struct skiff_links *l, int src, const struct skiff_link_msg *m)
+{
+	/* CONN and the others share the first fields' layout */
+	const struct skiff_link_cx *c = &m->body.cx;
+	int i = sender(l, src, c->from_index);
+	struct lhost *h;
+
+	if (i < 0 || !l->sink)
+		return;
+	h = &l->h[i];
+	if (!h->up || c->boot != h->peer_boot || c->peer_boot != l->boot)
+		return;
+	h->last_rx = l->now; /* a busy link needs no heartbeat to live */
+	l->sink->record(l->sink_arg, (unsigned)i, m);
+}
+
 static void on_rx(void *arg, int src, const void *buf, size_t len)
 {
 	struct skiff_links *l = arg;
@@ -273,6 +296,8 @@ static void on_rx(void *arg, int src, const void *buf, size_t len)
 		return;
 	if (m.hdr.type == SKIFF_LINK_HELLO)
 		on_hello(l, src, &m.body.hello);
+	else if (m.hdr.type >= SKIFF_LINK_CONN)
+		on_relayed(l, src, &m);
 	else
 		on_ctl(l, src, m.hdr.type, &m.body.ctl);
 }
@@ -431,4 +456,51 @@ int skiff_links_host(const struct skiff_links *l, unsigned i,
 	out->up = out->self || l->h[i].up;
 	out->since_ms = l->h[i].since;
 	return 0;
+}
+
+void skiff_links_set_sink(struct skiff_links *l,
+			  const struct skiff_link_sink *sink, void *arg)
+{
+	l->sink = sink;
+	l->sink_arg = arg;
+}
+
+int skiff_links_send(struct skiff_links *l, unsigned i,
+		     struct skiff_link_msg *m, size_t len)
+{
+	struct skiff_link_cx *c = &m->body.cx;
+
+	if (i >= l->conf->nhosts || i == l->self || !l->h[i].up)
+		return -ENOTCONN;
+	c->from_index = (uint16_t)l->self;
+	c->boot = l->boot;
+	c->peer_boot = l->h[i].peer_boot;
+	return skiff_fab_send(l->fab, i, m, len);
+}
+
+unsigned skiff_links_room(struct skiff_links *l, unsigned i)
+{
+	if (i >= l->conf->nhosts || i == l->self || !l->h[i].up)
+		return 0;
+	return skiff_fab_room(l->fab, i);
+}
+
+unsigned skiff_links_drops(struct skiff_links *l, unsigned i)
+{
+	return skiff_fab_drops(l->fab, i);
+}
+
+int skiff_links_is_up(const struct skiff_links *l, unsigned i)
+{
+	return i < l->conf->nhosts && i != l->self && l->h[i].up;
+}
+
+uint64_t skiff_links_boot(const struct skiff_links *l, unsigned i)
+{
+	return i == l->self ? l->boot : l->h[i].peer_boot;
+}
+
+struct skiff_auth *skiff_links_auth(struct skiff_links *l)
+{
+	return l->auth;
 }

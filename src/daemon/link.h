@@ -11,9 +11,23 @@
 
 #include <stdint.h>
 
+#include <stddef.h>
+
 #include "fconf.h"
+#include "link_wire.h"
 
 struct skiff_links;
+struct skiff_auth;
+
+/* Who takes the records of relayed connections (relay.c): registered
+ * after both are open, so link.c does not call the relay by name. */
+struct skiff_link_sink {
+	/* a CONN, CONN_ACK, DATA, CREDIT or CLOSE from host @i, decoded,
+	 * of the incarnation authenticated, with the link up */
+	void (*record)(void *arg, unsigned i, const struct skiff_link_msg *m);
+	/* host @i went down (silent, said goodbye, or restarted) */
+	void (*host_down)(void *arg, unsigned i);
+};
 
 /* The state of one host, for scif info. */
 struct skiff_link_host {
@@ -51,5 +65,23 @@ void skiff_links_online(const struct skiff_links *l, uint8_t map[32]);
 /* State of host @i (0..nhosts-1); 0 or -EINVAL. */
 int skiff_links_host(const struct skiff_links *l, unsigned i,
 		     struct skiff_link_host *out);
+
+void skiff_links_set_sink(struct skiff_links *l,
+			  const struct skiff_link_sink *sink, void *arg);
+
+/* Send a relayed connection's record (its from_index, boot and peer_boot
+ * are filled in) to host @i: 0, -ENOTCONN if the host is not up, or
+ * skiff_fab_send's -errno (ask skiff_links_room first). */
+int skiff_links_send(struct skiff_links *l, unsigned i,
+		     struct skiff_link_msg *m, size_t len);
+/* Records host @i takes now (0 while it is down). */
+unsigned skiff_links_room(struct skiff_links *l, unsigned i);
+/* Records to host @i lost so far: bytes of its connections may be gone. */
+unsigned skiff_links_drops(struct skiff_links *l, unsigned i);
+int skiff_links_is_up(const struct skiff_links *l, unsigned i);
+/* Boot id of host @i (ours for self; the authenticated one's, else 0). */
+uint64_t skiff_links_boot(const struct skiff_links *l, unsigned i);
+/* The MUNGE context, for the credentials of connection requests. */
+struct skiff_auth *skiff_links_auth(struct skiff_links *l);
 
 #endif

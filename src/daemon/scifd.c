@@ -30,6 +30,8 @@
 #include "wire.h"
 #ifdef SKIFF_HAVE_FABRIC
 #include "link.h"
+#include "relay.h"
+#include "relay_ep.h"
 #endif
 
 #include <errno.h>
@@ -79,7 +81,7 @@
 #define SCIFD_CARD_MEM_MAX     (1ull << 40)
 _Static_assert(SKIFF_HOSTS_MAX == SKIFF_FHOSTS_MAX, "HOST_INFO covers the file");
 
-enum { PFD_SIGNAL, PFD_LISTEN, PFD_LINKS, PFD_CLIENT0 };
+enum { PFD_SIGNAL, PFD_LISTEN, PFD_LINKS, PFD_RELAY, PFD_CLIENT0 };
 
 struct scifd {
 	char fabric[SKIFF_FABRIC_MAX + 1];
@@ -88,6 +90,7 @@ struct scifd {
 	struct skiff_fconf *conf; /* the fabric file, or NULL: one host */
 #ifdef SKIFF_HAVE_FABRIC
 	struct skiff_links *links;
+	struct skiff_relay *relay; /* connections between hosts */
 #endif
 	uint32_t pid;
 	uid_t owner;       /* effective uid: the only user given card memory */
@@ -606,9 +609,12 @@ static int run(int sfd, int lfd)
 	D.pfd[PFD_LISTEN] = (struct pollfd){ .fd = lfd, .events = POLLIN };
 	/* poll() ignores a negative descriptor: no links, no entry */
 	D.pfd[PFD_LINKS] = (struct pollfd){ .fd = -1, .events = POLLIN };
+	D.pfd[PFD_RELAY] = (struct pollfd){ .fd = -1, .events = POLLIN };
 #ifdef SKIFF_HAVE_FABRIC
 	if (D.links)
 		D.pfd[PFD_LINKS].fd = skiff_links_fd(D.links);
+	if (D.relay)
+		D.pfd[PFD_RELAY].fd = skiff_relay_fd(D.relay);
 #endif
 
 	for (;;) {
@@ -630,6 +636,9 @@ static int run(int sfd, int lfd)
 			int t = skiff_links_timeout(D.links, now_ms());
 
 			if (timeout < 0 || t < timeout)
+				timeout = t;
+			t = skiff_relay_timeout(D.relay, now_ms());
+			if (t >= 0 && (timeout < 0 || t < timeout))
 				timeout = t;
 		}
 #endif
@@ -658,8 +667,10 @@ static int run(int sfd, int lfd)
 		}
 #ifdef SKIFF_HAVE_FABRIC
 		/* every turn, not only on POLLIN: the timers live there */
-		if (D.links)
+		if (D.links) {
 			skiff_links_run(D.links, now_ms());
+			skiff_relay_run(D.relay, now_ms());
+		}
 #endif
 
 		/* drop_client() moves the last client into slot i, which is
@@ -829,6 +840,16 @@ int main(int argc, char **argv)
 			fprintf(stderr, "scifd: host '%s': %s\n", host, why);
 			return 1;
 		}
+		/* the relay is libscif's peer for its processes' connections
+		 * to other hosts: the library inside must not ask a daemon
+		 * (this one) for its fabric and node */
+		skiff_ctx_preset(D.fabric, (int)D.self_node);
+		r = skiff_relay_open(&D.relay, D.links, D.conf, self, D.fabric,
+				     why, sizeof(why));
+		if (r < 0) {
+			fprintf(stderr, "scifd: host '%s': %s\n", host, why);
+			return 1;
+		}
 		fprintf(stderr, "scifd: host '%s' (%s port %u), %u other "
 			"host%s in the fabric file\n", host,
 			D.conf->host[self].addr,
@@ -869,6 +890,7 @@ int main(int argc, char **argv)
 #ifdef SKIFF_HAVE_FABRIC
 	if (D.links) {
 		/* the other hosts drop our nodes now rather than in 3 s */
+		skiff_relay_close(D.relay);
 		skiff_links_bye(D.links, 200);
 		skiff_links_close(D.links);
 	}

@@ -10,6 +10,7 @@
  */
 #define _GNU_SOURCE
 #include "transport.h"
+#include "relay_ep.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -494,13 +495,15 @@ static int send_request(struct skiff_ep *ep, struct scif_portID *dst,
 	return 0;
 }
 
-static int do_connect(struct skiff_ep *ep, struct scif_portID *dst)
+/* @relay: scifd's relay connects on behalf of a process of another host
+ * (skiff_relay_connect): the node is its own, no daemon to ask. */
+static int do_connect(struct skiff_ep *ep, struct scif_portID *dst, int relay)
 {
 	const struct skiff_ctx *c = skiff_ctx();
 	struct sockaddr_un sa;
 	socklen_t sl;
 	uint32_t ring_size;
-	int r, memfd = -1, nonblock, fl;
+	int r, memfd = -1, nonblock, fl, where;
 
 	switch (ep->state) {
 	case SKIFF_EP_LISTENING:
@@ -526,14 +529,14 @@ static int do_connect(struct skiff_ep *ep, struct scif_portID *dst)
 		return -ENODEV;
 	if (dst->port == 0)
 		return -EINVAL;
-	r = skiff_node_online(c->fabric, dst->node);
-	if (r < 0 && r != -ENOMEM)
-		r = 0;
-	if (r <= 0) {
+	where = relay ? 1 : skiff_node_where(c->fabric, dst->node);
+	if (where < 0 && where != -ENOMEM)
+		where = 0;
+	if (where <= 0) {
 		skiff_log(SKIFF_LOG_INFO, "scif_connect to %u:%u: node %u is not "
 			  "online in fabric '%s'", dst->node, dst->port,
 			  dst->node, c->fabric);
-		return r < 0 ? r : -ENODEV;
+		return where < 0 ? where : -ENODEV;
 	}
 	if (ep->state == SKIFF_EP_UNBOUND) {
 		r = do_bind(ep, 0);
@@ -546,15 +549,27 @@ static int do_connect(struct skiff_ep *ep, struct scif_portID *dst)
 	/* non-blocking: a full backlog gives EAGAIN, which SCIF reports as a
 	 * refusal, instead of waiting for room */
 	fcntl(ep->sock, F_SETFL, fcntl(ep->sock, F_GETFL) | O_NONBLOCK);
-	sl = skiff_port_addr(&sa, c->fabric, dst->node, dst->port);
+	/* a node of another host: the daemon here takes the request, asks
+	 * that host's daemon, and grants it once the listener there accepted
+	 * (then it relays the bytes) */
+	ep->relayed = where == 2;
+	if (where == 2)
+		sl = skiff_relay_addr(&sa, c->fabric);
+	else
+		sl = skiff_port_addr(&sa, c->fabric, dst->node, dst->port);
 	if (connect(ep->sock, (struct sockaddr *)&sa, sl) < 0) {
 		r = errno;
-		skiff_log(SKIFF_LOG_INFO, "scif_connect to %u:%u: socket "
-			  "@skiff/%s/n%u/p%u: %s", dst->node, dst->port, c->fabric,
-			  dst->node, dst->port,
-			  r == ECONNREFUSED ? "nobody listens" :
-			  r == EAGAIN ? "the listener's backlog is full" :
-					strerror(r));
+		if (where == 2)
+			skiff_log(SKIFF_LOG_INFO, "scif_connect to %u:%u: the "
+				  "daemon's relay @skiff/%s/relay: %s",
+				  dst->node, dst->port, c->fabric, strerror(r));
+		else
+			skiff_log(SKIFF_LOG_INFO, "scif_connect to %u:%u: socket "
+				  "@skiff/%s/n%u/p%u: %s", dst->node, dst->port,
+				  c->fabric, dst->node, dst->port,
+				  r == ECONNREFUSED ? "nobody listens" :
+				  r == EAGAIN ? "the listener's backlog is full" :
+						strerror(r));
 		if (r == ENOMEM || r == ENOBUFS)
 			return -ENOMEM;
 		return -ECONNREFUSED;
@@ -606,7 +621,7 @@ int skiff_api_connect(scif_epd_t epd, struct scif_portID *dst)
 	if (r < 0)
 		SKIFF_RET(r);
 	skiff_ep_lock(ep, &ep->lock);
-	r = do_connect(ep, dst);
+	r = do_connect(ep, dst, 0);
 	skiff_ep_unlock(&ep->lock);
 	SKIFF_RET(r);
 }
@@ -707,27 +722,15 @@ static int peer_name(int s, uint16_t *node, uint16_t *port)
 	return skiff_parse_port_name(name + plen, node, port);
 }
 
-static int accept_one(struct skiff_ep *lep, int s, struct scif_portID *peer,
-		      scif_epd_t *newepd)
+/* Make the endpoint of an accepted connection on socket @s, as (node,
+ * port), its peer (pn, pp), and grant it; 0 or -errno (@memfd is always
+ * closed; @s is the caller's on failure). */
+static int grant_one(int s, const struct skiff_conn_req *req, int memfd,
+		     uint16_t node, uint16_t port, uint16_t pn, uint16_t pp)
 {
-	struct skiff_conn_req req;
 	struct skiff_ep *ep;
-	uint16_t pn, pp;
-	int memfd, r, ctl[2];
+	int r, ctl[2];
 
-	memfd = read_request(s, &req);
-	if (memfd < 0)
-		return memfd;
-	r = peer_name(s, &pn, &pp);
-	/* the name is whatever the connector bound: a reserved one, which
-	 * servers may take as proof of privilege, must come from root (or
-	 * from our own user) */
-	if (r == 0 && pp < SCIF_ADMIN_PORT_END && skiff_peer_entitled(s) < 0)
-		r = -ECONNREFUSED;
-	if (r < 0) {
-		close(memfd);
-		return r;
-	}
 	ep = skiff_ep_alloc();
 	if (!ep) {
 		close(memfd);
@@ -736,24 +739,26 @@ static int accept_one(struct skiff_ep *lep, int s, struct scif_portID *peer,
 	ep->fd = s;
 	r = skiff_sock_setup(s);
 	if (r == 0)
-		r = skiff_conn_attach(ep, memfd, 1, req.ring_size, req.region_size);
+		r = skiff_conn_attach(ep, memfd, 1, req->ring_size, req->region_size);
 	close(memfd);
 	/* the connection's RMA control socket: we keep one end, the
 	 * connector gets the other with the grant */
 	if (r == 0 && socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ctl) < 0)
 		r = -ENOMEM;
 	if (r == 0) {
+		struct skiff_ep lep = { .node = node, .port = port };
+
 		ep->tp = &skiff_local_transport;
 		r = skiff_rma_attach(ep, ctl[0]);
 		if (r < 0)
 			close(ctl[0]);
 		else
-			r = send_grant(s, lep, req.cookie, ctl[1]);
+			r = send_grant(s, &lep, req->cookie, ctl[1]);
 		close(ctl[1]);
 	}
 	if (r == 0) {
-		ep->node = lep->node;
-		ep->port = lep->port;
+		ep->node = node;
+		ep->port = port;
 		ep->peer_node = pn;
 		ep->peer_port = pp;
 		ep->state = SKIFF_EP_CONNECTED;
@@ -768,10 +773,114 @@ static int accept_one(struct skiff_ep *lep, int s, struct scif_portID *peer,
 		skiff_ep_free(ep);
 		return r;
 	}
+	return 0;
+}
+
+static int accept_one(struct skiff_ep *lep, int s, struct scif_portID *peer,
+		      scif_epd_t *newepd)
+{
+	struct skiff_conn_req req;
+	uint16_t pn, pp;
+	int memfd, r;
+
+	memfd = read_request(s, &req);
+	if (memfd < 0)
+		return memfd;
+	r = peer_name(s, &pn, &pp);
+	/* the name is whatever the connector bound: a reserved one, which
+	 * servers may take as proof of privilege, must come from root (or
+	 * from our own user) */
+	if (r == 0 && pp < SCIF_ADMIN_PORT_END && skiff_peer_entitled(s) < 0)
+		r = -ECONNREFUSED;
+	if (r < 0) {
+		close(memfd);
+		return r;
+	}
+	r = grant_one(s, &req, memfd, lep->node, lep->port, pn, pp);
+	if (r < 0)
+		return r;
 	peer->node = pn;
 	peer->port = pp;
 	*newepd = s;
 	return 0;
+}
+
+/* --- scifd's relay (several hosts; src/daemon/relay.c) --- */
+
+int skiff_relay_request(int s, struct skiff_conn_req *req, uint16_t *node,
+			uint16_t *port)
+{
+	int memfd = read_request(s, req), r;
+
+	if (memfd < 0)
+		return memfd;
+	r = peer_name(s, node, port);
+	if (r < 0) {
+		close(memfd);
+		return r;
+	}
+	return memfd;
+}
+
+int skiff_relay_grant(int s, const struct skiff_conn_req *req, int memfd,
+		      uint16_t node, uint16_t port, uint16_t pn, uint16_t pp)
+{
+	int r = grant_one(s, req, memfd, node, port, pn, pp);
+
+	if (r == 0) {
+		struct skiff_ep *ep;
+
+		/* the relay is non-blocking all through */
+		fcntl(s, F_SETFL, fcntl(s, F_GETFL) | O_NONBLOCK);
+		if (skiff_ep_get(s, &ep) == 0)
+			ep->relayed = 1;
+	}
+	return r < 0 ? r : s;
+}
+
+int skiff_relay_connect(uint16_t src_node, uint16_t src_port,
+			uint16_t dst_node, uint16_t dst_port)
+{
+	struct scif_portID dst = { .node = dst_node, .port = dst_port };
+	struct skiff_ep *ep = skiff_ep_alloc();
+	int fd, r, s;
+	uint16_t port;
+
+	if (!ep)
+		return -ENOMEM;
+	fd = skiff_error_pipe();
+	if (fd < 0) {
+		skiff_ep_free(ep);
+		return fd;
+	}
+	fcntl(fd, F_SETFL, O_NONBLOCK);
+	ep->fd = fd;
+	ep->node = src_node;
+	ep->relayed = 1;
+	r = skiff_ep_register(ep);
+	if (r < 0) {
+		close(fd);
+		skiff_ep_free(ep);
+		return r;
+	}
+	/* the name of the process of the other host: the listener reads its
+	 * peer's (node, port) from it, as from any local connector */
+	s = bind_port(src_node, src_port, &port);
+	if (s < 0) {
+		skiff_api_close(fd);
+		return s == -EINVAL ? -ECONNREFUSED : s;
+	}
+	ep->sock = s;
+	ep->port = port;
+	ep->state = SKIFF_EP_BOUND;
+	skiff_ep_lock(ep, &ep->lock);
+	r = do_connect(ep, &dst, 1);
+	skiff_ep_unlock(&ep->lock);
+	if (r != -EINPROGRESS && r < 0) {
+		skiff_api_close(fd);
+		return r;
+	}
+	return fd;
 }
 
 int skiff_api_accept(scif_epd_t epd, struct scif_portID *peer,

@@ -28,6 +28,7 @@
  */
 #define _GNU_SOURCE
 #include "internal.h"
+#include "relay_ep.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -66,8 +67,22 @@ static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
 static struct skiff_ctx ctx;
 static pthread_once_t ctx_once = PTHREAD_ONCE_INIT;
 
+static int ctx_preset;
+static void ctx_init(void);
+
+void skiff_ctx_preset(const char *fabric, int node)
+{
+	snprintf(ctx.fabric, sizeof(ctx.fabric), "%s", fabric);
+	ctx.node = node;
+	ctx.node_set = 0;
+	ctx_preset = 1;
+	pthread_once(&ctx_once, ctx_init);
+}
+
 static void ctx_init(void)
 {
+	if (ctx_preset)
+		return;
 	ctx.fabric_err = skiff_fabric(ctx.fabric);
 	if (ctx.fabric_err < 0)
 		skiff_log(SKIFF_LOG_WARN, "SCIF_FABRIC=%s is not 1 to %d "

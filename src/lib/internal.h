@@ -254,6 +254,9 @@ struct skiff_ep {
 	uint16_t peer_node, peer_port; /* remote */
 	int backlog;
 	int side; /* 0 connector, 1 acceptor */
+	/* the peer is on another host: this connection's local end is the
+	 * daemon, which relays it (scifd's relay.c) */
+	int relayed;
 	uint64_t cookie;
 
 	/* connection */

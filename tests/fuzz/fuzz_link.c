@@ -38,6 +38,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (skiff_link_decode(data, size, &m) != 0)
 		return 0;
 	want = skiff_link_body_len(m.hdr.type);
+	/* DATA: its payload follows the fixed part, counted exactly */
+	if (m.hdr.type == SKIFF_LINK_DATA)
+		want += m.body.cx.value;
 	if (m.hdr.magic != SKIFF_LINK_MAGIC ||
 	    m.hdr.version != SKIFF_LINK_VERSION || m.hdr.type == 0 ||
 	    m.hdr.type > SKIFF_LINK_TYPE_MAX || m.hdr.reserved != 0 ||
@@ -62,6 +65,38 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 					       h->cred[i] > 0x7e)
 					    : h->cred[i] != 0)
 				abort();
+	} else if (m.hdr.type == SKIFF_LINK_CONN) {
+		const struct skiff_link_conn *c = &m.body.conn;
+
+		if (c->from_index >= SKIFF_LINK_HOSTS_MAX || c->flags ||
+		    c->id == 0 || c->boot == 0 || c->reserved ||
+		    c->src_node > 255 || c->dst_node > 255 ||
+		    c->src_port == 0 || c->dst_port == 0 ||
+		    c->cred_len == 0 || c->cred_len > SKIFF_LINK_CRED_MAX)
+			abort();
+		for (uint32_t i = 0; i < SKIFF_LINK_CRED_MAX; i++)
+			if (i < c->cred_len ? (c->cred[i] < 0x21 ||
+					       c->cred[i] > 0x7e)
+					    : c->cred[i] != 0)
+				abort();
+	} else if (m.hdr.type >= SKIFF_LINK_CONN_ACK) {
+		const struct skiff_link_cx *c = &m.body.cx;
+
+		if (c->from_index >= SKIFF_LINK_HOSTS_MAX || c->flags ||
+		    c->id == 0 || c->boot == 0)
+			abort();
+		if (m.hdr.type == SKIFF_LINK_DATA &&
+		    (c->value == 0 || c->value > SKIFF_LINK_DATA_MAX ||
+		     c->peer_id))
+			abort();
+		if (m.hdr.type == SKIFF_LINK_CREDIT &&
+		    (c->value == 0 || c->value > SKIFF_LINK_WINDOW || c->peer_id))
+			abort();
+		if (m.hdr.type == SKIFF_LINK_CONN_ACK &&
+		    (c->value == 0) != (c->peer_id != 0))
+			abort();
+		if (m.hdr.type == SKIFF_LINK_CLOSE && (c->value || c->peer_id))
+			abort();
 	} else {
 		const struct skiff_link_ctl *c = &m.body.ctl;
 
@@ -73,8 +108,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (skiff_link_decode(data, size - 1, &again) == 0)
 		abort();
 	/* what an encoder makes of the fields decodes to the same record */
-	if (skiff_link_init(&again, m.hdr.type) != size)
+	if (m.hdr.type == SKIFF_LINK_DATA) {
+		skiff_link_init(&again, m.hdr.type);
+		if (skiff_link_data_len(&again, m.body.cx.value) != size)
+			abort();
+	} else if (skiff_link_init(&again, m.hdr.type) != size) {
 		abort();
+	}
 	memcpy(&again.body, &m.body, want);
 	if (skiff_link_decode(&again, size, &out) != 0 ||
 	    memcmp(&out, &m, size) != 0)

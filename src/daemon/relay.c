@@ -1,0 +1,771 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * relay.c - see relay.h. One table of connections; each is, on this side:
+ *   LREQ    a local process reached the relay socket; its request unread
+ *   OUT     its request went to the other host's daemon (CONN): waiting
+ *           for CONN_ACK, the process waiting for its grant
+ *   IN      a CONN from another host: connecting to the listener here
+ *   OPEN    relaying bytes between the local endpoint and the link
+ * Everything from the link was checked by link.c (host up, its incarnation)
+ * and is checked here against the connection it names (its host, its
+ * state, the window) before use; a violation ends that connection only.
+ */
+#define _GNU_SOURCE
+#include "relay.h"
+#include "auth.h"
+#include "link.h"
+#include "link_wire.h"
+#include "names.h"
+#include "relay_ep.h" /* libscif's side (src/lib) */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <time.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "scif.h"
+
+#define RELAY_MAX 4096		/* connections at once */
+#define RELAY_REQ_MS 1000	/* a local connector's request arrives */
+#define RELAY_OUT_MS 9000	/* the other host answers (libscif waits 10 s) */
+#define RELAY_IN_MS 9000	/* the listener here accepts */
+#define RELAY_RETRY_MS 1	/* link full: try again */
+/* credit back once the process took this much (a quarter window: the
+ * sender keeps at least 3/4 of its window while the receiver keeps up) */
+#define RELAY_CREDIT_AT (SKIFF_LINK_WINDOW / 4)
+#define TAG_LISTEN UINT64_MAX
+
+enum { C_FREE, C_LREQ, C_OUT, C_IN, C_OPEN };
+
+struct rconn {
+	int state;
+	uint32_t id;	  /* ours: slot + 1 | generation << 16 */
+	unsigned host;	  /* the other host */
+	uint32_t peer_id; /* its id for the connection */
+	int fd;		  /* LREQ/OUT: the socket; IN/OPEN: the endpoint */
+	int memfd;	  /* OUT: the region, for the grant */
+	struct skiff_conn_req req;
+	uint16_t src_node, src_port, dst_node, dst_port;
+	int64_t deadline; /* LREQ, OUT, IN */
+	uint32_t events;  /* registered with epoll */
+	uint32_t credit;  /* bytes we may still send */
+	uint32_t freed;	  /* taken by the local process, not credited yet */
+	int peer_closed;  /* CLOSE received: end once buf is delivered */
+	int blocked;	  /* the link had no room: retry on a timer */
+	unsigned char *buf; /* from the link, not yet in the local ring */
+	uint32_t boff, blen;
+};
+
+struct skiff_relay {
+	struct skiff_links *links;
+	const struct skiff_fconf *conf;
+	unsigned self;
+	char fabric[SKIFF_FABRIC_MAX + 1];
+	int ep;	 /* epoll */
+	int lfd; /* the relay socket */
+	struct rconn *c; /* RELAY_MAX slots */
+	uint16_t gen[RELAY_MAX];
+	unsigned count;
+	unsigned hi; /* slots in use are below it */
+	unsigned drops[SKIFF_FHOSTS_MAX]; /* the link's losses seen so far */
+	int64_t now;
+	int64_t log_ms;
+	unsigned log_n;
+};
+
+static struct skiff_link_sink sink;
+
+/* At most 10 lines a second: what a hostile host or process triggers must
+ * not flood the log. */
+static void say(struct skiff_relay *r, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void say(struct skiff_relay *r, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (r->now - r->log_ms >= 1000) {
+		r->log_ms = r->now;
+		r->log_n = 0;
+	}
+	if (++r->log_n > 10)
+		return;
+	va_start(ap, fmt);
+	fputs("scifd: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+}
+
+static int host_of_node(const struct skiff_relay *r, unsigned node)
+{
+	for (unsigned i = 0; i < r->conf->nhosts; i++)
+		if (node >= r->conf->host[i].first && node <= r->conf->host[i].last)
+			return (int)i;
+	return -1;
+}
+
+static struct rconn *find(struct skiff_relay *r, uint32_t id, unsigned host)
+{
+	unsigned slot = (id & 0xffff) - 1;
+
+	if ((id & 0xffff) == 0 || slot >= RELAY_MAX)
+		return NULL;
+	if (r->c[slot].state == C_FREE || r->c[slot].id != id ||
+	    (r->c[slot].state != C_LREQ && r->c[slot].host != host))
+		return NULL;
+	return &r->c[slot];
+}
+
+static struct rconn *alloc_conn(struct skiff_relay *r)
+{
+	for (unsigned i = 0; i < RELAY_MAX; i++)
+		if (r->c[i].state == C_FREE) {
+			struct rconn *c = &r->c[i];
+
+			memset(c, 0, sizeof(*c));
+			r->gen[i]++;
+			c->id = (i + 1) | (uint32_t)r->gen[i] << 16;
+			c->fd = c->memfd = -1;
+			r->count++;
+			if (i + 1 > r->hi)
+				r->hi = i + 1;
+			return c;
+		}
+	return NULL;
+}
+
+static void watch(struct skiff_relay *r, struct rconn *c, uint32_t ev)
+{
+	struct epoll_event e = { .events = ev, .data.u64 = (uint64_t)(c - r->c) };
+
+	if (c->events == ev + 1)
+		return;
+	if (epoll_ctl(r->ep, c->events ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, c->fd,
+		      &e) == 0)
+		c->events = ev + 1; /* + 1: registered, even with no events */
+}
+
+static void free_conn(struct skiff_relay *r, struct rconn *c)
+{
+	if (c->fd >= 0) {
+		if (c->events)
+			epoll_ctl(r->ep, EPOLL_CTL_DEL, c->fd, NULL);
+		/* an endpoint's close tells the local process (ECONNRESET
+		 * once it read what was delivered); a bare socket's close
+		 * refuses its connect */
+		if (c->state == C_IN || c->state == C_OPEN)
+			scif_close(c->fd);
+		else
+			close(c->fd);
+	}
+	if (c->memfd >= 0)
+		close(c->memfd);
+	free(c->buf);
+	c->buf = NULL;
+	c->state = C_FREE;
+	r->count--;
+	while (r->hi && r->c[r->hi - 1].state == C_FREE)
+		r->hi--;
+}
+
+static void send_cx(struct skiff_relay *r, unsigned host, uint16_t type,
+		    uint32_t id, uint32_t peer_id, uint32_t value)
+{
+	struct skiff_link_msg m;
+	size_t len = skiff_link_init(&m, type);
+
+	m.body.cx.id = id;
+	m.body.cx.peer_id = peer_id;
+	m.body.cx.value = value;
+	/* the link is gone or full: the other side's connection ends with
+	 * the link (host down) or with the losses the relay watches */
+	(void)skiff_links_send(r->links, host, &m, len);
+}
+
+/* End an open (or opening) connection and tell the other host. */
+static void end_conn(struct skiff_relay *r, struct rconn *c)
+{
+	if ((c->state == C_OPEN || c->state == C_IN) && c->peer_id)
+		send_cx(r, c->host, SKIFF_LINK_CLOSE, c->peer_id, 0, 0);
+	free_conn(r, c);
+}
+
+/* The credential's payload: everything the CONN claims, and for whom. */
+static int conn_payload(char *buf, size_t n, const char *fabric,
+			const char *from, const char *to, uint64_t boot,
+			const struct skiff_link_conn *m)
+{
+	int k = snprintf(buf, n, "skiff-conn/1 fabric=%s from=%s to=%s "
+			 "boot=%016llx id=%u src=%u:%u dst=%u:%u uid=%u gid=%u",
+			 fabric, from, to, (unsigned long long)boot, m->id,
+			 m->src_node, m->src_port, m->dst_node, m->dst_port,
+			 m->uid, m->gid);
+
+	return k < 0 || (size_t)k >= n ? -1 : 0;
+}
+
+/* --- bytes --- */
+
+/* Move what the local process sent to the link, within the window. */
+static void pump_out(struct skiff_relay *r, struct rconn *c)
+{
+	struct skiff_link_msg m;
+
+	c->blocked = 0;
+	/* the other end is gone: what the process sends now goes nowhere,
+	 * and it learns so once the bytes for it are delivered */
+	while (c->credit > 0 && !c->peer_closed) {
+		uint32_t want = c->credit < SKIFF_LINK_DATA_MAX ? c->credit :
+								  SKIFF_LINK_DATA_MAX;
+		int n;
+
+		if (skiff_links_room(r->links, c->host) == 0) {
+			c->blocked = 1;
+			break;
+		}
+		skiff_link_init(&m, SKIFF_LINK_DATA); /* clears the body */
+		n = scif_recv(c->fd, m.body.data.data, (int)want, 0);
+		if (n == 0)
+			break;
+		if (n < 0) {
+			/* the process closed or died, and everything it sent
+			 * went out: say so after the bytes */
+			end_conn(r, c);
+			return;
+		}
+		m.body.cx.id = c->peer_id;
+		if (skiff_links_send(r->links, c->host, &m,
+				     skiff_link_data_len(&m, (uint32_t)n)) < 0) {
+			/* bytes taken from the ring and not sent: the stream
+			 * is broken, end it rather than lose bytes silently */
+			end_conn(r, c);
+			return;
+		}
+		c->credit -= (uint32_t)n;
+	}
+	/* no credit: stop watching its bytes, or epoll reports them forever */
+	watch(r, c, (c->credit && !c->blocked ? EPOLLIN : 0) |
+			    (c->boff < c->blen ? EPOLLOUT : 0));
+}
+
+/* Move what came from the link into the local ring, as far as it has room. */
+static void flush_in(struct skiff_relay *r, struct rconn *c)
+{
+	while (c->boff < c->blen) {
+		int n = scif_send(c->fd, c->buf + c->boff,
+				  (int)(c->blen - c->boff), 0);
+
+		if (n == 0)
+			break;
+		if (n < 0) {
+			end_conn(r, c);
+			return;
+		}
+		c->boff += (uint32_t)n;
+		c->freed += (uint32_t)n;
+	}
+	if (c->boff == c->blen)
+		c->boff = c->blen = 0;
+	if (c->freed >= RELAY_CREDIT_AT) {
+		send_cx(r, c->host, SKIFF_LINK_CREDIT, c->peer_id, 0, c->freed);
+		c->freed = 0;
+	}
+	if (c->peer_closed && c->blen == 0) {
+		free_conn(r, c); /* the other end is gone: no CLOSE back */
+		return;
+	}
+	watch(r, c, (c->credit && !c->blocked ? EPOLLIN : 0) |
+			    (c->boff < c->blen ? EPOLLOUT : 0));
+}
+
+static void on_data(struct skiff_relay *r, struct rconn *c,
+		    const struct skiff_link_data *d)
+{
+	uint32_t n = d->cx.value;
+
+	/* the sender keeps to the window: more is a broken peer */
+	if (c->blen - c->boff + c->freed + n > SKIFF_LINK_WINDOW) {
+		say(r, "relay: host '%s' overran a connection's window: ended",
+		    r->conf->host[c->host].name);
+		end_conn(r, c);
+		return;
+	}
+	if (!c->buf) {
+		c->buf = malloc(SKIFF_LINK_WINDOW);
+		if (!c->buf) {
+			end_conn(r, c);
+			return;
+		}
+	}
+	if (c->blen + n > SKIFF_LINK_WINDOW) {
+		memmove(c->buf, c->buf + c->boff, c->blen - c->boff);
+		c->blen -= c->boff;
+		c->boff = 0;
+	}
+	memcpy(c->buf + c->blen, d->data, n);
+	c->blen += n;
+	flush_in(r, c);
+}
+
+/* --- set-up --- */
+
+/* A local process's request on the relay socket: ask the other host. */
+static void on_request(struct skiff_relay *r, struct rconn *c)
+{
+	const struct skiff_fhost *me = &r->conf->host[r->self];
+	struct skiff_link_msg m;
+	struct ucred uc;
+	socklen_t ul = sizeof(uc);
+	char pl[512], why[160];
+	uint16_t sn, sp;
+	int memfd = skiff_relay_request(c->fd, &c->req, &sn, &sp), h;
+	size_t len;
+
+	if (memfd < 0) {
+		free_conn(r, c);
+		return;
+	}
+	c->memfd = memfd;
+	h = host_of_node(r, c->req.dst_node);
+	/* the connector is on one of our nodes (its bound name says so, the
+	 * kernel vouches for the name), and the node it wants is another
+	 * host's, up now */
+	if (sn < me->first || sn > me->last || h < 0 || (unsigned)h == r->self ||
+	    !skiff_links_is_up(r->links, (unsigned)h) ||
+	    getsockopt(c->fd, SOL_SOCKET, SO_PEERCRED, &uc, &ul) < 0) {
+		free_conn(r, c);
+		return;
+	}
+	len = skiff_link_init(&m, SKIFF_LINK_CONN);
+	m.body.conn.id = c->id;
+	m.body.conn.src_node = sn;
+	m.body.conn.src_port = sp;
+	m.body.conn.dst_node = c->req.dst_node;
+	m.body.conn.dst_port = c->req.dst_port;
+	m.body.conn.uid = uc.uid;
+	m.body.conn.gid = uc.gid;
+	if (conn_payload(pl, sizeof(pl), r->fabric, me->name,
+			 r->conf->host[h].name,
+			 skiff_links_boot(r->links, r->self), &m.body.conn) < 0 ||
+	    skiff_auth_encode_text(skiff_links_auth(r->links), pl,
+				   m.body.conn.cred, sizeof(m.body.conn.cred),
+				   &m.body.conn.cred_len, why, sizeof(why)) < 0) {
+		say(r, "relay: no credential for a connection to %u:%u: %s",
+		    c->req.dst_node, c->req.dst_port, pl[0] ? why : "names");
+		free_conn(r, c);
+		return;
+	}
+	if (skiff_links_send(r->links, (unsigned)h, &m, len) < 0) {
+		free_conn(r, c);
+		return;
+	}
+	c->state = C_OUT;
+	c->host = (unsigned)h;
+	c->src_node = sn;
+	c->src_port = sp;
+	c->dst_node = c->req.dst_node;
+	c->dst_port = c->req.dst_port;
+	c->deadline = r->now + RELAY_OUT_MS;
+	watch(r, c, 0); /* a hang-up only: the connector gave up */
+}
+
+/* CONN from host @h: connect to the listener here as its process. */
+static void on_conn(struct skiff_relay *r, unsigned h,
+		    const struct skiff_link_conn *m)
+{
+	const struct skiff_fhost *me = &r->conf->host[r->self];
+	const struct skiff_fhost *fh = &r->conf->host[h];
+	char want[512], why[160];
+	struct rconn *c;
+	int fd;
+	uint32_t status = ECONNREFUSED;
+
+	/* its own nodes to ours, with a credential binding exactly that */
+	if (m->src_node < fh->first || m->src_node > fh->last ||
+	    m->dst_node < me->first || m->dst_node > me->last) {
+		say(r, "relay: host '%s' asked for %u:%u as %u:%u: not its "
+		    "node to ours", fh->name, m->dst_node, m->dst_port,
+		    m->src_node, m->src_port);
+		status = ENODEV;
+		goto refuse;
+	}
+	if (conn_payload(want, sizeof(want), r->fabric, fh->name, me->name,
+			 skiff_links_boot(r->links, h), m) < 0 ||
+	    skiff_auth_check_text(skiff_links_auth(r->links), m->cred,
+				  m->cred_len, want, why, sizeof(why)) < 0) {
+		say(r, "relay: refused a connection from host '%s' (%u:%u to "
+		    "%u:%u): %s", fh->name, m->src_node, m->src_port,
+		    m->dst_node, m->dst_port, why);
+		status = EACCES;
+		goto refuse;
+	}
+	/* SCIF's rule across hosts: a port below 1024 is root's */
+	if (m->src_port < SCIF_ADMIN_PORT_END && m->uid != 0) {
+		say(r, "relay: refused %u:%u from host '%s': a reserved port "
+		    "of uid %u", m->src_node, m->src_port, fh->name, m->uid);
+		status = EACCES;
+		goto refuse;
+	}
+	c = alloc_conn(r);
+	if (!c) {
+		status = ENOMEM;
+		goto refuse;
+	}
+	fd = skiff_relay_connect(m->src_node, m->src_port, m->dst_node,
+				 m->dst_port);
+	if (fd < 0) {
+		c->state = C_FREE;
+		r->count--;
+		while (r->hi && r->c[r->hi - 1].state == C_FREE)
+			r->hi--;
+		status = (uint32_t)-fd;
+		goto refuse;
+	}
+	c->state = C_IN;
+	c->fd = fd;
+	c->host = h;
+	c->peer_id = m->id;
+	c->src_node = m->src_node;
+	c->src_port = m->src_port;
+	c->dst_node = m->dst_node;
+	c->dst_port = m->dst_port;
+	c->deadline = r->now + RELAY_IN_MS;
+	watch(r, c, EPOLLIN); /* the listener's answer */
+	return;
+refuse:
+	send_cx(r, h, SKIFF_LINK_CONN_ACK, m->id, 0, status);
+}
+
+/* IN: the listener answered (or hung up). */
+static void on_answer(struct skiff_relay *r, struct rconn *c)
+{
+	struct scif_portID dst = { .node = c->dst_node, .port = c->dst_port };
+
+	if (scif_connect(c->fd, &dst) < 0) {
+		if (errno == EALREADY || errno == EINPROGRESS)
+			return;
+		send_cx(r, c->host, SKIFF_LINK_CONN_ACK, c->peer_id, 0,
+			ECONNREFUSED);
+		c->peer_id = 0;
+		free_conn(r, c);
+		return;
+	}
+	c->state = C_OPEN;
+	c->credit = SKIFF_LINK_WINDOW;
+	send_cx(r, c->host, SKIFF_LINK_CONN_ACK, c->peer_id, c->id, 0);
+	pump_out(r, c);
+}
+
+static void on_ack(struct skiff_relay *r, unsigned h,
+		   const struct skiff_link_cx *m)
+{
+	struct rconn *c = find(r, m->id, h);
+	int fd;
+
+	if (!c || c->state != C_OUT) {
+		/* ours gave up meanwhile: end theirs */
+		if (m->value == 0)
+			send_cx(r, h, SKIFF_LINK_CLOSE, m->peer_id, 0, 0);
+		return;
+	}
+	if (m->value != 0) {
+		free_conn(r, c); /* the connector is refused */
+		return;
+	}
+	epoll_ctl(r->ep, EPOLL_CTL_DEL, c->fd, NULL);
+	c->events = 0;
+	fd = skiff_relay_grant(c->fd, &c->req, c->memfd, c->dst_node,
+			       c->dst_port, c->src_node, c->src_port);
+	c->memfd = -1; /* closed by the grant */
+	c->peer_id = m->peer_id;
+	if (fd < 0) {
+		send_cx(r, h, SKIFF_LINK_CLOSE, m->peer_id, 0, 0);
+		free_conn(r, c);
+		return;
+	}
+	c->state = C_OPEN;
+	c->credit = SKIFF_LINK_WINDOW;
+	pump_out(r, c);
+}
+
+static void on_record(void *arg, unsigned h, const struct skiff_link_msg *m)
+{
+	struct skiff_relay *r = arg;
+	struct rconn *c;
+
+	switch (m->hdr.type) {
+	case SKIFF_LINK_CONN:
+		on_conn(r, h, &m->body.conn);
+		return;
+	case SKIFF_LINK_CONN_ACK:
+		on_ack(r, h, &m->body.cx);
+		return;
+	default:
+		break;
+	}
+	c = find(r, m->body.cx.id, h);
+	if (!c || c->state != C_OPEN)
+		return; /* ended here meanwhile: nothing to do */
+	switch (m->hdr.type) {
+	case SKIFF_LINK_DATA:
+		on_data(r, c, &m->body.data);
+		break;
+	case SKIFF_LINK_CREDIT:
+		if ((uint64_t)c->credit + m->body.cx.value > SKIFF_LINK_WINDOW) {
+			say(r, "relay: host '%s' credited more than a window: "
+			    "connection ended", r->conf->host[h].name);
+			end_conn(r, c);
+			break;
+		}
+		c->credit += m->body.cx.value;
+		pump_out(r, c);
+		break;
+	case SKIFF_LINK_CLOSE:
+		c->peer_closed = 1;
+		c->peer_id = 0;
+		flush_in(r, c);
+		break;
+	default:
+		break;
+	}
+}
+
+static void on_host_down(void *arg, unsigned h)
+{
+	struct skiff_relay *r = arg;
+
+	for (unsigned i = 0; i < r->hi; i++) {
+		struct rconn *c = &r->c[i];
+
+		if (c->state != C_FREE && c->state != C_LREQ && c->host == h) {
+			c->peer_id = 0; /* nobody to tell */
+			free_conn(r, c);
+		}
+	}
+}
+
+static void accept_local(struct skiff_relay *r)
+{
+	for (int k = 0; k < 64; k++) {
+		int s = accept4(r->lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+		struct rconn *c;
+
+		if (s < 0)
+			return;
+		c = alloc_conn(r);
+		if (!c) {
+			close(s);
+			continue;
+		}
+		c->state = C_LREQ;
+		c->fd = s;
+		c->deadline = r->now + RELAY_REQ_MS;
+		watch(r, c, EPOLLIN);
+	}
+}
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int skiff_relay_open(struct skiff_relay **out, struct skiff_links *links,
+		     const struct skiff_fconf *conf, unsigned self,
+		     const char *fabric, char *why, size_t whylen)
+{
+	struct skiff_relay *r = calloc(1, sizeof(*r));
+	struct epoll_event e = { .events = EPOLLIN, .data.u64 = TAG_LISTEN };
+	struct sockaddr_un sa;
+	socklen_t sl;
+
+	if (!r)
+		return -ENOMEM;
+	r->c = calloc(RELAY_MAX, sizeof(*r->c));
+	r->ep = epoll_create1(EPOLL_CLOEXEC);
+	r->lfd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (!r->c || r->ep < 0 || r->lfd < 0) {
+		snprintf(why, whylen, "relay: %s", strerror(errno ? errno : ENOMEM));
+		goto fail;
+	}
+	sl = skiff_relay_addr(&sa, fabric);
+	if (bind(r->lfd, (struct sockaddr *)&sa, sl) < 0 ||
+	    listen(r->lfd, 128) < 0 ||
+	    epoll_ctl(r->ep, EPOLL_CTL_ADD, r->lfd, &e) < 0) {
+		snprintf(why, whylen, "relay socket @skiff/%s/relay: %s", fabric,
+			 strerror(errno));
+		goto fail;
+	}
+	r->links = links;
+	r->conf = conf;
+	r->self = self;
+	snprintf(r->fabric, sizeof(r->fabric), "%s", fabric);
+	r->now = mono_ms();
+	sink.record = on_record;
+	sink.host_down = on_host_down;
+	skiff_links_set_sink(links, &sink, r);
+	*out = r;
+	return 0;
+fail:
+	if (r->lfd >= 0)
+		close(r->lfd);
+	if (r->ep >= 0)
+		close(r->ep);
+	free(r->c);
+	free(r);
+	return -EIO;
+}
+
+void skiff_relay_close(struct skiff_relay *r)
+{
+	if (!r)
+		return;
+	skiff_links_set_sink(r->links, NULL, NULL);
+	for (unsigned i = 0; i < RELAY_MAX; i++)
+		if (r->c[i].state != C_FREE)
+			free_conn(r, &r->c[i]);
+	close(r->lfd);
+	close(r->ep);
+	free(r->c);
+	free(r);
+}
+
+int skiff_relay_fd(struct skiff_relay *r)
+{
+	return r->ep;
+}
+
+int skiff_relay_timeout(struct skiff_relay *r, int64_t now_ms)
+{
+	int64_t t = -1;
+
+	if (!r->count)
+		return -1;
+	for (unsigned i = 0; i < r->hi; i++) {
+		const struct rconn *c = &r->c[i];
+		int64_t w;
+
+		if (c->state == C_FREE)
+			continue;
+		if (c->blocked)
+			return RELAY_RETRY_MS;
+		if (c->state == C_OPEN)
+			continue;
+		w = c->deadline - now_ms;
+		if (w < 0)
+			w = 0;
+		if (t < 0 || w < t)
+			t = w;
+	}
+	return (int)t;
+}
+
+void skiff_relay_run(struct skiff_relay *r, int64_t now_ms)
+{
+	struct epoll_event ev[64];
+	int n;
+
+	r->now = now_ms;
+	n = epoll_wait(r->ep, ev, 64, 0);
+	for (int k = 0; k < n; k++) {
+		struct rconn *c;
+
+		if (ev[k].data.u64 == TAG_LISTEN) {
+			accept_local(r);
+			continue;
+		}
+		if (ev[k].data.u64 >= RELAY_MAX)
+			continue;
+		c = &r->c[ev[k].data.u64];
+		switch (c->state) {
+		case C_LREQ:
+			on_request(r, c);
+			break;
+		case C_OUT:
+			free_conn(r, c); /* the connector hung up */
+			break;
+		case C_IN:
+			on_answer(r, c);
+			break;
+		case C_OPEN: {
+			uint32_t e = ev[k].events;
+
+			if (e & EPOLLOUT)
+				flush_in(r, c);
+			if (c->state != C_OPEN)
+				break;
+			if ((e & (EPOLLHUP | EPOLLERR)) && c->peer_closed) {
+				free_conn(r, c); /* both ends gone */
+				break;
+			}
+			if ((e & (EPOLLHUP | EPOLLERR)) && (!c->credit || c->blocked)) {
+				/* a hang-up is reported as long as it lasts:
+				 * park the endpoint until credit (or room)
+				 * lets its last bytes go, then read it out */
+				epoll_ctl(r->ep, EPOLL_CTL_DEL, c->fd, NULL);
+				c->events = 0;
+				break;
+			}
+			if (e & (EPOLLIN | EPOLLHUP | EPOLLERR))
+				pump_out(r, c);
+			break;
+		}
+		default:
+			break;
+		}
+	}
+	/* timers, links that lost records, and connections the link had no
+	 * room for */
+	for (unsigned h = 0; h < r->conf->nhosts && h < SKIFF_FHOSTS_MAX; h++) {
+		unsigned d = h == r->self ? 0 : skiff_links_drops(r->links, h);
+
+		if (d != r->drops[h]) {
+			r->drops[h] = d;
+			for (unsigned i = 0; i < r->hi; i++) {
+				struct rconn *c = &r->c[i];
+
+				if (c->state == C_OPEN && c->host == h) {
+					say(r, "relay: the link to host '%s' "
+					    "lost records: connection %u:%u-%u:%u ended",
+					    r->conf->host[h].name, c->src_node,
+					    c->src_port, c->dst_node, c->dst_port);
+					end_conn(r, c);
+				}
+			}
+		}
+	}
+	if (!r->count)
+		return;
+	for (unsigned i = 0; i < r->hi; i++) {
+		struct rconn *c = &r->c[i];
+
+		if (c->state == C_FREE)
+			continue;
+		if (c->state == C_OPEN) {
+			if (c->blocked)
+				pump_out(r, c);
+			continue;
+		}
+		if (now_ms >= c->deadline) {
+			if (c->state == C_IN)
+				send_cx(r, c->host, SKIFF_LINK_CONN_ACK,
+					c->peer_id, 0, ECONNREFUSED);
+			c->peer_id = 0;
+			free_conn(r, c);
+		}
+	}
+}
+
+unsigned skiff_relay_count(const struct skiff_relay *r)
+{
+	return r->count;
+}

@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * relay_ep.h - what scifd's relay (src/daemon/relay.c) uses of libscif's
+ * internals to be the local end of connections between hosts. scifd links
+ * the library's objects; no program does, and nothing here is exported.
+ *
+ * A process connecting to a node of another host connects to its daemon's
+ * relay socket instead of the port (connect.c); the daemon asks the other
+ * host's daemon, which connects to the listener there under the name of
+ * the connecting process's port. Each daemon then holds an ordinary local
+ * connection with its process and moves the bytes between it and the link.
+ */
+#ifndef SKIFF_RELAY_EP_H
+#define SKIFF_RELAY_EP_H
+
+#include <stdint.h>
+
+#include "wire.h"
+
+/* Before any other call: this process is @fabric's daemon, on @node (no
+ * daemon to ask for either). */
+void skiff_ctx_preset(const char *fabric, int node);
+
+/* Read the connection request on @s (accepted on the relay socket; call
+ * when it is readable) and the connector's (node, port) from the name it
+ * bound. The region's memfd, or -errno. */
+int skiff_relay_request(int s, struct skiff_conn_req *req, uint16_t *node,
+			uint16_t *port);
+
+/* Grant it as (node, port), the listener of the other host, with the
+ * connector (pn, pp) as peer: @s becomes a non-blocking endpoint
+ * descriptor (returned). @memfd is closed; @s is the caller's on failure. */
+int skiff_relay_grant(int s, const struct skiff_conn_req *req, int memfd,
+		      uint16_t node, uint16_t port, uint16_t pn, uint16_t pp);
+
+/* Connect to (dst_node, dst_port) of this host as (src_node, src_port) of
+ * another host, non-blocking: an endpoint descriptor whose connection is
+ * in progress (finish it with scif_connect once it is readable: POLLIN
+ * means the listener answered), or -errno (ECONNREFUSED: nobody listens
+ * or that name is in use here). */
+int skiff_relay_connect(uint16_t src_node, uint16_t src_port,
+			uint16_t dst_node, uint16_t dst_port);
+
+#endif
