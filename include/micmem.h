@@ -5,8 +5,9 @@
  * Modelled on the micmem ioctls of the PathScale Xeon Phi driver (2014): a
  * handle (like an open /dev/mic/ctrl) selects at most one board, host ranges
  * are pinned and mapped once, and copies between a mapped host range and the
- * card's device memory are synchronous. In skiff, board b is card node b + 1
- * of the fabric (SCIF_FABRIC) and its device memory is owned by scifd
+ * card's device memory are synchronous. In skiff, board b is this host's
+ * card b: node FIRST + 1 + b of the fabric (SCIF_FABRIC), FIRST being the
+ * host's own node (0 on a single host) and its device memory is owned by scifd
  * (`scifd --cards N --card-mem SIZE`).
  *
  * Every call returns 0 (or a handle, or an address) on success, and -1 (or
@@ -42,7 +43,7 @@ int micmem_open(void);
 /* Close the board (if any) and unmap every range; the handle is freed. */
 int micmem_close(int h);
 
-/* Select board @board (card node board + 1) for handle @h. ENODEV if that
+/* Select board @board (this host's card @board: node FIRST + 1 + board) for handle @h. ENODEV if that
  * card is not online, EBUSY if @h already has a board, EPERM if the card's
  * memory belongs to another user. */
 int micmem_opendev(int h, uint32_t board);

@@ -3,6 +3,7 @@
 #define _GNU_SOURCE
 #include "internal.h"
 #include "names.h"
+#include "nodeq.h"
 #include "wire.h"
 
 #include <errno.h>
@@ -90,6 +91,25 @@ static int recv_reply(int fd, struct skiff_wire_msg *m, int *fds, int *nfds)
 	if (mh.msg_flags & MSG_CTRUNC)
 		return -EPROTO;
 	return skiff_wire_decode(buf, (size_t)n, m);
+}
+
+int mm_board_node(uint32_t board, uint32_t *node)
+{
+	char fabric[SKIFF_FABRIC_MAX + 1];
+	struct skiff_node_info info;
+	int r;
+
+	if (skiff_fabric(fabric) < 0)
+		return -ENODEV;
+	/* board b is this host's card b: node FIRST + 1 + b, where FIRST is
+	 * the host's own node (0 without a fabric file) */
+	r = skiff_query_nodes(fabric, &info);
+	if (r < 0)
+		return r == -ENOMEM ? r : -ENODEV;
+	if (board >= info.ncards)
+		return -ENODEV;
+	*node = info.self_node + 1 + board;
+	return 0;
 }
 
 int mm_card_mem(uint32_t node, int *memfd, uint64_t *size, int *sock)

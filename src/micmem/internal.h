@@ -117,6 +117,9 @@ uint64_t mm_dual_min(void);
  * -ENODEV (no daemon, card not online), -EPERM (not the fabric owner's
  * user), or another -errno.
  */
+/* The node of this host's card @board (its self node + 1 + board): 0 or
+ * -ENODEV (no such card, no daemon). */
+int mm_board_node(uint32_t board, uint32_t *node);
 int mm_card_mem(uint32_t node, int *memfd, uint64_t *size, int *sock);
 
 /* ---- the implementations behind the exported calls (micmem.c; the

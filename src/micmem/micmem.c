@@ -209,6 +209,7 @@ int mm_api_opendev(int h, uint32_t board)
 	struct mm_handle *p;
 	uint64_t size;
 	int r, fd, sock;
+	uint32_t node = 0;
 	void *m;
 
 	p = hlock(h, 1, &r);
@@ -222,7 +223,9 @@ int mm_api_opendev(int h, uint32_t board)
 		r = -ENODEV;
 		goto out;
 	}
-	r = mm_card_mem(board + 1, &fd, &size, &sock);
+	r = mm_board_node(board, &node);
+	if (r == 0)
+		r = mm_card_mem(node, &fd, &size, &sock);
 	if (r < 0)
 		goto out;
 	m = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
@@ -461,6 +464,7 @@ void *mm_api_devmap(uint32_t board, uint64_t dev_addr, uint64_t size,
 {
 	uint64_t dsize;
 	int r, fd;
+	uint32_t node = 0;
 	void *m;
 
 	if (size == 0 || dev_addr % MM_PAGE || size % MM_PAGE ||
@@ -472,7 +476,9 @@ void *mm_api_devmap(uint32_t board, uint64_t dev_addr, uint64_t size,
 		errno = ENODEV;
 		return MICMEM_MAP_FAILED;
 	}
-	r = mm_card_mem(board + 1, &fd, &dsize, NULL);
+	r = mm_board_node(board, &node);
+	if (r == 0)
+		r = mm_card_mem(node, &fd, &dsize, NULL);
 	if (r < 0) {
 		errno = -r;
 		return MICMEM_MAP_FAILED;
