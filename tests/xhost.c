@@ -485,6 +485,10 @@ static void *serve_conn(void *a)
 		case OP_SILENT: {
 			struct timespec dl;
 
+			/* scripts wait for this line to start what must
+			 * overlap the stall */
+			printf("silent id=%u\n", c->id);
+
 			clock_gettime(CLOCK_REALTIME, &dl);
 			dl.tv_sec += 60; /* a client that never resumes */
 			pthread_mutex_lock(&g_lock);
