@@ -23,210 +23,151 @@
 #   uid      a HELLO whose credential is another user's (not root, not the
 #            daemon's) is refused
 #   three    three hosts with cards on each: every host lists all nodes
+#   msg      connections between hosts (tests/xhost): a client on a's node 0
+#            runs every check against a server on b's node 2, then one on
+#            b's node 3 against a server on a's node 1
+#   hostkill a client holding a connection to b (and one streaming to it):
+#            b's daemon killed (SIGKILL), both fail with ECONNRESET within
+#            5 s, a new connection to node 2 gives ENODEV; b's daemon
+#            restarted, a new connection works again
+#   cut      the same with b's link cut (ip link set down) and restored
+#   multi    two clients on a, one server on b, at once: one keeps a
+#            connection stalled (its reader silent) while the other's
+#            connections keep their pace
 #
 # Needs root (namespaces), ip (iproute2), munged and mungekey (munge); exits
 # 77 (ctest: skipped) with a "not root: ..." or "no ip/munged: ..." line
 # when it cannot run. Programs come from the environment: SKIFF_SCIFD,
 # SKIFF_SCIF, SKIFF_NODES (tests/netns_nodes), SKIFF_REPLAY
-# (tests/link_replay). Nothing sleeps to synchronise: scifd reports
+# (tests/link_replay), SKIFF_XHOST (tests/xhost). Nothing sleeps to synchronise: scifd reports
 # readiness on --ready-fd, munged returns once it serves, and everything
 # else is a condition polled until a deadline. Everything started is
 # stopped, and the namespaces deleted, on any exit (trap).
 # SKIFF_NETNS_KEEP=1 keeps the temporary directory (logs) for a post-mortem.
+# The set-up of hosts lives in tests/netns_lib.sh (shared with other scripts).
 set -euo pipefail
 
 CASE=${1:-}
 NAME="netns_$CASE"
-say() { printf '[%s] %s\n' "$NAME" "$*"; }
-skip() { printf 'SKIP %s: %s\n' "$NAME" "$*"; exit 77; }
+# shellcheck source=netns_lib.sh source-path=SCRIPTDIR
+source "$(dirname "${BASH_SOURCE[0]}")/netns_lib.sh"
 
 case $CASE in
 two | ipv6 | kill | bye | linkcut | badkey | replay | hostile | uid | three) ;;
-*) echo "usage: netns.sh two|ipv6|kill|bye|linkcut|badkey|replay|hostile|uid|three" >&2; exit 2 ;;
+msg | hostkill | cut | multi) ;;
+*) echo "usage: netns.sh two|ipv6|kill|bye|linkcut|badkey|replay|hostile|uid|three|msg|hostkill|cut|multi" >&2; exit 2 ;;
 esac
-[[ $(id -u) == 0 ]] || skip "not root: network namespaces need root (CI runs this as root)"
-for c in ip munged mungekey; do
-	command -v "$c" >/dev/null 2>&1 ||
-		skip "no ip/munged: '$c' not found (Debian: iproute2, munge)"
-done
-for v in SKIFF_SCIFD SKIFF_SCIF SKIFF_NODES; do
-	[[ -x ${!v:-} ]] || { echo "$NAME: $v is not set to a program" >&2; exit 2; }
-done
+netns_init SKIFF_SCIFD SKIFF_SCIF SKIFF_NODES
 
-T=$(mktemp -d "${TMPDIR:-/tmp}/skiff-netns.XXXXXX")
-chmod 711 "$T" # munged refuses a directory others can write, warns if they cannot reach the socket
-P="sk$$"       # namespace and interface prefix: unique per run
-SW="$P-sw"     # the switch namespace, holding the bridge
-FAB="netns"
-NSES=()        # namespaces created
-SCIFD_PID=()   # by host index
-NHOSTS=0
-HNAME=() HADDR=() HNODES=() HKEY=()
-V6=0           # addresses: 10.77.0.N/24, or fd77::N/64 on port 7400
-status=1
+# ---- tests/xhost on the hosts ----
+need_xhost() {
+	[[ -x ${SKIFF_XHOST:-} ]] || { echo "$NAME: SKIFF_XHOST is not set" >&2; exit 2; }
+}
 
-cleanup() {
-	local i
-	set +e
-	for i in "${!SCIFD_PID[@]}"; do
-		[[ -n ${SCIFD_PID[$i]} ]] && kill -KILL "${SCIFD_PID[$i]}" 2>/dev/null
-	done
-	for f in "$T"/munged*.pid; do
-		[[ -s $f ]] && kill "$(cat "$f")" 2>/dev/null
-	done
-	wait 2>/dev/null
-	for n in "${NSES[@]}"; do
-		ip netns del "$n" 2>/dev/null
-	done
-	if ((status != 0)); then
-		for f in "$T"/*.log; do
-			[[ -f $f ]] || continue
-			echo "---- $(basename "$f")"
-			tail -n 40 "$f"
-		done
+# two_hosts: a (nodes 0-1) and b (2-4), linked.
+two_hosts() {
+	add_host a 0-1
+	add_host b 2-4
+	for i in 0 1; do start_munged $i; done
+	for i in 0 1; do start_scifd $i; done
+	expect_nodes 0 0 0,1,2,3,4 10000
+	expect_nodes 1 2 0,1,2,3,4 10000
+}
+
+# serve_on I NODE PORT: an xhost server on host i's NODE, listening on PORT
+# once this returns; its log is $T/serve-NODE.log, its pid SERVE_PID[NODE].
+SERVE_PID=()
+serve_on() {
+	local i=$1 node=$2 port=$3 log="$T/serve-$2.log"
+	rm -f "$log" # a restarted server's old "ready" must not count
+	spawn_in "$i" "$log" env SCIF_NODE="$node" XHOST_WATCHDOG=600 \
+		"$SKIFF_XHOST" serve "$port"
+	SERVE_PID[node]=$SPAWNED
+	wait_for 10000 "the server on node $node says ready" \
+		grep -qs "^ready port=$port " "$log"
+}
+
+# xclient I NODE LOG ARGS...: an xhost client on host i's NODE, in the
+# foreground (its checks have their own deadlines); its output in LOG.
+xclient() {
+	local i=$1 node=$2 log=$3
+	shift 3
+	run_in "$i" env SCIF_NODE="$node" XHOST_WATCHDOG=60 "$SKIFF_XHOST" \
+		client "$@" >"$log" 2>&1
+}
+
+# checks LOG WHAT: show a client's lines; false (and a line naming WHAT)
+# unless it passed every check.
+checks() {
+	sed "s/^/[$NAME]   /" "$1"
+	grep -q '^PASS:' "$1" && return 0
+	say "$2: $(grep -c '^FAIL [a-z]' "$1") check(s) failed"
+	return 1
+}
+
+# ended LOG T0 MS: LOG (hold or stream) ended with ECONNRESET within MS of
+# T0 (ms, date +%s%3N); prints the delay.
+ended_in() {
+	local log=$1 t0=$2 ms=$3 line wall
+	wait_for $((ms + 5000)) "$(basename "$log" .log) ends" grep -qs '^ended' "$log"
+	line=$(grep '^ended' "$log")
+	[[ $line == "ended ECONNRESET "* ]] || fail "$(basename "$log" .log): $line, want ECONNRESET"
+	wall=${line##*wall=}
+	wall=${wall%% *}
+	(( wall - t0 <= ms )) || fail "$(basename "$log" .log): ECONNRESET $((wall - t0)) ms after, want <= $ms"
+	say "$(basename "$log" .log): ECONNRESET $((wall - t0)) ms after"
+}
+
+# connected LOG: a hold or stream client says it connected (within 15 s);
+# fails at once with its reason if it could not.
+connected() {
+	local log=$1
+	said() { grep -qs '^connect' "$log"; }
+	wait_for 15000 "$(basename "$log" .log) connects" said
+	grep -q '^connected' "$log" || fail "$(basename "$log" .log): $(cat "$log")"
+}
+
+# broken CUT_CMD RESTORE_CMD WHAT: a hold and a stream client on a's node 0
+# to b's node 2; CUT_CMD breaks b off, both fail within 5 s, node 2 is
+# ENODEV; RESTORE_CMD brings b back, a new connection works.
+broken() {
+	local cut=$1 restore=$2 what=$3 t0
+	need_xhost
+	two_hosts
+	serve_on 1 2 2000
+	spawn_in 0 "$T/hold.log" env SCIF_NODE=0 XHOST_WATCHDOG=120 \
+		"$SKIFF_XHOST" hold 2 2000
+	spawn_in 0 "$T/stream.log" env SCIF_NODE=0 XHOST_WATCHDOG=120 \
+		"$SKIFF_XHOST" stream 2 2000
+	connected "$T/hold.log"
+	connected "$T/stream.log"
+	# the server has both (hold sends nothing: its accept is the sign)
+	acc() { (($(grep -c '^accepted' "$T/serve-2.log") >= 2)); }
+	wait_for 10000 "the server accepts both" acc
+	t0=$(now_ms)
+	$cut
+	say "$what"
+	ended_in "$T/hold.log" "$t0" 5000
+	ended_in "$T/stream.log" "$t0" 5000
+	expect_nodes 0 0 0,1 5000
+	run_in 0 env SCIF_NODE=0 "$SKIFF_XHOST" connect 2 2000 ENODEV \
+		>"$T/connect.log" 2>&1 || fail "connect to node 2 with b gone: $(cat "$T/connect.log")"
+	say "connect to node 2 with b gone: $(cat "$T/connect.log")"
+	$restore
+	expect_nodes 0 0 0,1,2,3,4 30000
+	expect_nodes 1 2 0,1,2,3,4 30000
+	if ! kill -0 "${SERVE_PID[2]}" 2>/dev/null; then
+		say "the server on node 2 exited with its daemon: started again"
+		serve_on 1 2 2000
 	fi
-	if [[ ${SKIFF_NETNS_KEEP:-0} == 1 ]]; then
-		echo "kept $T"
-	else
-		rm -rf "$T"
-	fi
+	xclient 0 0 "$T/again.log" 2 2000 echo peer || true
+	checks "$T/again.log" "a new connection after b came back" ||
+		fail "no working connection after b came back"
 }
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-
-fail() { say "FAIL: $*"; exit 1; }
-
-now_ms() { date +%s%3N; }
-
-# wait_for MS WHAT CMD...: run CMD until it succeeds or MS pass.
-wait_for() {
-	local ms=$1 what=$2 end
-	shift 2
-	end=$(($(now_ms) + ms))
-	until "$@"; do
-		(($(now_ms) < end)) || fail "$what: not within $ms ms"
-		sleep 0.1
-	done
-}
-
-ns() { echo "$P-h$1"; }
-
-# The switch: a bridge every host is plugged into.
-make_switch() {
-	ip netns add "$SW" || skip "no ip/munged: cannot create a network namespace (ip netns add)"
-	NSES+=("$SW")
-	ip -n "$SW" link add br0 type bridge
-	ip -n "$SW" link set br0 up
-}
-
-# add_host NAME NODES [KEY]: a namespace with an address on the bridge.
-add_host() {
-	local i=$NHOSTS n
-	n=$(ns "$i")
-	HNAME[i]=$1
-	if ((V6)); then
-		HADDR[i]="fd77::$((i + 1))"
-	else
-		HADDR[i]="10.77.0.$((i + 1))"
-	fi
-	HNODES[i]=$2
-	HKEY[i]=${3:-$T/munge.key}
-	ip netns add "$n"
-	NSES+=("$n")
-	ip link add "${P}h$i" netns "$n" type veth peer name "${P}s$i" netns "$SW"
-	ip -n "$SW" link set "${P}s$i" master br0 up
-	ip -n "$n" link set lo up
-	if ((V6)); then
-		# nodad: usable at once, no duplicate detection to wait for
-		ip -n "$n" addr add "${HADDR[i]}/64" dev "${P}h$i" nodad
-		echo "host ${HNAME[i]} [${HADDR[i]}]:7400 nodes ${HNODES[i]}" >>"$T/fabric"
-	else
-		ip -n "$n" addr add "${HADDR[i]}/24" dev "${P}h$i"
-		echo "host ${HNAME[i]} ${HADDR[i]} nodes ${HNODES[i]}" >>"$T/fabric"
-	fi
-	ip -n "$n" link set "${P}h$i" up
-	NHOSTS=$((i + 1))
-}
-
-# munged of host i, in its namespace, with its own files; it forks once
-# it serves its socket.
-start_munged() {
-	local i=$1
-	ip netns exec "$(ns "$i")" munged --force \
-		--socket="$T/munged$i.sock" --key-file="${HKEY[i]}" \
-		--pid-file="$T/munged$i.pid" --log-file="$T/munged$i.log" \
-		--seed-file="$T/munged$i.seed" ||
-		fail "munged of host ${HNAME[i]} did not start"
-}
-
-# scifd of host i; returns once it reports ready on --ready-fd.
-start_scifd() {
-	local i=$1 fifo="$T/ready$i" rfd b=
-	rm -f "$fifo"
-	mkfifo "$fifo"
-	exec {rfd}<>"$fifo" # read-write: opening the writer never blocks
-	ip netns exec "$(ns "$i")" "$SKIFF_SCIFD" --config "$T/fabric" \
-		--host "${HNAME[i]}" --munge-socket "$T/munged$i.sock" \
-		--fabric "$FAB" --card-mem 1M --ready-fd 9 \
-		9>"$fifo" >>"$T/scifd$i.log" 2>&1 &
-	SCIFD_PID[i]=$!
-	read -r -t 20 -N 1 -u "$rfd" b || true
-	exec {rfd}<&-
-	[[ $b == R ]] || fail "scifd of host ${HNAME[i]} did not become ready"
-}
-
-kill_scifd() {
-	local i=$1
-	kill -KILL "${SCIFD_PID[i]}"
-	wait "${SCIFD_PID[i]}" 2>/dev/null || true
-	SCIFD_PID[i]=
-}
-
-# nodes_of I [VAR=VALUE...] [open]: what a program on host i sees.
-nodes_of() {
-	local i=$1
-	shift
-	ip netns exec "$(ns "$i")" env SCIF_FABRIC="$FAB" "$@" "$SKIFF_NODES" \
-		${OPEN:+open} 2>/dev/null || true
-}
-
-# sees I NODES: host i lists exactly NODES ("0,1,2").
-sees() { [[ $(nodes_of "$1") == *"nodes=$2" ]]; }
-
-# expect_nodes I SELF NODES MS: host i comes to list NODES, with SELF its
-# default node, within MS (one query decides: nodes may come and go
-# between two).
-expect_nodes() {
-	local end got
-	end=$(($(now_ms) + $4))
-	while got=$(nodes_of "$1"); [[ $got != "self=$2 nodes=$3" ]]; do
-		(($(now_ms) < end)) ||
-			fail "host ${HNAME[$1]} lists '$got', not 'self=$2 nodes=$3', after $4 ms"
-		sleep 0.1
-	done
-	say "host ${HNAME[$1]}: $got"
-}
-
-# expect_open I NODE RESULT: scif_open with SCIF_NODE=NODE on host i.
-expect_open() {
-	local got
-	got=$(OPEN=1 nodes_of "$1" SCIF_NODE="$2" | sed -n 's/^open=//p')
-	[[ $got == "$3" ]] || fail "host ${HNAME[$1]}: scif_open on node $2 gave '$got', want '$3'"
-	say "host ${HNAME[$1]}: SCIF_NODE=$2 scif_open: $got"
-}
-
-# info_of I [--json]: scif info on host i.
-info_of() {
-	local i=$1
-	shift
-	ip netns exec "$(ns "$i")" env SCIF_FABRIC="$FAB" "$SKIFF_SCIF" info "$@"
-}
-
-log_has() { grep -q -- "$2" "$T/scifd$1.log"; }
-
-mungekey --create --keyfile="$T/munge.key" >/dev/null 2>&1 ||
-	mungekey -c -k "$T/munge.key" >/dev/null
-make_switch
+cut_link() { ip -n "$(ns 1)" link set "${P}h1" down; }
+restore_link() { ip -n "$(ns 1)" link set "${P}h1" up; }
+kill_b() { kill_scifd 1; }
+start_b() { start_scifd 1; }
 
 case $CASE in
 two)
@@ -417,6 +358,47 @@ three)
 	expect_nodes 2 6 0,1,2,3,4,5,6,7,8,9 15000
 	expect_open 2 9 ok
 	expect_open 2 5 ENODEV
+	;;
+msg)
+	need_xhost
+	two_hosts
+	serve_on 1 2 2000
+	# both directions, whatever the first gives
+	ok=1
+	xclient 0 0 "$T/client-a0.log" 2 2000 all exit || true
+	checks "$T/client-a0.log" "client on a's node 0, server on b's node 2" || ok=0
+	serve_on 0 1 2001
+	xclient 1 3 "$T/client-b3.log" 1 2001 all exit || true
+	checks "$T/client-b3.log" "client on b's node 3, server on a's node 1" || ok=0
+	((ok)) || fail "checks failed (above)"
+	;;
+hostkill)
+	broken kill_b start_b "b's daemon killed (SIGKILL)"
+	;;
+cut)
+	broken cut_link restore_link "b's link cut"
+	;;
+multi)
+	need_xhost
+	two_hosts
+	serve_on 1 2 2000
+	# at once: one client stalls connections (bound, multi), the other
+	# streams and echoes beside it; each has its own deadlines
+	spawn_in 0 "$T/client-a0.log" env SCIF_NODE=0 XHOST_WATCHDOG=60 \
+		"$SKIFF_XHOST" client 2 2000 bound multi poll
+	c0=$SPAWNED
+	# the second starts once the first holds a stalled connection
+	stalled() { grep -qs '^silent' "$T/serve-2.log" || ! kill -0 "$c0" 2>/dev/null; }
+	wait_for 20000 "the first client stalls a connection" stalled
+	spawn_in 0 "$T/client-a1.log" env SCIF_NODE=1 XHOST_WATCHDOG=60 \
+		"$SKIFF_XHOST" client 2 2000 echo nonblock bulk
+	c1=$SPAWNED
+	wait "$c0" || true
+	wait "$c1" || true
+	ok=1
+	checks "$T/client-a0.log" "the stalling client (a's node 0)" || ok=0
+	checks "$T/client-a1.log" "the client beside it (a's node 1)" || ok=0
+	((ok)) || fail "checks failed (above)"
 	;;
 esac
 
