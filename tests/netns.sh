@@ -28,8 +28,9 @@
 #            b's node 3 against a server on a's node 1
 #   hostkill a client holding a connection to b (and one streaming to it):
 #            b's daemon killed (SIGKILL), both fail with ECONNRESET within
-#            5 s, a new connection to node 2 gives ENODEV; b's daemon
-#            restarted, a new connection works again
+#            5 s (and the server on b sees both end), a new connection to
+#            node 2 gives ENODEV; b's daemon restarted, a new connection
+#            works again
 #   cut      the same with b's link cut (ip link set down) and restored
 #   multi    two clients on a, one server on b, at once: one keeps a
 #            connection stalled (its reader silent) while the other's
@@ -155,6 +156,10 @@ broken() {
 	say "$what"
 	ended_in "$T/hold.log" "$t0" 5000
 	ended_in "$T/stream.log" "$t0" 5000
+	# and the server's end of both
+	srv_ended() { (($(grep -c '^ended id=' "$T/serve-2.log") >= 2)); }
+	wait_for 10000 "the server on b sees both connections end" srv_ended
+	say "the server on b: $(grep '^ended id=' "$T/serve-2.log" | tr '\n' ';')"
 	expect_nodes 0 0 0,1 5000
 	run_in 0 env SCIF_NODE=0 "$SKIFF_XHOST" connect 2 2000 ENODEV \
 		>"$T/connect.log" 2>&1 || fail "connect to node 2 with b gone: $(cat "$T/connect.log")"
