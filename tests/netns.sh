@@ -28,12 +28,19 @@
 #            b's node 3 against a server on a's node 1
 #   hostkill a client holding a connection to b (and one streaming to it):
 #            b's daemon killed (SIGKILL), both fail with ECONNRESET within
-#            5 s, a new connection to node 2 gives ENODEV; b's daemon
-#            restarted, a new connection works again
+#            5 s (and the server on b sees both end), a new connection to
+#            node 2 gives ENODEV; b's daemon restarted, a new connection
+#            works again
 #   cut      the same with b's link cut (ip link set down) and restored
 #   multi    two clients on a, one server on b, at once: one keeps a
 #            connection stalled (its reader silent) while the other's
 #            connections keep their pace
+#   lowport  reserved ports (< 1024) between hosts: a user (nobody) on a
+#            reaches root's port 100 on b from an ordinary port; root on a
+#            may bind port 50 and b's server sees it, nobody may not
+#            (EACCES); a port 101 squatted on b by nobody (its name taken
+#            without scif_bind) refuses root's client on a, which sends it
+#            nothing (docs/SECURITY.md, boundaries 3 and 4)
 #
 # Needs root (namespaces), ip (iproute2), munged and mungekey (munge); exits
 # 77 (ctest: skipped) with a "not root: ..." or "no ip/munged: ..." line
@@ -54,8 +61,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/netns_lib.sh"
 
 case $CASE in
 two | ipv6 | kill | bye | linkcut | badkey | replay | hostile | uid | three) ;;
-msg | hostkill | cut | multi) ;;
-*) echo "usage: netns.sh two|ipv6|kill|bye|linkcut|badkey|replay|hostile|uid|three|msg|hostkill|cut|multi" >&2; exit 2 ;;
+msg | hostkill | cut | multi | lowport) ;;
+*) echo "usage: netns.sh two|ipv6|kill|bye|linkcut|badkey|replay|hostile|uid|three|msg|hostkill|cut|multi|lowport" >&2; exit 2 ;;
 esac
 netns_init SKIFF_SCIFD SKIFF_SCIF SKIFF_NODES
 
@@ -149,6 +156,10 @@ broken() {
 	say "$what"
 	ended_in "$T/hold.log" "$t0" 5000
 	ended_in "$T/stream.log" "$t0" 5000
+	# and the server's end of both
+	srv_ended() { (($(grep -c '^ended id=' "$T/serve-2.log") >= 2)); }
+	wait_for 10000 "the server on b sees both connections end" srv_ended
+	say "the server on b: $(grep '^ended id=' "$T/serve-2.log" | tr '\n' ';')"
 	expect_nodes 0 0 0,1 5000
 	run_in 0 env SCIF_NODE=0 "$SKIFF_XHOST" connect 2 2000 ENODEV \
 		>"$T/connect.log" 2>&1 || fail "connect to node 2 with b gone: $(cat "$T/connect.log")"
@@ -399,6 +410,42 @@ multi)
 	checks "$T/client-a0.log" "the stalling client (a's node 0)" || ok=0
 	checks "$T/client-a1.log" "the client beside it (a's node 1)" || ok=0
 	((ok)) || fail "checks failed (above)"
+	;;
+lowport)
+	need_xhost
+	command -v setpriv >/dev/null 2>&1 || skip "no setpriv (util-linux)"
+	two_hosts
+	nobody=(setpriv --reuid=65534 --regid=65534 --clear-groups)
+	serve_on 1 2 100 # root's
+	out=$(run_in 0 env SCIF_NODE=0 "${nobody[@]}" "$SKIFF_XHOST" connect 2 100 2>&1) ||
+		fail "nobody on a to root's port 100 on b: $out"
+	port=${out##*accepted 0:}
+	if ! [[ $port =~ ^[0-9]+$ ]] || ((port < 1024)); then
+		fail "nobody on a to root's port 100 on b: $out (want a port from 1024)"
+	fi
+	say "nobody on a to root's port 100 on b: $out"
+	out=$(run_in 0 env SCIF_NODE=0 "$SKIFF_XHOST" connect 2 100 ok 50 2>&1) ||
+		fail "root on a from port 50: $out"
+	[[ $out == *"accepted 0:50" ]] || fail "root on a from port 50: $out"
+	say "root on a from port 50: $out"
+	out=$(run_in 0 env SCIF_NODE=0 "${nobody[@]}" "$SKIFF_XHOST" connect 2 100 EACCES 50 2>&1) ||
+		fail "nobody on a binding port 50: $out, want EACCES"
+	say "nobody on a binding port 50: $out"
+	spawn_in 1 "$T/squat.log" "${nobody[@]}" "$SKIFF_XHOST" squat 2 101 60
+	wait_for 10000 "nobody squats port 101 on b" grep -qs '^squatting' "$T/squat.log"
+	grep -q '^squatting' "$T/squat.log" || fail "squatter: $(cat "$T/squat.log")"
+	out=$(run_in 0 env SCIF_NODE=0 "$SKIFF_XHOST" connect 2 101 ECONNREFUSED 2>&1) ||
+		fail "root on a to port 101 squatted on b: $out, want ECONNREFUSED"
+	say "root on a to port 101 squatted on b: $out"
+	# what reached the squatter did so before the refusal: a connection
+	# closed at once shows within its 1 s read
+	if wait_for_quiet 3000 grep -qs '^squat: a connection' "$T/squat.log"; then
+		! grep -q '^squat: a connection, [1-9]' "$T/squat.log" ||
+			fail "the squatter received bytes: $(grep '^squat: a' "$T/squat.log")"
+		say "the squatter saw $(grep -c '^squat: a' "$T/squat.log") connection(s), no byte"
+	else
+		say "no connection reached the squatter"
+	fi
 	;;
 esac
 

@@ -53,13 +53,23 @@ fail() { say "FAIL: $*"; exit 1; }
 
 now_ms() { date +%s%3N; }
 
-# wait_for MS WHAT CMD...: run CMD until it succeeds or MS pass.
+# wait_for MS WHAT CMD...: run CMD until it succeeds; fail (exit) after MS.
 wait_for() {
 	local ms=$1 what=$2 end
 	shift 2
 	end=$(($(now_ms) + ms))
 	until "$@"; do
 		(($(now_ms) < end)) || fail "$what: not within $ms ms"
+		sleep 0.1
+	done
+}
+
+# wait_for_quiet MS CMD...: run CMD until it succeeds (0) or MS pass (1).
+wait_for_quiet() {
+	local end=$(($(now_ms) + $1))
+	shift
+	until "$@"; do
+		(($(now_ms) < end)) || return 1
 		sleep 0.1
 	done
 }
