@@ -432,35 +432,11 @@ int skiff_bench_bw(int argc, char **argv)
 	if (skiff_tool_fabric(fab, fabric) < 0)
 		return SKIFF_EXIT_USAGE;
 	if (list) {
-		char *copy = strdup(list), *save = NULL, *tok;
-
-		if (!copy)
-			return SKIFF_EXIT_FAIL;
-		max = 0;
-		for (tok = strtok_r(copy, ",", &save); tok;
-		     tok = strtok_r(NULL, ",", &save)) {
-			if (nsizes == MAX_SIZES ||
-			    skiff_parse_size(tok, &sizes[nsizes]) < 0) {
-				skiff_err("bench bw: bad size '%s' in --sizes", tok);
-				free(copy);
-				return SKIFF_EXIT_USAGE;
-			}
-			if (sizes[nsizes] > max)
-				max = sizes[nsizes];
-			nsizes++;
-		}
-		free(copy);
-		if (!nsizes) {
-			skiff_err("bench bw: --sizes: no size");
+		if (skiff_parse_sizes(list, sizes, MAX_SIZES, &nsizes) < 0) {
+			skiff_err("bench bw: bad --sizes '%s'", list);
 			return SKIFF_EXIT_USAGE;
 		}
-		for (unsigned i = 1; i < nsizes; i++) /* ascending, for the plot */
-			for (unsigned j = i; j > 0 && sizes[j - 1] > sizes[j]; j--) {
-				uint64_t x = sizes[j];
-
-				sizes[j] = sizes[j - 1];
-				sizes[j - 1] = x;
-			}
+		max = sizes[nsizes - 1];
 	} else {
 		for (uint64_t s = 4 * KiB; s <= max && nsizes < MAX_SIZES; s *= 4)
 			sizes[nsizes++] = s;

@@ -114,47 +114,12 @@ static int peer_alive(struct side *s)
 	return getppid() == s->other;
 }
 
-/*
- * Lap timing. The parent reads the clock right after each store or send,
- * while the echo is in flight, so the read overlaps the wait instead of
- * adding to it (a read after the wait cost the raw method ~60 ns more than
- * the read itself here). Consecutive reads are one round trip apart; with
- * a batch, every @batch-th read is kept and the gap divided.
- */
-struct laps {
-	double *out; /* NULL: warm-up, nothing recorded */
-	unsigned batch;
-	uint64_t prev;
-	unsigned long long mark; /* iteration of the last kept read */
-};
-
-static inline void lap(struct laps *l, unsigned long long i)
-{
-	uint64_t t;
-
-	if (!l->out || i % l->batch)
-		return;
-	t = skiff_now_ns();
-	if (i)
-		*l->out++ = (double)(t - l->prev) / (double)(i - l->mark);
-	l->prev = t;
-	l->mark = i;
-}
-
-/* After the last round trip of a phase: close its last lap. */
-static inline void lap_end(struct laps *l, unsigned long long n)
-{
-	if (l->out && n)
-		*l->out++ = (double)(skiff_now_ns() - l->prev) /
-			    (double)(n - l->mark);
-}
-
 /* ---- the raw spin ping-pong, on @lines (1 or 2) cache lines ---- */
 
 static int raw_parent(struct side *s, const struct plan *p, unsigned lines,
 		      unsigned long long n, double *out)
 {
-	struct laps l = { .out = out, .batch = p->batch };
+	struct skiff_laps l = { .out = out, .batch = p->batch };
 	uint64_t *ping = &s->sh->line[0].word;
 	const uint64_t *pong = &s->sh->line[lines - 1].word;
 
@@ -162,7 +127,7 @@ static int raw_parent(struct side *s, const struct plan *p, unsigned lines,
 		uint64_t want = 2 * s->seq + 2;
 
 		__atomic_store_n(ping, want - 1, __ATOMIC_RELEASE);
-		lap(&l, i);
+		skiff_lap(&l, i);
 		while (__atomic_load_n(pong, __ATOMIC_ACQUIRE) != want) {
 			if (!peer_alive(s))
 				return -1;
@@ -170,7 +135,7 @@ static int raw_parent(struct side *s, const struct plan *p, unsigned lines,
 		}
 		s->seq++;
 	}
-	lap_end(&l, n);
+	skiff_lap_end(&l, n);
 	return 0;
 }
 
@@ -200,19 +165,19 @@ static int scif_parent(scif_epd_t epd, const struct plan *p, uint64_t *seq,
 		       unsigned long long n, double *out,
 		       unsigned long long *bad)
 {
-	struct laps l = { .out = out, .batch = p->batch };
+	struct skiff_laps l = { .out = out, .batch = p->batch };
 
 	for (unsigned long long i = 0; i < n; i++) {
 		uint64_t v = ++*seq, r = 0;
 
 		if (scif_send(epd, &v, 8, SCIF_SEND_BLOCK) != 8)
 			return -1;
-		lap(&l, i);
+		skiff_lap(&l, i);
 		if (scif_recv(epd, &r, 8, SCIF_RECV_BLOCK) != 8)
 			return -1;
 		*bad += r != v; /* the echo must be what we sent */
 	}
-	lap_end(&l, n);
+	skiff_lap_end(&l, n);
 	return 0;
 }
 

@@ -272,6 +272,36 @@ int skiff_parse_size(const char *s, uint64_t *out)
 		       : 0;
 }
 
+int skiff_parse_sizes(const char *list, uint64_t *sizes, unsigned max,
+		      unsigned *n)
+{
+	char *copy = strdup(list), *save = NULL, *tok;
+	unsigned k = 0;
+
+	if (!copy)
+		return -ENOMEM;
+	for (tok = strtok_r(copy, ",", &save); tok;
+	     tok = strtok_r(NULL, ",", &save)) {
+		if (k == max || skiff_parse_size(tok, &sizes[k]) < 0) {
+			free(copy);
+			return -EINVAL;
+		}
+		k++;
+	}
+	free(copy);
+	if (!k)
+		return -EINVAL;
+	for (unsigned i = 1; i < k; i++) /* ascending: tables and plots */
+		for (unsigned j = i; j > 0 && sizes[j - 1] > sizes[j]; j--) {
+			uint64_t x = sizes[j];
+
+			sizes[j] = sizes[j - 1];
+			sizes[j - 1] = x;
+		}
+	*n = k;
+	return 0;
+}
+
 const char *skiff_size_str(uint64_t n, char *buf)
 {
 	if (n >= (1ull << 30) && !(n & ((1ull << 30) - 1)))

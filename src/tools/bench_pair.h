@@ -60,6 +60,11 @@ void skiff_pair_relax(const struct skiff_pair *p);
 /* "4096", "4K", "64M", "1G" (binary units) in [1, 2^40]; 0 or -EINVAL. */
 int skiff_parse_size(const char *s, uint64_t *out);
 
+/* A comma-separated list of sizes into @sizes (at most @max), sorted
+ * ascending; 0, or -EINVAL for a bad or empty list. */
+int skiff_parse_sizes(const char *list, uint64_t *sizes, unsigned max,
+		      unsigned *n);
+
 /* "4 KiB", "16 MiB": @buf of at least 32 bytes. */
 const char *skiff_size_str(uint64_t n, char *buf);
 
