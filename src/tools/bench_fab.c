@@ -59,6 +59,13 @@
 #define FB_RTT_DEADLINE_MS 10000
 #define FB_WINDOW_DEADLINE_MS 60000
 #define FB_BYE_DEADLINE_MS 3000
+/* A server that has spun this long without a message sleeps on the
+ * queue's wait object: between a client's rounds of libfabric (those of
+ * scif bench lat --fabric-peer alternate with scif rounds) it must not
+ * take a CPU from the processes being measured. Ping-pongs come every
+ * few microseconds, so it never sleeps within a round. */
+#define FB_SPIN_NS 1000000
+#define FB_SLEEP_MS 100
 
 enum { FB_HELLO = 1, FB_ACK, FB_SYNC, FB_SYNC_ACK, FB_BYE, FB_BYE_ACK };
 
@@ -117,6 +124,7 @@ struct fb {
 	unsigned rxq[FB_NRX], rxq_head, rxq_n;
 	size_t rx_len[FB_NRX];
 	unsigned tx_pending; /* sends and writes not completed */
+	int sleepy; /* the server: spin, then sleep in fi_cq_sread */
 	fi_addr_t peer;
 	int have_peer;
 	char name[96]; /* our address, printable */
@@ -163,7 +171,9 @@ static int fb_open(struct fb *f, const char *node, const char *svc,
 	struct fi_av_attr av_attr = { .type = FI_AV_TABLE, .count = 4 };
 	struct fi_cq_attr cq_attr = {
 		.format = FI_CQ_FORMAT_MSG,
-		.wait_obj = FI_WAIT_NONE, /* we spin, as fi_pingpong does */
+		/* the client spins, as fi_pingpong does; the server too,
+		 * but sleeps when idle */
+		.wait_obj = server ? FI_WAIT_UNSPEC : FI_WAIT_NONE,
 		.size = 2 * (FB_NRX + SKIFF_FABB_WINDOW_MAX + 1),
 	};
 	size_t msglen = (size_t)(FB_NRX + 1) * FB_SLOT, nl;
@@ -213,10 +223,16 @@ static int fb_open(struct fb *f, const char *node, const char *svc,
 		return -EIO;
 	}
 	r = fi_cq_open(f->domain, &cq_attr, &f->cq, NULL);
+	if (r && server) {
+		/* a provider without wait objects: the server spins */
+		cq_attr.wait_obj = FI_WAIT_NONE;
+		r = fi_cq_open(f->domain, &cq_attr, &f->cq, NULL);
+	}
 	if (r) {
 		fb_say(f, "fi_cq_open", r);
 		return -EIO;
 	}
+	f->sleepy = cq_attr.wait_obj != FI_WAIT_NONE;
 	r = fi_endpoint(f->domain, f->info, &f->ep, NULL);
 	if (r) {
 		/* rxm binds its listener here: a server's usual failure */
@@ -341,12 +357,13 @@ static void fb_close(struct fb *f)
  * writes counted down. A failed operation fails the caller: a benchmark
  * does not go on after a lost message.
  */
-static int fb_progress(struct fb *f)
+static int fb_progress_ms(struct fb *f, int sleep_ms)
 {
 	struct fi_cq_msg_entry ent[16];
-	ssize_t n = fi_cq_read(f->cq, ent, 16);
+	ssize_t n = sleep_ms ? fi_cq_sread(f->cq, ent, 16, NULL, sleep_ms)
+			     : fi_cq_read(f->cq, ent, 16);
 
-	if (n == -FI_EAGAIN)
+	if (n == -FI_EAGAIN || (sleep_ms && n == -FI_ETIMEDOUT))
 		return 0;
 	if (n == -FI_EAVAIL) {
 		struct fi_cq_err_entry err = { 0 };
@@ -390,6 +407,11 @@ static int fb_progress(struct fb *f)
 	return 0;
 }
 
+static int fb_progress(struct fb *f)
+{
+	return fb_progress_ms(f, 0);
+}
+
 /* Receive slot @i back to the provider. */
 static int fb_repost(struct fb *f, unsigned i)
 {
@@ -407,16 +429,26 @@ static int fb_repost(struct fb *f, unsigned i)
  * -ETIMEDOUT after @dl (CLOCK_MONOTONIC ns; 0: forever). */
 static int fb_wait_rx(struct fb *f, uint64_t dl, unsigned *slot, size_t *len)
 {
+	uint64_t t0 = 0, now;
+	int nap = 0;
+
 	for (unsigned spins = 0; !f->rxq_n; spins++) {
-		int r = fb_progress(f);
+		int r = fb_progress_ms(f, nap);
 
 		if (r < 0)
 			return r;
-		if (dl && !(spins & 1023) && skiff_now_ns() > dl) {
+		if (!nap && (spins & 1023)) /* a clock read per 1024 spins */
+			continue;
+		now = skiff_now_ns();
+		if (!t0)
+			t0 = now;
+		if (dl && now > dl) {
 			snprintf(f->why, sizeof(f->why), "no message from the "
 				 "peer in time");
 			return -ETIMEDOUT;
 		}
+		if (f->sleepy && now - t0 > FB_SPIN_NS)
+			nap = FB_SLEEP_MS;
 	}
 	*slot = f->rxq[f->rxq_head];
 	*len = f->rx_len[*slot];
