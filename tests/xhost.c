@@ -1,0 +1,1745 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * xhost - SCIF connections between hosts (issue 10), through the public API
+ * only (<scif.h>): one program whose role argv chooses, run by tests/netns.sh
+ * (cases msg, hostkill, cut, multi) on two hosts and, all roles on one host
+ * with a scifd of two cards, by the ctest xhost_local.
+ *
+ *   xhost serve PORT       listen on PORT (0: any) of this process's node
+ *                          (SCIF_NODE); print "ready port=N" once listening
+ *                          and "accepted id=I node=N port=P" per connection
+ *                          (the peer scif_accept gave), then serve the
+ *                          commands below, a thread per connection
+ *   xhost client NODE PORT [CHECK...]   run checks (default: all) against a
+ *                          server on NODE:PORT; one line per check, "ok NAME
+ *                          ..." or "FAIL NAME: ..."; exit 0 iff all passed:
+ *     echo      8-byte echo, blocking both ways, and 1000 timed round trips
+ *     nonblock  flags 0: recv with nothing queued returns 0 at once; a
+ *               256 KiB echo with only non-blocking calls (partial counts)
+ *     bulk      1 MiB and 16 MiB each way, blocking, with checksums
+ *     bound     a reader that stops: non-blocking sends stop after a finite
+ *               amount (> 0, < 1 MiB), a blocking 1 MiB send waits for it
+ *     poll      scif_poll, poll() and epoll: POLLIN exactly when bytes are
+ *               queued, POLLOUT when there is room, POLLHUP after a close
+ *     close     the server closes: recv drains the queued bytes, then
+ *               ECONNRESET, send ECONNRESET
+ *     peer      the server's scif_accept saw this node and the bound port,
+ *               which scif_connect returned
+ *     refuse    no listener on PORT+1: ECONNREFUSED; a node that is not
+ *               online: ENODEV
+ *     multi     two connections at once, one stalled (its reader silent):
+ *               the other keeps its pace, poll/epoll tell them apart
+ *     exit      (not in all) tell the server to exit (0 if it saw no error)
+ *   xhost hold NODE PORT   connect, print "connected", block in scif_recv;
+ *                          when it fails print "ended ERRNO after MS ms
+ *                          wall=T" (T: CLOCK_REALTIME in ms, to compare with
+ *                          the shell's date +%s%3N); exit 0 iff ECONNRESET
+ *   xhost stream NODE PORT connect, print "connected", send 64 KiB blocks
+ *                          forever (the server discards them); print how it
+ *                          ended, as hold does; exit 0 iff ECONNRESET
+ *   xhost connect NODE PORT [RESULT]  one scif_connect (and, connected, one
+ *                          round trip): print "connect ok" or "connect
+ *                          ERRNO_NAME"; exit 0 iff that is RESULT (default ok)
+ *   xhost local            the ctest: scifd --cards 2 in a private fabric,
+ *                          servers and clients on nodes 0 and 1 both ways,
+ *                          hold and stream against a server killed (SIGKILL)
+ *
+ * Nothing sleeps to synchronise: a process waits for a line ("ready",
+ * "connected") or a reply on the connection, each wait with a deadline; an
+ * alarm() watchdog per role (and per check) turns a hang into a FAIL line.
+ * XHOST_WATCHDOG=SECS changes it (0: none; serve: 600 s, others 120 s).
+ *
+ * The commands (client to server): a 16-byte header, little-endian
+ * { u32 op; u32 arg; u64 n }, then what the op says.
+ */
+#include "harness.h"
+
+#include <fcntl.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <sys/epoll.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <time.h>
+
+enum op {
+	OP_HELLO = 1,	/* reply { u32 node, u32 port, u64 id }: the peer seen */
+	OP_ECHO,	/* send n bytes back as they come */
+	OP_SINK,	/* take n bytes, reply { u64 n, u64 checksum } */
+	OP_SOURCE,	/* send n bytes of pattern(seed = arg) */
+	OP_SILENT,	/* read nothing until OP_RESUME names this connection,
+			 * then OP_SINK what it says */
+	OP_RESUME,	/* arg = id of a silent connection, n = bytes it then
+			 * takes; reply { u64 found, u64 0 } */
+	OP_CLOSE,	/* send n bytes of pattern(arg), then close */
+	OP_DISCARD,	/* read and drop everything until the connection ends */
+	OP_EXIT,	/* reply { 0, errors }, exit(errors != 0) */
+};
+
+#define HDR 16
+#define MiB (1024 * 1024)
+#define ECHO_CHUNK 1024
+#define BULK_CHUNK (16 * MiB)
+#define BOUND_LIMIT MiB	  /* what a non-blocking sender may queue at most */
+#define STALL_MS 1000	  /* no progress for this long: the sender is held */
+#define NB_CALL_MAX_MS 500 /* a non-blocking call slower than this blocked */
+
+/* ---- small things ------------------------------------------------------ */
+
+static int64_t now_ms(void)
+{
+	return h_now_ns() / 1000000;
+}
+
+static int64_t wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static const char *ename(int e)
+{
+	const char *n = e ? strerrorname_np(e) : "0";
+
+	return n ? n : "?";
+}
+
+static void put32(unsigned char *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static void put64(unsigned char *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static uint32_t get32(const unsigned char *p)
+{
+	uint32_t v = 0;
+
+	for (int i = 3; i >= 0; i--)
+		v = v << 8 | p[i];
+	return v;
+}
+
+static uint64_t get64(const unsigned char *p)
+{
+	uint64_t v = 0;
+
+	for (int i = 7; i >= 0; i--)
+		v = v << 8 | p[i];
+	return v;
+}
+
+/* The byte at offset i of the stream of @seed: no period a ring or a chunk
+ * size could hide a shifted or repeated block behind. */
+static inline unsigned char pat(uint64_t seed, uint64_t i)
+{
+	return (unsigned char)(((i + 1) * 0x9e3779b97f4a7c15ull + seed *
+				0xbf58476d1ce4e5b9ull) >> 56);
+}
+
+static void fill(unsigned char *b, size_t n, uint64_t seed, uint64_t off)
+{
+	for (size_t i = 0; i < n; i++)
+		b[i] = pat(seed, off + i);
+}
+
+/* Offset of the first byte that is not the pattern, or -1. */
+static long long mismatch(const unsigned char *b, size_t n, uint64_t seed,
+			  uint64_t off)
+{
+	for (size_t i = 0; i < n; i++)
+		if (b[i] != pat(seed, off + i))
+			return (long long)(off + i);
+	return -1;
+}
+
+#define FNV0 0xcbf29ce484222325ull
+static uint64_t fnv(uint64_t h, const unsigned char *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ b[i]) * 0x100000001b3ull;
+	return h;
+}
+
+/* The checksum of bytes [0, n) of pattern @seed. */
+static uint64_t pat_sum(uint64_t seed, uint64_t n)
+{
+	unsigned char b[4096];
+	uint64_t h = FNV0;
+
+	for (uint64_t off = 0; off < n; off += sizeof(b)) {
+		size_t k = n - off < sizeof(b) ? (size_t)(n - off) : sizeof(b);
+
+		fill(b, k, seed, off);
+		h = fnv(h, b, k);
+	}
+	return h;
+}
+
+/* All @n bytes, blocking: 0, or -errno (*done: bytes moved before). */
+static int send_all(scif_epd_t ep, const void *buf, size_t n, size_t *done)
+{
+	size_t got = 0;
+	int r = 0;
+
+	while (got < n) {
+		size_t k = n - got > (size_t)1 << 30 ? (size_t)1 << 30 : n - got;
+		int s = scif_send(ep, (char *)buf + got, (int)k, SCIF_SEND_BLOCK);
+
+		if (s < 0) {
+			if (errno == EINTR)
+				continue;
+			r = -errno;
+			break;
+		}
+		got += (size_t)s;
+		if ((size_t)s < k) { /* reset part-way */
+			r = -ECONNRESET;
+			break;
+		}
+	}
+	if (done)
+		*done = got;
+	return r;
+}
+
+static int recv_all(scif_epd_t ep, void *buf, size_t n, size_t *done)
+{
+	size_t got = 0;
+	int r = 0;
+
+	while (got < n) {
+		size_t k = n - got > (size_t)1 << 30 ? (size_t)1 << 30 : n - got;
+		int s = scif_recv(ep, (char *)buf + got, (int)k, SCIF_RECV_BLOCK);
+
+		if (s < 0) {
+			if (errno == EINTR)
+				continue;
+			r = -errno;
+			break;
+		}
+		got += (size_t)s;
+		if ((size_t)s < k) {
+			r = -ECONNRESET;
+			break;
+		}
+	}
+	if (done)
+		*done = got;
+	return r;
+}
+
+static int send_hdr(scif_epd_t ep, uint32_t op, uint32_t arg, uint64_t n)
+{
+	unsigned char h[HDR];
+
+	put32(h, op);
+	put32(h + 4, arg);
+	put64(h + 8, n);
+	return send_all(ep, h, HDR, NULL);
+}
+
+/* A 16-byte reply { a, b } (u64 each, or the HELLO reply's layout). */
+static int recv_reply(scif_epd_t ep, unsigned char r[16])
+{
+	return recv_all(ep, r, 16, NULL);
+}
+
+static void *xmalloc(size_t n)
+{
+	void *p = malloc(n ? n : 1);
+
+	if (!p) {
+		fprintf(stderr, "xhost: out of memory (%zu bytes)\n", n);
+		exit(1);
+	}
+	return p;
+}
+
+/* ---- the watchdog --------------------------------------------------------- */
+
+static char g_role[16] = "xhost";
+static char g_check[32] = "-";
+static char g_step[160] = "start";
+static int g_watchdog;
+
+static void step(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void step(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(g_step, sizeof(g_step), fmt, ap);
+	va_end(ap);
+}
+
+static void on_alarm(int sig)
+{
+	char b[400];
+	int n;
+
+	(void)sig;
+	n = snprintf(b, sizeof(b), "FAIL %s: watchdog: %s still running "
+		     "after %d s, in step: %s\n", g_check, g_role, g_watchdog,
+		     g_step);
+	if (n > 0)
+		(void)!write(1, b, (size_t)n);
+	_exit(3);
+}
+
+static void arm(int secs)
+{
+	g_watchdog = secs;
+	alarm((unsigned)secs);
+}
+
+static void watchdog_init(int dflt)
+{
+	struct sigaction sa;
+	const char *e = getenv("XHOST_WATCHDOG");
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_alarm;
+	sigaction(SIGALRM, &sa, NULL);
+	arm(e && *e ? atoi(e) : dflt);
+}
+
+/* ---- serve ------------------------------------------------------------------ */
+
+struct conn {
+	scif_epd_t ep;
+	uint32_t id;
+	uint16_t node, port;
+	int resumed;
+	uint64_t resume_n;
+	pthread_cond_t cv;
+	struct conn *next;
+};
+
+static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct conn *g_conns;
+static atomic_int g_errors;
+static uint16_t g_self;
+
+static void conn_err(struct conn *c, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void conn_err(struct conn *c, const char *fmt, ...)
+{
+	char b[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(b, sizeof(b), fmt, ap);
+	va_end(ap);
+	printf("error id=%u: %s\n", c->id, b);
+	atomic_fetch_add(&g_errors, 1);
+}
+
+/* Take @n bytes; their checksum in *sum. 0 or -errno. */
+static int sink(scif_epd_t ep, uint64_t n, uint64_t *sum)
+{
+	size_t cap = n < BULK_CHUNK ? (size_t)n : BULK_CHUNK;
+	unsigned char *b = xmalloc(cap);
+	uint64_t h = FNV0;
+	int r = 0;
+
+	for (uint64_t got = 0; got < n;) {
+		size_t k = n - got < cap ? (size_t)(n - got) : cap;
+
+		r = recv_all(ep, b, k, NULL);
+		if (r < 0)
+			break;
+		h = fnv(h, b, k);
+		got += k;
+	}
+	free(b);
+	*sum = h;
+	return r;
+}
+
+static int source(scif_epd_t ep, uint64_t n, uint64_t seed)
+{
+	size_t cap = n < BULK_CHUNK ? (size_t)n : BULK_CHUNK;
+	unsigned char *b = xmalloc(cap);
+	int r = 0;
+
+	for (uint64_t off = 0; off < n;) {
+		size_t k = n - off < cap ? (size_t)(n - off) : cap;
+
+		fill(b, k, seed, off);
+		r = send_all(ep, b, k, NULL);
+		if (r < 0)
+			break;
+		off += k;
+	}
+	free(b);
+	return r;
+}
+
+/* Echo as bytes come: one blocking byte, then whatever else is queued. */
+static int echo(scif_epd_t ep, uint64_t n)
+{
+	unsigned char b[ECHO_CHUNK];
+
+	for (uint64_t left = n; left;) {
+		int k = (int)(left < ECHO_CHUNK ? left : ECHO_CHUNK), r;
+
+		r = scif_recv(ep, b, 1, SCIF_RECV_BLOCK);
+		if (r < 1)
+			return r < 0 ? -errno : -ECONNRESET;
+		if (k > 1) {
+			int more = scif_recv(ep, b + 1, k - 1, 0);
+
+			if (more < 0)
+				return -errno;
+			r += more;
+		}
+		int e = send_all(ep, b, (size_t)r, NULL);
+
+		if (e < 0)
+			return e;
+		left -= (uint64_t)r;
+	}
+	return 0;
+}
+
+static int reply2(scif_epd_t ep, uint64_t a, uint64_t b)
+{
+	unsigned char r[16];
+
+	put64(r, a);
+	put64(r + 8, b);
+	return send_all(ep, r, 16, NULL);
+}
+
+/* Remove @c from the list and free it (under no lock). */
+static void conn_free(struct conn *c)
+{
+	pthread_mutex_lock(&g_lock);
+	for (struct conn **p = &g_conns; *p; p = &(*p)->next)
+		if (*p == c) {
+			*p = c->next;
+			break;
+		}
+	pthread_mutex_unlock(&g_lock);
+	if (c->ep >= 0)
+		scif_close(c->ep);
+	pthread_cond_destroy(&c->cv);
+	free(c);
+}
+
+static void *serve_conn(void *a)
+{
+	struct conn *c = a;
+	unsigned char h[HDR];
+	const char *end = "closed by the peer";
+	int r = 0;
+
+	for (;;) {
+		size_t got;
+		uint32_t op, arg;
+		uint64_t n, sum = 0;
+
+		r = recv_all(c->ep, h, HDR, &got);
+		if (r < 0) {
+			if (r != -ECONNRESET || got)
+				conn_err(c, "receiving a command (%zu of 16 "
+					 "bytes): %s", got, ename(-r));
+			break;
+		}
+		op = get32(h);
+		arg = get32(h + 4);
+		n = get64(h + 8);
+		switch (op) {
+		case OP_HELLO: {
+			unsigned char b[16];
+
+			put32(b, c->node);
+			put32(b + 4, c->port);
+			put64(b + 8, c->id);
+			r = send_all(c->ep, b, 16, NULL);
+			break;
+		}
+		case OP_ECHO:
+			r = echo(c->ep, n);
+			break;
+		case OP_SINK:
+			r = sink(c->ep, n, &sum);
+			if (r == 0)
+				r = reply2(c->ep, n, sum);
+			break;
+		case OP_SOURCE:
+			r = source(c->ep, n, arg);
+			break;
+		case OP_SILENT: {
+			struct timespec dl;
+
+			clock_gettime(CLOCK_REALTIME, &dl);
+			dl.tv_sec += 60; /* a client that never resumes */
+			pthread_mutex_lock(&g_lock);
+			while (!c->resumed && r == 0)
+				if (pthread_cond_timedwait(&c->cv, &g_lock, &dl))
+					r = -ETIMEDOUT;
+			n = c->resume_n;
+			c->resumed = 0;
+			pthread_mutex_unlock(&g_lock);
+			if (r < 0)
+				break;
+			r = sink(c->ep, n, &sum);
+			if (r == 0)
+				r = reply2(c->ep, n, sum);
+			break;
+		}
+		case OP_RESUME: {
+			int found = 0;
+
+			pthread_mutex_lock(&g_lock);
+			for (struct conn *o = g_conns; o; o = o->next)
+				if (o->id == arg) {
+					o->resumed = 1;
+					o->resume_n = n;
+					pthread_cond_signal(&o->cv);
+					found = 1;
+				}
+			pthread_mutex_unlock(&g_lock);
+			if (!found)
+				conn_err(c, "RESUME of connection %u: none", arg);
+			r = reply2(c->ep, (uint64_t)found, 0);
+			break;
+		}
+		case OP_CLOSE:
+			r = source(c->ep, n, arg);
+			if (r < 0)
+				break;
+			end = "closed as asked";
+			goto out;
+		case OP_DISCARD: {
+			unsigned char *b = xmalloc(64 * 1024);
+			uint64_t total = 0;
+			int s;
+
+			while ((s = scif_recv(c->ep, b, 64 * 1024,
+					      SCIF_RECV_BLOCK)) > 0 ||
+			       (s < 0 && errno == EINTR))
+				total += s > 0 ? (uint64_t)s : 0;
+			printf("discard id=%u: %" PRIu64 " bytes, then %s\n",
+			       c->id, total, s < 0 ? ename(errno) : "0");
+			free(b);
+			end = "discarded to the end";
+			goto out;
+		}
+		case OP_EXIT:
+			r = reply2(c->ep, 0, (uint64_t)atomic_load(&g_errors));
+			printf("exit: %d error(s)\n", atomic_load(&g_errors));
+			fflush(stdout);
+			exit(atomic_load(&g_errors) ? 1 : 0);
+		default:
+			conn_err(c, "unknown command %u", op);
+			r = -EPROTO;
+			break;
+		}
+		if (r < 0) {
+			/* hold/stream clients and killed hosts end this way */
+			end = ename(-r);
+			break;
+		}
+	}
+out:
+	printf("ended id=%u: %s\n", c->id, end);
+	conn_free(c);
+	return NULL;
+}
+
+static int role_serve(int argc, char **argv)
+{
+	struct scif_portID peer;
+	uint16_t nodes[1];
+	uint32_t next_id = 1;
+	scif_epd_t l, ep;
+	int port;
+
+	if (argc < 1)
+		return 2;
+	if (scif_get_nodeIDs(nodes, 1, &g_self) < 0) {
+		printf("error: scif_get_nodeIDs: %s\n", ename(errno));
+		return 1;
+	}
+	l = scif_open();
+	if (l < 0 || (port = scif_bind(l, (uint16_t)atoi(argv[0]))) < 0 ||
+	    scif_listen(l, 16) < 0) {
+		printf("error: listening on %s: %s\n", argv[0], ename(errno));
+		return 1;
+	}
+	printf("ready port=%d node=%u\n", port, g_self);
+	for (;;) {
+		pthread_t t;
+		struct conn *c;
+
+		if (scif_accept(l, &peer, &ep, SCIF_ACCEPT_SYNC) < 0) {
+			if (errno == EINTR)
+				continue;
+			printf("error: scif_accept: %s\n", ename(errno));
+			return 1;
+		}
+		c = xmalloc(sizeof(*c));
+		memset(c, 0, sizeof(*c));
+		c->ep = ep;
+		c->id = next_id++;
+		c->node = peer.node;
+		c->port = peer.port;
+		pthread_cond_init(&c->cv, NULL);
+		pthread_mutex_lock(&g_lock);
+		c->next = g_conns;
+		g_conns = c;
+		pthread_mutex_unlock(&g_lock);
+		printf("accepted id=%u node=%u port=%u\n", c->id, c->node,
+		       c->port);
+		if (pthread_create(&t, NULL, serve_conn, c)) {
+			conn_err(c, "no thread");
+			conn_free(c);
+			continue;
+		}
+		pthread_detach(t);
+	}
+}
+
+/* ---- client ----------------------------------------------------------------- */
+
+static uint16_t g_node, g_port;
+static char g_msg[512];
+static scif_epd_t g_eps[16];
+static int g_neps;
+
+/* Fail the current check: the message, then return -1. */
+static int bad(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int bad(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(g_msg, sizeof(g_msg), fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+static void note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void note(const char *fmt, ...)
+{
+	size_t l = strlen(g_msg);
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(g_msg + l, sizeof(g_msg) - l, fmt, ap);
+	va_end(ap);
+}
+
+#define TRY(c, ...)                                                            \
+	do {                                                                   \
+		if (!(c))                                                      \
+			return bad(__VA_ARGS__);                               \
+	} while (0)
+/* A call returning 0 or -errno. */
+#define TRYR(call, what)                                                       \
+	do {                                                                   \
+		int r_ = (call);                                               \
+		if (r_ < 0)                                                    \
+			return bad("%s: %s", what, ename(-r_));                \
+	} while (0)
+
+/* Connect a fresh endpoint (closed at the end of the check). */
+static int xconnect(uint16_t node, uint16_t port, scif_epd_t *out)
+{
+	struct scif_portID dst = { .node = node, .port = port };
+	scif_epd_t ep = scif_open();
+
+	if (ep < 0)
+		return -errno;
+	if (g_neps < (int)(sizeof(g_eps) / sizeof(g_eps[0])))
+		g_eps[g_neps++] = ep;
+	if (scif_connect(ep, &dst) < 0)
+		return -errno;
+	*out = ep;
+	return 0;
+}
+
+/* HELLO: the connection's id at the server (and the peer it saw). */
+static int hello(scif_epd_t ep, uint32_t *id, uint16_t *node, uint16_t *port)
+{
+	unsigned char r[16];
+	int e = send_hdr(ep, OP_HELLO, 0, 0);
+
+	if (e == 0)
+		e = recv_reply(ep, r);
+	if (e < 0)
+		return e;
+	if (node)
+		*node = (uint16_t)get32(r);
+	if (port)
+		*port = (uint16_t)get32(r + 4);
+	if (id)
+		*id = (uint32_t)get64(r + 8);
+	return 0;
+}
+
+/* Tell the server, on a connection of its own, to let silent connection
+ * @id read @n bytes. */
+static int resume(uint32_t id, uint64_t n)
+{
+	unsigned char r[16];
+	scif_epd_t c = -1;
+	int e = xconnect(g_node, g_port, &c);
+
+	if (e == 0)
+		e = send_hdr(c, OP_RESUME, id, n);
+	if (e == 0)
+		e = recv_reply(c, r);
+	if (e == 0 && get64(r) != 1)
+		e = -ESRCH;
+	return e;
+}
+
+/* The SINK reply after a silent connection was resumed: n and checksum
+ * of the pattern bytes [0, n). */
+static int sink_reply_ok(scif_epd_t ep, uint64_t seed, uint64_t n)
+{
+	unsigned char r[16];
+
+	TRYR(recv_reply(ep, r), "the sink's reply");
+	TRY(get64(r) == n, "the server took %" PRIu64 " bytes, not %" PRIu64,
+	    get64(r), n);
+	TRY(get64(r + 8) == pat_sum(seed, n), "checksum of %" PRIu64
+	    " bytes differs", n);
+	return 0;
+}
+
+/*
+ * Non-blocking sends of the pattern (from *off) until none has been taken
+ * for STALL_MS (waiting on POLLOUT between tries), or until BOUND_LIMIT: the
+ * bytes taken, or -1 (message set). Every call is timed: one that took
+ * NB_CALL_MAX_MS or more blocked.
+ */
+static long long fill_nb(scif_epd_t ep, uint64_t seed, uint64_t *off,
+			 int *slowest_ms)
+{
+	unsigned char b[64 * 1024];
+	int64_t last = now_ms();
+	long long total = 0;
+
+	*slowest_ms = 0;
+	while (now_ms() - last < STALL_MS) {
+		struct scif_pollepd p = { .epd = ep, .events = SCIF_POLLOUT };
+		int64_t t0 = now_ms();
+		int r, dt;
+
+		fill(b, sizeof(b), seed, *off);
+		r = scif_send(ep, b, (int)sizeof(b), 0);
+		dt = (int)(now_ms() - t0);
+		if (dt > *slowest_ms)
+			*slowest_ms = dt;
+		if (r < 0)
+			return bad("non-blocking send after %lld bytes: %s",
+				   total, ename(errno));
+		if (dt >= NB_CALL_MAX_MS)
+			return bad("a non-blocking send took %d ms", dt);
+		if (r > 0) {
+			total += r;
+			*off += (uint64_t)r;
+			last = now_ms();
+			if (total >= BOUND_LIMIT)
+				return bad("non-blocking sends took %lld bytes "
+					   "with the reader stopped: no bound",
+					   total);
+			continue;
+		}
+		if (scif_poll(&p, 1, 100) < 0 && errno != EINTR)
+			return bad("scif_poll: %s", ename(errno));
+	}
+	return total;
+}
+
+enum api { A_SCIF, A_POLL, A_EPOLL, NAPI };
+static const char *api_name[] = { "scif_poll", "poll", "epoll" };
+
+/* revents of @ep through @api after up to @ms: -1 on error. */
+static int ask(enum api a, scif_epd_t ep, short events, int ms)
+{
+	switch (a) {
+	case A_SCIF: {
+		struct scif_pollepd p = { .epd = ep, .events = events };
+		int r = scif_poll(&p, 1, ms);
+
+		return r < 0 ? -1 : r ? p.revents : 0;
+	}
+	case A_POLL: {
+		struct pollfd p = { .fd = scif_get_fd(ep), .events = events };
+		int r = poll(&p, 1, ms);
+
+		return r < 0 ? -1 : r ? p.revents : 0;
+	}
+	default: {
+		int efd = epoll_create1(EPOLL_CLOEXEC), r, rev = 0;
+		struct epoll_event ev = { .events = 0 }, out;
+
+		if (efd < 0)
+			return -1;
+		ev.events = (events & POLLIN ? EPOLLIN : 0) |
+			    (events & POLLOUT ? EPOLLOUT : 0);
+		ev.data.fd = ep;
+		r = epoll_ctl(efd, EPOLL_CTL_ADD, scif_get_fd(ep), &ev);
+		if (r == 0)
+			r = epoll_wait(efd, &out, 1, ms);
+		close(efd);
+		if (r < 0)
+			return -1;
+		if (r == 1)
+			rev = (out.events & EPOLLIN ? POLLIN : 0) |
+			      (out.events & EPOLLOUT ? POLLOUT : 0) |
+			      (out.events & EPOLLHUP ? POLLHUP : 0) |
+			      (out.events & EPOLLERR ? POLLERR : 0);
+		return rev;
+	}
+	}
+}
+
+/* Wait (up to @ms, retrying early returns) until @bit shows via @a. */
+static int wait_bit(enum api a, scif_epd_t ep, short events, short bit, int ms)
+{
+	int64_t end = now_ms() + ms;
+	int rev;
+
+	do {
+		int left = (int)(end - now_ms());
+
+		rev = ask(a, ep, events, left < 0 ? 0 : left);
+		if (rev < 0 && errno != EINTR)
+			return -1;
+		if (rev > 0 && (rev & bit))
+			return rev;
+	} while (now_ms() < end);
+	return 0;
+}
+
+/* ---- the checks ---- */
+
+static int c_echo(void)
+{
+	enum { RT = 1000 };
+	unsigned char out[8], in[8];
+	static int64_t lat[RT];
+	scif_epd_t ep = -1;
+
+	step("connect");
+	TRYR(xconnect(g_node, g_port, &ep), "scif_connect");
+	fill(out, 8, 1, 0);
+	step("8-byte echo");
+	TRYR(send_hdr(ep, OP_ECHO, 0, 8 + 8 * RT), "send the command");
+	TRYR(send_all(ep, out, 8, NULL), "scif_send of 8 bytes");
+	TRYR(recv_all(ep, in, 8, NULL), "scif_recv of 8 bytes");
+	TRY(memcmp(in, out, 8) == 0, "the 8 bytes came back changed");
+	step("%d round trips", RT);
+	for (int i = 0; i < RT; i++) {
+		int64_t t0 = h_now_ns();
+
+		put64(out, (uint64_t)i);
+		TRYR(send_all(ep, out, 8, NULL), "scif_send of 8 bytes");
+		TRYR(recv_all(ep, in, 8, NULL), "scif_recv of 8 bytes");
+		lat[i] = h_now_ns() - t0;
+		TRY(get64(in) == (uint64_t)i, "round trip %d came back as %" PRIu64,
+		    i, get64(in));
+	}
+	for (int i = 1; i < RT; i++) /* insertion sort: small */
+		for (int j = i; j > 0 && lat[j] < lat[j - 1]; j--) {
+			int64_t t = lat[j];
+			lat[j] = lat[j - 1];
+			lat[j - 1] = t;
+		}
+	note("8 bytes both ways blocking; %d round trips: median %.1f us, "
+	     "p99 %.1f us", RT, lat[RT / 2] / 1e3, lat[RT * 99 / 100] / 1e3);
+	return 0;
+}
+
+static int c_nonblock(void)
+{
+	enum { N = 256 * 1024 };
+	unsigned char *out = xmalloc(N + HDR), *in = xmalloc(N), b[8];
+	size_t sent = 0, got = 0, total = N + HDR;
+	long sends = 0, psends = 0, zsends = 0, recvs = 0, zrecvs = 0;
+	int slowest = 0, r = -1;
+	int64_t end, t0;
+	scif_epd_t ep = -1;
+
+	step("connect");
+	if (xconnect(g_node, g_port, &ep) < 0) {
+		bad("scif_connect: %s", ename(errno));
+		goto out;
+	}
+	step("recv with nothing queued");
+	t0 = now_ms();
+	r = scif_recv(ep, b, 8, 0);
+	if (r != 0 || now_ms() - t0 >= NB_CALL_MAX_MS) {
+		bad("scif_recv(flags 0) with nothing queued: %d (%s) after "
+		    "%lld ms, want 0 at once", r, r < 0 ? ename(errno) : "-",
+		    (long long)(now_ms() - t0));
+		r = -1;
+		goto out;
+	}
+	/* the command too goes out non-blocking: one stream of N + 16 */
+	put32(out, OP_ECHO);
+	put32(out + 4, 0);
+	put64(out + 8, N);
+	fill(out + HDR, N, 2, 0);
+	step("a %d-byte echo with flags 0 only", N);
+	end = now_ms() + 30000;
+	r = -1;
+	while (got < N) {
+		int progress = 0, s, dt;
+
+		if (now_ms() > end) {
+			bad("echo not done in 30 s: sent %zu, received %zu",
+			    sent, got);
+			goto out;
+		}
+		if (sent < total) {
+			size_t ask_n = total - sent < 65536 ? total - sent : 65536;
+
+			t0 = now_ms();
+			s = scif_send(ep, out + sent, (int)ask_n, 0);
+			dt = (int)(now_ms() - t0);
+			slowest = dt > slowest ? dt : slowest;
+			if (s < 0) {
+				bad("scif_send(flags 0): %s", ename(errno));
+				goto out;
+			}
+			sends++;
+			psends += s > 0 && (size_t)s < ask_n;
+			zsends += s == 0;
+			sent += (size_t)s;
+			progress |= s > 0;
+		}
+		t0 = now_ms();
+		s = scif_recv(ep, in + got, (int)(N - got), 0);
+		dt = (int)(now_ms() - t0);
+		slowest = dt > slowest ? dt : slowest;
+		if (s < 0) {
+			bad("scif_recv(flags 0): %s", ename(errno));
+			goto out;
+		}
+		recvs++;
+		zrecvs += s == 0;
+		got += (size_t)s;
+		progress |= s > 0;
+		if (!progress) {
+			struct scif_pollepd p = {
+				.epd = ep,
+				.events = SCIF_POLLIN |
+					  (sent < total ? SCIF_POLLOUT : 0),
+			};
+
+			if (scif_poll(&p, 1, 1000) < 0 && errno != EINTR) {
+				bad("scif_poll: %s", ename(errno));
+				goto out;
+			}
+		}
+	}
+	if (memcmp(in, out + HDR, N)) {
+		bad("the echo differs from byte %lld",
+		    mismatch(in, N, 2, 0));
+		goto out;
+	}
+	if (slowest >= NB_CALL_MAX_MS) {
+		bad("a non-blocking call took %d ms", slowest);
+		goto out;
+	}
+	if (psends == 0) {
+		bad("no partial send in %ld sends of up to 64 KiB", sends);
+		goto out;
+	}
+	note("recv 0 at once; %d bytes echoed with flags 0: %ld sends (%ld "
+	     "partial, %ld of 0), %ld recvs (%ld of 0), slowest call %d ms",
+	     N, sends, psends, zsends, recvs, zrecvs, slowest);
+	r = 0;
+out:
+	free(out);
+	free(in);
+	return r;
+}
+
+static int c_bulk(void)
+{
+	static const size_t sizes[] = { MiB, 16 * MiB };
+	unsigned char *b = xmalloc(16 * MiB), rep[16];
+	scif_epd_t ep = -1;
+
+	step("connect");
+	TRYR(xconnect(g_node, g_port, &ep), "scif_connect");
+	for (int i = 0; i < 2; i++) {
+		size_t n = sizes[i];
+		int64_t t0;
+		long long bad_at;
+		double up, down;
+
+		step("%zu bytes to the server", n);
+		fill(b, n, 3 + (uint64_t)i, 0);
+		t0 = h_now_ns();
+		TRYR(send_hdr(ep, OP_SINK, 0, n), "send the command");
+		TRYR(send_all(ep, b, n, NULL), "scif_send");
+		TRYR(recv_reply(ep, rep), "the sink's reply");
+		up = (double)n / ((double)(h_now_ns() - t0) / 1e9) / 1e6;
+		TRY(get64(rep) == n && get64(rep + 8) == fnv(FNV0, b, n),
+		    "%zu bytes sent: the server took %" PRIu64 " bytes, "
+		    "checksum %s", n, get64(rep),
+		    get64(rep + 8) == fnv(FNV0, b, n) ? "equal" : "differs");
+		step("%zu bytes from the server", n);
+		memset(b, 0, n);
+		t0 = h_now_ns();
+		TRYR(send_hdr(ep, OP_SOURCE, 5 + (uint32_t)i, n),
+		     "send the command");
+		TRYR(recv_all(ep, b, n, NULL), "scif_recv");
+		down = (double)n / ((double)(h_now_ns() - t0) / 1e9) / 1e6;
+		bad_at = mismatch(b, n, 5 + (uint64_t)i, 0);
+		TRY(bad_at < 0, "%zu bytes received: wrong from byte %lld", n,
+		    bad_at);
+		note("%s%zu MiB up %.0f MB/s down %.0f MB/s", i ? ", " : "",
+		     n / MiB, up, down);
+	}
+	free(b);
+	return 0;
+}
+
+struct bsend {
+	scif_epd_t ep;
+	unsigned char *buf;
+	size_t n;
+	int fd; /* written once the send returned */
+	int ret, err;
+};
+
+static void *bsend_thread(void *a)
+{
+	struct bsend *s = a;
+
+	s->ret = scif_send(s->ep, s->buf, (int)s->n, SCIF_SEND_BLOCK);
+	s->err = s->ret < 0 ? errno : 0;
+	(void)!write(s->fd, "x", 1);
+	return NULL;
+}
+
+static int c_bound(void)
+{
+	static struct bsend s;
+	uint64_t off = 0;
+	long long filled;
+	int pfd[2], slowest;
+	int64_t t0;
+	uint32_t id;
+	scif_epd_t ep = -1;
+	pthread_t t;
+
+	step("connect");
+	TRYR(xconnect(g_node, g_port, &ep), "scif_connect");
+	TRYR(hello(ep, &id, NULL, NULL), "HELLO");
+	TRYR(send_hdr(ep, OP_SILENT, 0, 0), "send the command");
+	step("non-blocking sends, the reader silent");
+	filled = fill_nb(ep, 7, &off, &slowest);
+	if (filled < 0)
+		return -1;
+	TRY(filled > 0, "not one byte taken");
+	step("a blocking 1 MiB send, the reader silent");
+	TRY(pipe(pfd) == 0, "pipe: %s", ename(errno));
+	s = (struct bsend){ .ep = ep, .n = MiB, .fd = pfd[1] };
+	s.buf = xmalloc(MiB);
+	fill(s.buf, MiB, 7, off);
+	TRY(pthread_create(&t, NULL, bsend_thread, &s) == 0, "no thread");
+	/* negative check: a bounded wait that must see nothing */
+	if (h_readable(pfd[0], 1000)) {
+		pthread_join(t, NULL);
+		return bad("the blocking send returned %d (%s) with the reader "
+			   "silent (%lld bytes queued before)", s.ret,
+			   ename(s.err), filled);
+	}
+	step("resume the reader");
+	t0 = now_ms();
+	TRYR(resume(id, (uint64_t)filled + MiB), "RESUME");
+	if (!h_readable(pfd[0], 30000)) {
+		pthread_detach(t); /* the watchdog ends it if it never does */
+		return bad("the blocking send did not return within 30 s of "
+			   "the reader resuming");
+	}
+	pthread_join(t, NULL);
+	TRY(s.ret == MiB, "the blocking send returned %d (%s)", s.ret,
+	    ename(s.err));
+	note("non-blocking sends stopped at %lld bytes (slowest call %d ms); "
+	     "a blocking 1 MiB send waited for the reader, done %lld ms "
+	     "after it resumed", filled, slowest, (long long)(now_ms() - t0));
+	close(pfd[0]);
+	close(pfd[1]);
+	free(s.buf);
+	return sink_reply_ok(ep, 7, (uint64_t)filled + MiB);
+}
+
+static int c_poll(void)
+{
+	unsigned char b[100];
+	uint64_t off = 0;
+	long long filled;
+	size_t got = 0;
+	int slowest, rev, hup_in = 0;
+	uint32_t id;
+	scif_epd_t ep = -1, hup = -1;
+
+	step("connect");
+	TRYR(xconnect(g_node, g_port, &ep), "scif_connect");
+	TRYR(hello(ep, &id, NULL, NULL), "HELLO");
+	for (int a = 0; a < NAPI; a++) {
+		step("idle: %s", api_name[a]);
+		rev = ask((enum api)a, ep, POLLIN | POLLOUT, 0);
+		TRY(rev >= 0, "%s: %s", api_name[a], ename(errno));
+		TRY(rev == POLLOUT, "%s on an idle connection: 0x%x, want "
+		    "POLLOUT only", api_name[a], rev);
+	}
+	step("100 bytes queued");
+	TRYR(send_hdr(ep, OP_SOURCE, 9, sizeof(b)), "send the command");
+	for (int a = 0; a < NAPI; a++) {
+		rev = wait_bit((enum api)a, ep, POLLIN, POLLIN, 10000);
+		TRY(rev > 0, "%s: no POLLIN in 10 s with bytes on the way "
+		    "(%s)", api_name[a], rev < 0 ? ename(errno) : "timeout");
+	}
+	while (got < sizeof(b)) { /* they may come in several pieces */
+		int r = scif_recv(ep, b + got, (int)(sizeof(b) - got), 0);
+
+		TRY(r >= 0, "scif_recv: %s", ename(errno));
+		got += (size_t)r;
+		if (got < sizeof(b))
+			TRY(wait_bit(A_SCIF, ep, POLLIN, POLLIN, 10000) > 0,
+			    "only %zu of 100 bytes came", got);
+	}
+	TRY(mismatch(b, sizeof(b), 9, 0) < 0, "the 100 bytes differ");
+	for (int a = 0; a < NAPI; a++) {
+		rev = ask((enum api)a, ep, POLLIN | POLLOUT, 0);
+		TRY(rev == POLLOUT, "%s once drained: 0x%x, want POLLOUT only",
+		    api_name[a], rev);
+	}
+	step("the reader silent, the send queue full");
+	TRYR(send_hdr(ep, OP_SILENT, 0, 0), "send the command");
+	filled = fill_nb(ep, 11, &off, &slowest);
+	if (filled < 0)
+		return -1;
+	for (int a = 0; a < NAPI; a++) {
+		rev = ask((enum api)a, ep, POLLOUT, 200);
+		TRY(rev == 0, "%s with the send queue full: 0x%x, want nothing",
+		    api_name[a], rev);
+	}
+	TRYR(resume(id, (uint64_t)filled), "RESUME");
+	for (int a = 0; a < NAPI; a++) {
+		rev = wait_bit((enum api)a, ep, POLLOUT, POLLOUT, 10000);
+		TRY(rev > 0, "%s: no POLLOUT in 10 s once the reader resumed",
+		    api_name[a]);
+	}
+	if (sink_reply_ok(ep, 11, (uint64_t)filled) < 0)
+		return -1;
+	step("the server closes");
+	TRYR(xconnect(g_node, g_port, &hup), "scif_connect");
+	TRYR(send_hdr(hup, OP_CLOSE, 0, 0), "send the command");
+	for (int a = 0; a < NAPI; a++) {
+		rev = wait_bit((enum api)a, hup, POLLIN, POLLHUP, 10000);
+		TRY(rev > 0, "%s: no POLLHUP in 10 s after the server closed",
+		    api_name[a]);
+		/* the descriptor itself reads as readable at hangup (so
+		 * does test_poll's peer; only scif_poll reads the rings) */
+		TRY(a != A_SCIF || !(rev & POLLIN), "%s: POLLIN with nothing "
+		    "queued after the close (0x%x)", api_name[a], rev);
+		if (a != A_SCIF && (rev & POLLIN))
+			hup_in |= 1 << a;
+	}
+	note("POLLOUT only when idle and when drained, POLLIN with bytes "
+	     "queued, no POLLOUT with %lld bytes queued, POLLHUP after a "
+	     "close, through scif_poll, poll and epoll", filled);
+	if (hup_in)
+		note(" (at hangup with nothing queued%s%s also show POLLIN)",
+		     hup_in & 1 << A_POLL ? " poll" : "",
+		     hup_in & 1 << A_EPOLL ? " epoll" : "");
+	return 0;
+}
+
+static int c_close(void)
+{
+	unsigned char b[2000];
+	scif_epd_t ep = -1;
+	int r, rev;
+
+	/* POLLHUP first: every byte sent before the close must be there */
+	step("connect");
+	TRYR(xconnect(g_node, g_port, &ep), "scif_connect");
+	TRYR(send_hdr(ep, OP_CLOSE, 13, 1000), "send the command");
+	rev = wait_bit(A_SCIF, ep, POLLIN, POLLHUP, 10000);
+	TRY(rev > 0, "no POLLHUP in 10 s after the server closed");
+	TRY(rev & POLLIN, "POLLHUP without POLLIN: 1000 bytes should be "
+	    "queued (0x%x)", rev);
+	step("drain after POLLHUP");
+	r = scif_recv(ep, b, sizeof(b), SCIF_RECV_BLOCK);
+	TRY(r == 1000, "a blocking recv of 2000 after the close: %d (%s), "
+	    "want 1000", r, r < 0 ? ename(errno) : "-");
+	TRY(mismatch(b, 1000, 13, 0) < 0, "the 1000 bytes differ");
+	r = scif_recv(ep, b, 1, SCIF_RECV_BLOCK);
+	TRY(r < 0 && errno == ECONNRESET, "blocking recv once drained: %d "
+	    "(%s), want ECONNRESET", r, r < 0 ? ename(errno) : "-");
+	r = scif_recv(ep, b, 1, 0);
+	TRY(r < 0 && errno == ECONNRESET, "non-blocking recv once drained: "
+	    "%d (%s), want ECONNRESET", r, r < 0 ? ename(errno) : "-");
+	r = scif_send(ep, b, 1, 0);
+	TRY(r < 0 && errno == ECONNRESET, "non-blocking send: %d (%s), want "
+	    "ECONNRESET", r, r < 0 ? ename(errno) : "-");
+	r = scif_send(ep, b, 1, SCIF_SEND_BLOCK);
+	TRY(r < 0 && errno == ECONNRESET, "blocking send: %d (%s), want "
+	    "ECONNRESET", r, r < 0 ? ename(errno) : "-");
+	/* a receiver already waiting when the close comes */
+	step("a blocking recv across the close");
+	TRYR(xconnect(g_node, g_port, &ep), "scif_connect");
+	TRYR(send_hdr(ep, OP_CLOSE, 14, 1000), "send the command");
+	r = scif_recv(ep, b, sizeof(b), SCIF_RECV_BLOCK);
+	TRY(r == 1000, "a blocking recv of 2000 waiting for the close: %d "
+	    "(%s), want 1000", r, r < 0 ? ename(errno) : "-");
+	TRY(mismatch(b, 1000, 14, 0) < 0, "the 1000 bytes differ");
+	r = scif_recv(ep, b, 1, SCIF_RECV_BLOCK);
+	TRY(r < 0 && errno == ECONNRESET, "blocking recv once drained: %d "
+	    "(%s), want ECONNRESET", r, r < 0 ? ename(errno) : "-");
+	note("1000 bytes then ECONNRESET (recv, send), after POLLHUP and "
+	     "with a recv waiting");
+	return 0;
+}
+
+static int c_peer(void)
+{
+	uint16_t nodes[256], self, pnode, pport;
+	scif_epd_t ep = -1;
+	int bound, c;
+	struct scif_portID dst = { .node = g_node, .port = g_port };
+
+	TRY(scif_get_nodeIDs(nodes, 256, &self) >= 0, "scif_get_nodeIDs: %s",
+	    ename(errno));
+	step("bind, connect");
+	ep = scif_open();
+	TRY(ep >= 0, "scif_open: %s", ename(errno));
+	g_eps[g_neps++] = ep;
+	bound = scif_bind(ep, 0);
+	TRY(bound > 0, "scif_bind(0): %s", ename(errno));
+	c = scif_connect(ep, &dst);
+	TRY(c >= 0, "scif_connect: %s", ename(errno));
+	TRY(c == bound, "scif_connect returned port %d, bound to %d", c, bound);
+	TRYR(hello(ep, NULL, &pnode, &pport), "HELLO");
+	TRY(pnode == self && pport == bound, "the server accepted %u:%u, "
+	    "this is %u:%d", pnode, pport, self, bound);
+	note("the server accepted %u:%u, this endpoint's node and port",
+	     pnode, pport);
+	return 0;
+}
+
+static int c_refuse(void)
+{
+	uint16_t nodes[256], self;
+	int n, off = -1, e;
+	int64_t t0;
+	scif_epd_t ep = -1;
+
+	step("connect to port %u", g_port + 1);
+	t0 = now_ms();
+	e = xconnect(g_node, (uint16_t)(g_port + 1), &ep);
+	TRY(e == -ECONNREFUSED, "connect to %u:%u (nobody listens): %s, want "
+	    "ECONNREFUSED", g_node, g_port + 1, e ? ename(-e) : "connected");
+	note("%u:%u ECONNREFUSED in %lld ms", g_node, g_port + 1,
+	     (long long)(now_ms() - t0));
+	n = scif_get_nodeIDs(nodes, 256, &self);
+	TRY(n >= 0, "scif_get_nodeIDs: %s", ename(errno));
+	for (int i = 0, k = 0; i < 256 && off < 0; i++) {
+		if (k < n && nodes[k] == i)
+			k++;
+		else
+			off = i;
+	}
+	step("connect to node %d", off);
+	e = xconnect((uint16_t)off, g_port, &ep);
+	TRY(e == -ENODEV, "connect to node %d (not online): %s, want ENODEV",
+	    off, e ? ename(-e) : "connected");
+	note(", node %d ENODEV", off);
+	return 0;
+}
+
+/* One connection stalled (reader silent, send queue full) must not slow
+ * another: the other echoes meanwhile, and poll/epoll over both report
+ * each one's own state. */
+static int c_multi(void)
+{
+	enum { RT = 200 };
+	unsigned char out[8], in[8];
+	uint64_t off = 0;
+	long long filled;
+	int slowest, efd, n;
+	int64_t t0, worst = 0;
+	uint32_t id;
+	scif_epd_t st = -1, fast = -1;
+	struct epoll_event ev, outv[4];
+
+	step("connect twice");
+	TRYR(xconnect(g_node, g_port, &st), "scif_connect");
+	TRYR(xconnect(g_node, g_port, &fast), "scif_connect");
+	TRYR(hello(st, &id, NULL, NULL), "HELLO");
+	TRYR(send_hdr(st, OP_SILENT, 0, 0), "send the command");
+	step("stall the first");
+	filled = fill_nb(st, 15, &off, &slowest);
+	if (filled < 0)
+		return -1;
+	step("echo on the second");
+	TRYR(send_hdr(fast, OP_ECHO, 0, 8 * RT), "send the command");
+	t0 = now_ms();
+	for (int i = 0; i < RT; i++) {
+		int64_t t1 = h_now_ns();
+
+		put64(out, (uint64_t)i);
+		TRYR(send_all(fast, out, 8, NULL), "scif_send");
+		TRYR(recv_all(fast, in, 8, NULL), "scif_recv");
+		TRY(get64(in) == (uint64_t)i, "round trip %d differs", i);
+		worst = h_now_ns() - t1 > worst ? h_now_ns() - t1 : worst;
+	}
+	note("%d round trips on one connection in %lld ms (slowest %.1f ms) "
+	     "while the other held %lld bytes", RT,
+	     (long long)(now_ms() - t0), worst / 1e6, filled);
+	TRY(worst < 1000000000LL, "a round trip took %.0f ms beside the stalled "
+	    "connection", worst / 1e6);
+	step("poll over both");
+	{
+		struct pollfd p[2] = {
+			{ .fd = scif_get_fd(st), .events = POLLIN | POLLOUT },
+			{ .fd = scif_get_fd(fast), .events = POLLIN | POLLOUT },
+		};
+
+		n = poll(p, 2, 0);
+		TRY(n == 1 && p[0].revents == 0 && p[1].revents == POLLOUT,
+		    "poll over both: %d, stalled 0x%x, idle 0x%x; want only "
+		    "the idle one, POLLOUT", n, p[0].revents, p[1].revents);
+	}
+	efd = epoll_create1(EPOLL_CLOEXEC);
+	TRY(efd >= 0, "epoll_create1: %s", ename(errno));
+	ev = (struct epoll_event){ .events = EPOLLOUT, .data.fd = st };
+	TRY(epoll_ctl(efd, EPOLL_CTL_ADD, scif_get_fd(st), &ev) == 0,
+	    "epoll_ctl: %s", ename(errno));
+	ev = (struct epoll_event){ .events = EPOLLIN, .data.fd = fast };
+	TRY(epoll_ctl(efd, EPOLL_CTL_ADD, scif_get_fd(fast), &ev) == 0,
+	    "epoll_ctl: %s", ename(errno));
+	TRYR(send_hdr(fast, OP_SOURCE, 17, 8), "send the command");
+	n = epoll_wait(efd, outv, 4, 10000);
+	TRY(n == 1 && outv[0].data.fd == fast && (outv[0].events & EPOLLIN),
+	    "epoll: %d events, the first on %s (0x%x); want EPOLLIN on the "
+	    "idle one only", n, n > 0 && outv[0].data.fd == st ? "the stalled"
+	    : "the idle", n > 0 ? outv[0].events : 0);
+	TRYR(recv_all(fast, in, 8, NULL), "scif_recv");
+	TRY(mismatch(in, 8, 17, 0) < 0, "8 bytes differ");
+	step("resume the stalled one");
+	TRYR(resume(id, (uint64_t)filled), "RESUME");
+	n = epoll_wait(efd, outv, 4, 10000);
+	TRY(n == 1 && outv[0].data.fd == st && (outv[0].events & EPOLLOUT),
+	    "epoll after resuming: %d events; want EPOLLOUT on the stalled "
+	    "one", n);
+	close(efd);
+	if (sink_reply_ok(st, 15, (uint64_t)filled) < 0)
+		return -1;
+	note("; poll and epoll told them apart");
+	return 0;
+}
+
+static int c_exit(void)
+{
+	unsigned char r[16];
+	scif_epd_t ep = -1;
+
+	TRYR(xconnect(g_node, g_port, &ep), "scif_connect");
+	TRYR(send_hdr(ep, OP_EXIT, 0, 0), "send the command");
+	TRYR(recv_reply(ep, r), "the reply");
+	TRY(get64(r + 8) == 0, "the server saw %" PRIu64 " error(s)",
+	    get64(r + 8));
+	note("the server saw no error");
+	return 0;
+}
+
+static const struct check {
+	const char *name;
+	int (*fn)(void);
+	int in_all;
+} checks[] = {
+	{ "echo", c_echo, 1 },	   { "nonblock", c_nonblock, 1 },
+	{ "bulk", c_bulk, 1 },	   { "bound", c_bound, 1 },
+	{ "poll", c_poll, 1 },	   { "close", c_close, 1 },
+	{ "peer", c_peer, 1 },	   { "refuse", c_refuse, 1 },
+	{ "multi", c_multi, 1 },   { "exit", c_exit, 0 },
+	{ NULL, NULL, 0 },
+};
+
+static int run_check(const struct check *c, int secs)
+{
+	int r;
+
+	snprintf(g_check, sizeof(g_check), "%s", c->name);
+	step("start");
+	g_msg[0] = 0;
+	g_neps = 0;
+	arm(secs);
+	r = c->fn();
+	arm(0);
+	for (int i = 0; i < g_neps; i++)
+		scif_close(g_eps[i]);
+	if (r == 0)
+		printf("ok %s %s\n", c->name, g_msg);
+	else
+		printf("FAIL %s: %s [step: %s]\n", c->name, g_msg, g_step);
+	return r;
+}
+
+static int role_client(int argc, char **argv)
+{
+	const char *e = getenv("XHOST_WATCHDOG");
+	int secs = e && *e ? atoi(e) : 120, fails = 0, ran = 0;
+
+	if (argc < 2)
+		return 2;
+	g_node = (uint16_t)atoi(argv[0]);
+	g_port = (uint16_t)atoi(argv[1]);
+	for (const struct check *c = checks; c->name; c++) {
+		int want = argc == 2 && c->in_all;
+
+		for (int i = 2; i < argc; i++)
+			want |= strcmp(argv[i], c->name) == 0 ||
+				(strcmp(argv[i], "all") == 0 && c->in_all);
+		if (want) {
+			ran++;
+			fails += run_check(c, secs) < 0;
+		}
+	}
+	for (int i = 2; i < argc; i++) {
+		int known = strcmp(argv[i], "all") == 0;
+
+		for (const struct check *c = checks; c->name; c++)
+			known |= strcmp(argv[i], c->name) == 0;
+		if (!known) {
+			printf("FAIL %s: no such check\n", argv[i]);
+			fails++;
+		}
+	}
+	printf("%s: %d check(s), %d failed\n", fails ? "FAIL" : "PASS", ran,
+	       fails);
+	return fails ? 1 : 0;
+}
+
+/* ---- hold, stream, connect ---------------------------------------------- */
+
+static int role_hold(int argc, char **argv, int stream)
+{
+	struct scif_portID dst;
+	unsigned char *b = xmalloc(64 * 1024);
+	uint64_t total = 0;
+	int64_t t0;
+	scif_epd_t ep = -1;
+	int r, e;
+
+	if (argc < 2)
+		return 2;
+	dst.node = (uint16_t)atoi(argv[0]);
+	dst.port = (uint16_t)atoi(argv[1]);
+	ep = scif_open();
+	if (ep < 0 || scif_connect(ep, &dst) < 0) {
+		printf("connect %s\n", ename(errno));
+		return 1;
+	}
+	if (stream && (e = send_hdr(ep, OP_DISCARD, 0, 0)) < 0) {
+		printf("ended %s before streaming\n", ename(-e));
+		return 1;
+	}
+	printf("connected\n");
+	t0 = now_ms();
+	if (stream) {
+		fill(b, 64 * 1024, 19, 0);
+		/* a reset part-way returns the bytes sent: the next send
+		 * must then fail with ECONNRESET */
+		do {
+			r = scif_send(ep, b, 64 * 1024, SCIF_SEND_BLOCK);
+			total += r > 0 ? (uint64_t)r : 0;
+		} while (r > 0 || (r < 0 && errno == EINTR));
+	} else {
+		do
+			r = scif_recv(ep, b, 1, SCIF_RECV_BLOCK);
+		while (r < 0 && errno == EINTR);
+	}
+	e = r < 0 ? errno : 0;
+	if (stream)
+		printf("ended %s after %lld ms wall=%lld sent=%" PRIu64 "\n",
+		       r < 0 ? ename(e) : "zero-send",
+		       (long long)(now_ms() - t0), (long long)wall_ms(), total);
+	else
+		printf("ended %s after %lld ms wall=%lld got=%d\n",
+		       r < 0 ? ename(e) : "data", (long long)(now_ms() - t0),
+		       (long long)wall_ms(), r);
+	free(b);
+	return r < 0 && e == ECONNRESET ? 0 : 1;
+}
+
+static int role_connect(int argc, char **argv)
+{
+	const char *want = argc > 2 ? argv[2] : "ok";
+	struct scif_portID dst;
+	const char *got = "ok";
+	scif_epd_t ep = -1;
+
+	if (argc < 2)
+		return 2;
+	dst.node = (uint16_t)atoi(argv[0]);
+	dst.port = (uint16_t)atoi(argv[1]);
+	ep = scif_open();
+	if (ep < 0 || scif_connect(ep, &dst) < 0) {
+		got = ename(errno);
+		printf("connect %s\n", got);
+	} else {
+		uint16_t n, p;
+		int e = hello(ep, NULL, &n, &p);
+
+		if (e < 0) {
+			got = "hello-failed";
+			printf("connect ok, then HELLO: %s\n", ename(-e));
+		} else {
+			printf("connect ok: the server accepted %u:%u\n", n, p);
+		}
+		scif_close(ep);
+	}
+	return strcmp(got, want) == 0 ? 0 : 1;
+}
+
+/* ---- local: the ctest, on one host ------------------------------------- */
+
+struct child {
+	pid_t pid;
+	int out; /* its stdout */
+	char buf[8192];
+	size_t len;
+	char tag[24];
+};
+
+/* Start this program with @args on SCIF_NODE=@node, stdout to a pipe. */
+static void start(struct child *c, const char *tag, int node,
+		  const char *const *args)
+{
+	int p[2];
+	char nb[8];
+
+	CHECK(pipe2(p, O_CLOEXEC) == 0);
+	snprintf(c->tag, sizeof(c->tag), "%s", tag);
+	c->len = 0;
+	fflush(stdout);
+	c->pid = fork();
+	CHECK(c->pid >= 0);
+	if (c->pid == 0) {
+		char *argv[16];
+		int i = 0;
+
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		dup2(p[1], 1);
+		snprintf(nb, sizeof(nb), "%d", node);
+		setenv("SCIF_NODE", nb, 1);
+		argv[i++] = "xhost";
+		for (; *args && i < 15; args++)
+			argv[i++] = (char *)*args;
+		argv[i] = NULL;
+		execv("/proc/self/exe", argv);
+		_exit(127);
+	}
+	close(p[1]);
+	c->out = p[0];
+}
+
+/* The next line of @c's output (without the newline) within @ms; 0 on EOF
+ * or timeout. Every line is echoed, tagged. */
+static int next_line(struct child *c, char *line, size_t n, int ms)
+{
+	int64_t end = now_ms() + ms;
+
+	for (;;) {
+		char *nl = memchr(c->buf, '\n', c->len);
+		ssize_t r;
+		int left;
+
+		if (nl) {
+			size_t k = (size_t)(nl - c->buf);
+
+			snprintf(line, n, "%.*s", (int)k, c->buf);
+			memmove(c->buf, nl + 1, c->len - k - 1);
+			c->len -= k + 1;
+			printf("  %s| %s\n", c->tag, line);
+			return 1;
+		}
+		left = (int)(end - now_ms());
+		if (left <= 0 || !h_readable(c->out, left))
+			return 0;
+		r = read(c->out, c->buf + c->len, sizeof(c->buf) - 1 - c->len);
+		if (r <= 0)
+			return 0;
+		c->len += (size_t)r;
+	}
+}
+
+/* Wait for a line starting with @prefix (within @ms): 1 if seen. */
+static int expect_line(struct child *c, const char *prefix, char *line,
+		       size_t n, int ms)
+{
+	int64_t end = now_ms() + ms;
+
+	while (next_line(c, line, n, (int)(end - now_ms())))
+		if (strncmp(line, prefix, strlen(prefix)) == 0)
+			return 1;
+	return 0;
+}
+
+/* Read @c's output to its end and return its exit status (within @ms). */
+static int finish(struct child *c, int ms)
+{
+	char line[512];
+	int64_t end = now_ms() + ms;
+	int st;
+
+	while (next_line(c, line, sizeof(line), (int)(end - now_ms())))
+		;
+	close(c->out);
+	st = h_waitpid(c->pid, (int)(end - now_ms()) > 0 ?
+			       (int)(end - now_ms()) : 1);
+	return st;
+}
+
+static int serve_start(struct child *s, int node, char *port, size_t n)
+{
+	static const char *const args[] = { "serve", "0", NULL };
+	char line[256], tag[24];
+	const char *p;
+
+	snprintf(tag, sizeof(tag), "serve@%d", node);
+	start(s, tag, node, args);
+	if (!expect_line(s, "ready ", line, sizeof(line), 10000))
+		return -1;
+	p = strstr(line, "port=");
+	snprintf(port, n, "%d", p ? atoi(p + 5) : 0);
+	return 0;
+}
+
+static void local_pair(int snode, int cnode)
+{
+	struct child s, c;
+	char port[16], node[8], tag[24], b[64];
+	int st;
+
+	STEP("server on node %d, client on node %d", snode, cnode);
+	CHECK(serve_start(&s, snode, port, sizeof(port)) == 0);
+	snprintf(node, sizeof(node), "%d", snode);
+	snprintf(tag, sizeof(tag), "client@%d", cnode);
+	{
+		const char *const args[] = { "client", node, port, "all",
+					     "exit", NULL };
+		start(&c, tag, cnode, args);
+	}
+	st = finish(&c, 200000);
+	h_log("client on node %d: %s", cnode, h_status_str(st, b, sizeof(b)));
+	EXPECT(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	st = finish(&s, 10000);
+	h_log("server on node %d: %s", snode, h_status_str(st, b, sizeof(b)));
+	EXPECT(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+
+/* hold or stream against a server SIGKILLed: ECONNRESET within 5 s. */
+static void local_kill(const char *role)
+{
+	struct child s, c;
+	char port[16], line[256];
+	const char *p;
+	long long ms;
+	int64_t t0;
+	int st;
+
+	STEP("%s: the server killed", role);
+	CHECK(serve_start(&s, 1, port, sizeof(port)) == 0);
+	{
+		const char *const args[] = { role, "1", port, NULL };
+		start(&c, role, 0, args);
+	}
+	CHECK(expect_line(&c, "connected", line, sizeof(line), 10000));
+	/* the server has the connection once it says so */
+	CHECK(expect_line(&s, "accepted ", line, sizeof(line), 10000));
+	t0 = h_now_ns();
+	CHECK(kill(s.pid, SIGKILL) == 0);
+	finish(&s, 5000);
+	CHECK(expect_line(&c, "ended ", line, sizeof(line), 10000));
+	ms = h_ms_since(t0);
+	p = strstr(line, "ended ");
+	h_log("%s: '%s' %lld ms after SIGKILL of the server", role, p, ms);
+	EXPECT(strncmp(p, "ended ECONNRESET", 16) == 0);
+	EXPECT_LT(ms, 5000);
+	st = finish(&c, 5000);
+	EXPECT(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+
+static int role_local(int argc, char **argv)
+{
+	pid_t d;
+
+	h_init(argc, argv, "xhost_local", 600, NULL);
+	d = h_scifd_start(2);
+	local_pair(1, 0);
+	local_pair(0, 1);
+	local_kill("hold");
+	local_kill("stream");
+	STEP("connect to node 3 (not online)");
+	{
+		static const char *const args[] = { "connect", "3", "100",
+						    "ENODEV", NULL };
+		struct child c;
+		char b[64];
+		int st;
+
+		start(&c, "connect", 0, args);
+		st = finish(&c, 10000);
+		h_log("connect to node 3: %s", h_status_str(st, b, sizeof(b)));
+		EXPECT(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	}
+	h_scifd_stop(d);
+	return h_finish();
+}
+
+int main(int argc, char **argv)
+{
+	const char *role = argc > 1 ? argv[1] : "";
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	snprintf(g_role, sizeof(g_role), "%s", role);
+	if (strcmp(role, "local") == 0)
+		return role_local(argc, argv);
+	/* a reset connection must give ECONNRESET, not kill the process */
+	signal(SIGPIPE, SIG_IGN);
+	if (strcmp(role, "serve") == 0) {
+		watchdog_init(600);
+		return role_serve(argc - 2, argv + 2);
+	}
+	watchdog_init(120);
+	if (strcmp(role, "client") == 0)
+		return role_client(argc - 2, argv + 2);
+	if (strcmp(role, "hold") == 0 || strcmp(role, "stream") == 0)
+		return role_hold(argc - 2, argv + 2, role[0] == 's');
+	if (strcmp(role, "connect") == 0)
+		return role_connect(argc - 2, argv + 2);
+	fprintf(stderr, "usage: xhost serve PORT | client NODE PORT [CHECK...] "
+		"| hold NODE PORT | stream NODE PORT | connect NODE PORT "
+		"[RESULT] | local\n");
+	return 2;
+}
