@@ -579,7 +579,9 @@ int skiff_bench_bw(int argc, char **argv)
 			break;
 		case 'V':
 		case 'o':
-			if (skiff_parse_ull(optarg, 1, UINT16_MAX, &v) < 0)
+			/* --serve 0: a free port, shown in the ready line */
+			if (skiff_parse_ull(optarg, opt == 'V' ? 0 : 1,
+					    UINT16_MAX, &v) < 0)
 				goto bad_arg;
 			*(opt == 'V' ? &serve : &rport) = (long)v;
 			break;

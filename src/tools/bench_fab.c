@@ -1064,7 +1064,7 @@ static const char *const serve_usage =
 	"line 'serving on ...' once ready.\n"
 	"\n"
 	"  --addr ADDR     address to listen on (default: any)\n"
-	"  --port PORT     port (default 7355)\n"
+	"  --port PORT     port (default 7355; 0: any free one, shown once ready)\n"
 	"  --max SIZE      registered target buffer (K/M/G; default 64M)\n"
 	"  --clients N     serve N clients, then exit; 0: until stopped (default 1)\n"
 	"  --timeout SEC   give up waiting for the next client after SEC s\n"
@@ -1099,7 +1099,8 @@ static int cmd_serve(int argc, char **argv)
 			o.addr = optarg;
 			break;
 		case 'p':
-			if (skiff_parse_ull(optarg, 1, 65535, &port) < 0)
+			/* 0: any free port, shown in the "serving on" line */
+			if (skiff_parse_ull(optarg, 0, 65535, &port) < 0)
 				goto bad;
 			break;
 		case 'm':

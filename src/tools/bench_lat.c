@@ -550,7 +550,9 @@ int skiff_bench_lat(int argc, char **argv)
 			break;
 		case 'S':
 		case 'p':
-			if (skiff_parse_ull(optarg, 1, UINT16_MAX, &v) < 0)
+			/* --serve 0: a free port, shown in the ready line */
+			if (skiff_parse_ull(optarg, c == 'S' ? 0 : 1,
+					    UINT16_MAX, &v) < 0)
 				goto bad_arg;
 			*(c == 'S' ? &serve : &rport) = (long)v;
 			break;
