@@ -22,6 +22,7 @@ static const struct {
 	{ "register", skiff_bench_register, "scif_register/unregister of 64 MiB vs mlock" },
 	{ "nbstream", skiff_bench_nbstream, "64-byte non-blocking send/poll+recv stream vs a raw ring" },
 	{ "stream", skiff_bench_stream, "blocking send/recv stream 64 B-256 MiB vs TCP and process_vm_writev" },
+	{ "fabric", skiff_bench_fabric, "raw libfabric between hosts: serve, lat (fi_send), write (fi_write)" },
 };
 
 static void usage(FILE *f)

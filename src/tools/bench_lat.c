@@ -23,6 +23,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "bench_fab.h"
+#include "bench_pair.h"
 #include "stats.h"
 #include "subcommands.h"
 #include "tool.h"
@@ -32,9 +34,13 @@
 #define DEFAULT_ROUNDS 10
 #define MAX_WARMUP 10000
 #define ACCEPT_TIMEOUT_MS 10000
+#define REMOTE_GOAL 1.2 /* scif/raw libfabric, issue 10 */
 
 static const char *const lat_usage =
 	"usage: scif bench lat [-n ITERS] [-r ROUNDS] [-b BATCH] [--no-pin] [--json]\n"
+	"       scif bench lat --serve PORT [--timeout SEC]\n"
+	"       scif bench lat --node N --port PORT [--fabric-peer ADDR[:PORT]]\n"
+	"                      [-n ITERS] [-r ROUNDS] [--json]\n"
 	"\n"
 	"Measure the 8-byte round trip between this process and a forked child:\n"
 	"scif_send/scif_recv (blocking) over a loopback connection, a spin\n"
@@ -49,7 +55,20 @@ static const char *const lat_usage =
 	"  -b, --batch B     one timestamp per B round trips (default 1)\n"
 	"      --no-pin      leave CPU placement to the scheduler\n"
 	"      --json        print a JSON object instead of the table\n"
-	"      --fabric NAME fabric (default: SCIF_FABRIC)\n";
+	"      --fabric NAME fabric (default: SCIF_FABRIC)\n"
+	"\n"
+	"Remote mode (the server may be on another host of the fabric):\n"
+	"      --serve PORT  echo one client's messages on PORT of this node\n"
+	"                    (SCIF_NODE); prints 'serving on node N port P'\n"
+	"      --timeout SEC --serve waits this long for the client (default\n"
+	"                    120; 0: no limit)\n"
+	"      --node N, --port PORT\n"
+	"                    measure scif_send/scif_recv round trips with that\n"
+	"                    server instead of a forked child\n"
+	"      --fabric-peer ADDR[:PORT]\n"
+	"                    and, alternating in the same run, the 8-byte\n"
+	"                    fi_send/fi_recv round trip with a 'scif bench\n"
+	"                    fabric serve' there: the limit, goal scif/raw <= 1.2\n";
 
 /* A spin word on a cache line of its own. */
 struct spin_line {
@@ -114,47 +133,12 @@ static int peer_alive(struct side *s)
 	return getppid() == s->other;
 }
 
-/*
- * Lap timing. The parent reads the clock right after each store or send,
- * while the echo is in flight, so the read overlaps the wait instead of
- * adding to it (a read after the wait cost the raw method ~60 ns more than
- * the read itself here). Consecutive reads are one round trip apart; with
- * a batch, every @batch-th read is kept and the gap divided.
- */
-struct laps {
-	double *out; /* NULL: warm-up, nothing recorded */
-	unsigned batch;
-	uint64_t prev;
-	unsigned long long mark; /* iteration of the last kept read */
-};
-
-static inline void lap(struct laps *l, unsigned long long i)
-{
-	uint64_t t;
-
-	if (!l->out || i % l->batch)
-		return;
-	t = skiff_now_ns();
-	if (i)
-		*l->out++ = (double)(t - l->prev) / (double)(i - l->mark);
-	l->prev = t;
-	l->mark = i;
-}
-
-/* After the last round trip of a phase: close its last lap. */
-static inline void lap_end(struct laps *l, unsigned long long n)
-{
-	if (l->out && n)
-		*l->out++ = (double)(skiff_now_ns() - l->prev) /
-			    (double)(n - l->mark);
-}
-
 /* ---- the raw spin ping-pong, on @lines (1 or 2) cache lines ---- */
 
 static int raw_parent(struct side *s, const struct plan *p, unsigned lines,
 		      unsigned long long n, double *out)
 {
-	struct laps l = { .out = out, .batch = p->batch };
+	struct skiff_laps l = { .out = out, .batch = p->batch };
 	uint64_t *ping = &s->sh->line[0].word;
 	const uint64_t *pong = &s->sh->line[lines - 1].word;
 
@@ -162,7 +146,7 @@ static int raw_parent(struct side *s, const struct plan *p, unsigned lines,
 		uint64_t want = 2 * s->seq + 2;
 
 		__atomic_store_n(ping, want - 1, __ATOMIC_RELEASE);
-		lap(&l, i);
+		skiff_lap(&l, i);
 		while (__atomic_load_n(pong, __ATOMIC_ACQUIRE) != want) {
 			if (!peer_alive(s))
 				return -1;
@@ -170,7 +154,7 @@ static int raw_parent(struct side *s, const struct plan *p, unsigned lines,
 		}
 		s->seq++;
 	}
-	lap_end(&l, n);
+	skiff_lap_end(&l, n);
 	return 0;
 }
 
@@ -200,19 +184,19 @@ static int scif_parent(scif_epd_t epd, const struct plan *p, uint64_t *seq,
 		       unsigned long long n, double *out,
 		       unsigned long long *bad)
 {
-	struct laps l = { .out = out, .batch = p->batch };
+	struct skiff_laps l = { .out = out, .batch = p->batch };
 
 	for (unsigned long long i = 0; i < n; i++) {
 		uint64_t v = ++*seq, r = 0;
 
 		if (scif_send(epd, &v, 8, SCIF_SEND_BLOCK) != 8)
 			return -1;
-		lap(&l, i);
+		skiff_lap(&l, i);
 		if (scif_recv(epd, &r, 8, SCIF_RECV_BLOCK) != 8)
 			return -1;
 		*bad += r != v; /* the echo must be what we sent */
 	}
-	lap_end(&l, n);
+	skiff_lap_end(&l, n);
 	return 0;
 }
 
@@ -316,6 +300,189 @@ static void json_stats(const char *method, const struct skiff_stats *st)
 	       st->min, st->max, st->mean);
 }
 
+/* ---- remote mode: a server on a node that may be on another host ---- */
+
+/* Echo 8-byte messages until the client's 0 (echoed, then done). */
+static int lat_serve(uint16_t port, unsigned timeout_s)
+{
+	scif_epd_t ep = skiff_remote_accept("scif bench lat", port, timeout_s);
+	unsigned long long n = 0;
+	uint64_t v;
+
+	if (ep == SCIF_OPEN_FAILED)
+		return SKIFF_EXIT_FAIL;
+	for (;;) {
+		if (skiff_pair_recv(ep, &v, 8) < 0 ||
+		    skiff_pair_send(ep, &v, 8) < 0) {
+			skiff_err("bench lat: the client went away after %llu "
+				  "round trips: %s", n, strerror(errno));
+			scif_close(ep);
+			return SKIFF_EXIT_FAIL;
+		}
+		if (!v)
+			break;
+		n++;
+	}
+	printf("scif bench lat: client done, %llu round trips\n", n);
+	scif_close(ep);
+	return SKIFF_EXIT_OK;
+}
+
+struct remote {
+	uint16_t node, port;
+	const char *fabric_peer; /* NULL: no raw figure */
+	unsigned timeout_s;
+};
+
+/* The client: scif round trips with the server and, given a fabric peer,
+ * raw libfabric ones, alternating in rounds as the local mode does. */
+static int lat_remote(const struct plan *p, const struct remote *rm,
+		      int json)
+{
+	scif_epd_t ep = SCIF_OPEN_FAILED;
+	struct skiff_fabc *fc = NULL;
+	struct skiff_stats st_scif, st_fab;
+	unsigned long long ns = nsamples(p), bad = 0;
+	double *scif_s, *fab_s = NULL, rmed = 0, rp99 = 0;
+	uint64_t seq = 0, zero = 0;
+	long my_sleeps;
+	char why[512];
+	int ret = SKIFF_EXIT_FAIL;
+
+	scif_s = skiff_xrealloc(NULL, ns * sizeof(double));
+	if (rm->fabric_peer) {
+		/* one sample per round trip whatever --batch says */
+		fab_s = skiff_xrealloc(NULL, p->iters * sizeof(double));
+		if (skiff_fabc_open(&fc, rm->fabric_peer, 0, 10000, why,
+				    sizeof(why)) < 0) {
+			skiff_err("bench lat: --fabric-peer %s", why);
+			goto out;
+		}
+	}
+	ep = skiff_remote_connect("bench lat", rm->node, rm->port);
+	if (ep == SCIF_OPEN_FAILED)
+		goto out;
+	errno = 0;
+	if (scif_parent(ep, p, &seq, p->warmup, NULL, &bad) < 0)
+		goto lost;
+	if (fc && skiff_fabc_pingpong(fc, p->warmup, NULL, &bad) < 0)
+		goto lost_fab;
+	my_sleeps = -sleeps();
+	{
+		double *so = scif_s, *fo = fab_s;
+
+		for (unsigned r = 0; r < p->rounds; r++) {
+			unsigned long long k = round_iters(p, r);
+			unsigned long long m = (k + p->batch - 1) / p->batch;
+
+			if (scif_parent(ep, p, &seq, k, so, &bad) < 0)
+				goto lost;
+			so += m;
+			if (!fc)
+				continue;
+			/* libfabric's samples are per round trip (batch 1) */
+			if (skiff_fabc_pingpong(fc, k, fo, &bad) < 0)
+				goto lost_fab;
+			fo += k;
+		}
+	}
+	my_sleeps += sleeps();
+	/* 0 ends the server's echo loop */
+	if (skiff_pair_send(ep, &zero, 8) < 0 || skiff_pair_recv(ep, &zero, 8) < 0)
+		skiff_err("bench lat: the server did not answer the end: %s",
+			  strerror(errno));
+	skiff_stats_compute(scif_s, ns, &st_scif);
+	if (fc) {
+		skiff_stats_compute(fab_s, p->iters, &st_fab);
+		rmed = st_fab.median > 0 ? st_scif.median / st_fab.median : 0;
+		rp99 = st_fab.p99 > 0 ? st_scif.p99 / st_fab.p99 : 0;
+	}
+	if (json) {
+		printf("{\"bench\":\"lat\",\"mode\":\"remote\",\"node\":%u,"
+		       "\"port\":%u,\"msg_bytes\":8,\"iterations\":%llu,"
+		       "\"rounds\":%u,\"batch\":%u,\"warmup\":%llu,"
+		       "\"fabric_peer\":", rm->node, rm->port, p->iters,
+		       p->rounds, p->batch, p->warmup);
+		if (fc) {
+			skiff_json_string(stdout, skiff_fabc_peer(fc));
+			printf(",\"provider\":");
+			skiff_json_string(stdout, skiff_fabc_provider(fc));
+		} else {
+			printf("null,\"provider\":null");
+		}
+		printf(",\"results\":[");
+		json_stats("scif", &st_scif);
+		if (fc) {
+			printf(",");
+			json_stats("fabric", &st_fab);
+			printf("],\"ratio\":{\"median\":%.3f,\"p99\":%.3f},"
+			       "\"goal\":%.1f,\"median_pass\":%s,"
+			       "\"p99_pass\":%s", rmed, rp99, REMOTE_GOAL,
+			       rmed <= REMOTE_GOAL ? "true" : "false",
+			       rp99 <= REMOTE_GOAL ? "true" : "false");
+		} else {
+			printf("],\"ratio\":null,\"goal\":%.1f,"
+			       "\"median_pass\":null,\"p99_pass\":null",
+			       REMOTE_GOAL);
+		}
+		printf(",\"sleeps\":%ld,\"echo_mismatches\":%llu}\n",
+		       my_sleeps, bad);
+	} else {
+		struct skiff_table t;
+
+		printf("scif bench lat: 8-byte round trip with node %u port %u, "
+		       "%llu per method in %u alternating rounds (+%llu "
+		       "warm-up)\n", rm->node, rm->port, p->iters, p->rounds,
+		       p->warmup);
+		if (fc)
+			printf("limit: fi_send/fi_recv with %s, provider %s, "
+			       "in the same rounds\n", skiff_fabc_peer(fc),
+			       skiff_fabc_provider(fc));
+		printf("cpus: not pinned (remote mode)\n\n");
+		skiff_table_init(&t, 5, 0x1e);
+		skiff_table_cell(&t, "method");
+		skiff_table_cell(&t, "median ns");
+		skiff_table_cell(&t, "p99 ns");
+		skiff_table_cell(&t, "min ns");
+		skiff_table_cell(&t, "max ns");
+		print_row(&t, "scif_send/scif_recv", &st_scif);
+		if (fc)
+			print_row(&t, "fi_send/fi_recv (raw libfabric)", &st_fab);
+		skiff_table_print(&t, stdout, "");
+		skiff_table_free(&t);
+		if (fc)
+			printf("\nratio scif/raw: median %.2f (goal <= %.1f: %s), "
+			       "p99 %.2f (goal <= %.1f: %s)\n", rmed,
+			       REMOTE_GOAL, rmed <= REMOTE_GOAL ? "PASS" : "MISS",
+			       rp99, REMOTE_GOAL,
+			       rp99 <= REMOTE_GOAL ? "PASS" : "MISS");
+		else
+			printf("\nno raw figure: --fabric-peer ADDR[:PORT] of a "
+			       "'scif bench fabric serve' measures it in the "
+			       "same run\n");
+		printf("sleeps (voluntary context switches) in the measured "
+		       "rounds: %ld\n", my_sleeps);
+		if (bad)
+			printf("echo mismatches: %llu\n", bad);
+	}
+	ret = bad ? SKIFF_EXIT_FAIL : SKIFF_EXIT_OK;
+	goto out;
+lost_fab:
+	skiff_err("bench lat: --fabric-peer %s: %s", skiff_fabc_peer(fc),
+		  skiff_fabc_error(fc));
+	goto out;
+lost:
+	skiff_err("bench lat: node %u port %u: %s", rm->node, rm->port,
+		  errno ? strerror(errno) : "connection lost");
+out:
+	if (ep != SCIF_OPEN_FAILED)
+		scif_close(ep);
+	skiff_fabc_close(fc);
+	free(scif_s);
+	free(fab_s);
+	return ret;
+}
+
 int skiff_bench_lat(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -325,11 +492,18 @@ int skiff_bench_lat(int argc, char **argv)
 		{ "no-pin", no_argument, NULL, 'P' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "fabric", required_argument, NULL, 'f' },
+		{ "serve", required_argument, NULL, 'S' },
+		{ "timeout", required_argument, NULL, 'T' },
+		{ "node", required_argument, NULL, 'N' },
+		{ "port", required_argument, NULL, 'p' },
+		{ "fabric-peer", required_argument, NULL, 'F' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
 	struct plan p = { .iters = DEFAULT_ITERS, .rounds = DEFAULT_ROUNDS,
 			  .batch = 1 };
+	struct remote rm = { .timeout_s = 120 };
+	long serve = -1, rnode = -1, rport = -1;
 	char fabric[SKIFF_FABRIC_MAX + 1];
 	const char *fab = NULL;
 	unsigned long long v, bad = 0, ns;
@@ -374,6 +548,27 @@ int skiff_bench_lat(int argc, char **argv)
 		case 'f':
 			fab = optarg;
 			break;
+		case 'S':
+		case 'p':
+			/* --serve 0: a free port, shown in the ready line */
+			if (skiff_parse_ull(optarg, c == 'S' ? 0 : 1,
+					    UINT16_MAX, &v) < 0)
+				goto bad_arg;
+			*(c == 'S' ? &serve : &rport) = (long)v;
+			break;
+		case 'N':
+			if (skiff_parse_ull(optarg, 0, SKIFF_MAX_NODE, &v) < 0)
+				goto bad_arg;
+			rnode = (long)v;
+			break;
+		case 'T':
+			if (skiff_parse_ull(optarg, 0, 86400, &v) < 0)
+				goto bad_arg;
+			rm.timeout_s = (unsigned)v;
+			break;
+		case 'F':
+			rm.fabric_peer = optarg;
+			break;
 		case 'h':
 			fputs(lat_usage, stdout);
 			return SKIFF_EXIT_OK;
@@ -391,6 +586,24 @@ int skiff_bench_lat(int argc, char **argv)
 	if (p.rounds > p.iters)
 		p.rounds = (unsigned)p.iters;
 	p.warmup = p.iters / 10 < MAX_WARMUP ? p.iters / 10 : MAX_WARMUP;
+	if (serve >= 0 && (rnode >= 0 || rport >= 0 || rm.fabric_peer)) {
+		skiff_err("bench lat: --serve is the server; --node, --port "
+			  "and --fabric-peer are the client's");
+		return SKIFF_EXIT_USAGE;
+	}
+	if (serve >= 0)
+		return lat_serve((uint16_t)serve, rm.timeout_s);
+	if ((rnode >= 0) != (rport >= 0) || (rm.fabric_peer && rnode < 0)) {
+		skiff_err("bench lat: the remote mode needs --node N and "
+			  "--port PORT (of a 'scif bench lat --serve PORT')");
+		return SKIFF_EXIT_USAGE;
+	}
+	if (rnode >= 0) {
+		rm.node = (uint16_t)rnode;
+		rm.port = (uint16_t)rport;
+		/* one process: the spin loops are the local mode's */
+		return lat_remote(&p, &rm, json);
+	}
 
 	/* two CPUs we may run on: parent on the first, child on the second */
 	ncpu = 0;
@@ -605,6 +818,9 @@ out:
 	return ret;
 
 bad_arg:
-	skiff_err("bench lat: bad value '%s' for -%c", optarg, c);
+	for (const struct option *o = opts; o->name; o++)
+		if (o->val == c)
+			skiff_err("bench lat: bad value '%s' for --%s", optarg,
+				  o->name);
 	return SKIFF_EXIT_USAGE;
 }

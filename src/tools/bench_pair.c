@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -225,6 +226,73 @@ void skiff_pair_relax(const struct skiff_pair *p)
 #endif
 }
 
+scif_epd_t skiff_remote_accept(const char *who, uint16_t port,
+			       unsigned timeout_s)
+{
+	scif_epd_t lep = scif_open(), ep = SCIF_OPEN_FAILED;
+	struct scif_pollepd pe = { .events = SCIF_POLLIN };
+	struct scif_portID peer;
+	uint16_t nodes[1], self = 0;
+	int bound, r;
+
+	if (lep == SCIF_OPEN_FAILED) {
+		skiff_err("%s: scif_open: %s", who, strerror(errno));
+		return SCIF_OPEN_FAILED;
+	}
+	bound = scif_bind(lep, port);
+	if (bound < 0 || scif_listen(lep, 1) < 0) {
+		skiff_err("%s: scif_%s port %u: %s", who,
+			  bound < 0 ? "bind" : "listen", port, strerror(errno));
+		goto out;
+	}
+	if (scif_get_nodeIDs(nodes, 1, &self) < 0)
+		self = 0;
+	printf("%s: serving on node %u port %d\n", who, self, bound);
+	fflush(stdout);
+	pe.epd = lep;
+	r = scif_poll(&pe, 1, timeout_s ? (long)timeout_s * 1000 : -1);
+	if (r <= 0) {
+		skiff_err("%s: %s", who, r == 0 ? "no client connected in time"
+			  : strerror(errno));
+		goto out;
+	}
+	if (scif_accept(lep, &peer, &ep, SCIF_ACCEPT_SYNC) < 0) {
+		skiff_err("%s: scif_accept: %s", who, strerror(errno));
+		ep = SCIF_OPEN_FAILED;
+		goto out;
+	}
+	printf("%s: client %u:%u connected\n", who, peer.node, peer.port);
+	fflush(stdout);
+out:
+	scif_close(lep);
+	return ep;
+}
+
+scif_epd_t skiff_remote_connect(const char *who, uint16_t node,
+				uint16_t port)
+{
+	struct scif_portID dst = { .node = node, .port = port };
+	scif_epd_t ep = scif_open();
+
+	if (ep == SCIF_OPEN_FAILED) {
+		skiff_err("%s: scif_open: %s", who, strerror(errno));
+		return SCIF_OPEN_FAILED;
+	}
+	if (scif_connect(ep, &dst) < 0) {
+		int e = errno;
+
+		skiff_err("%s: scif_connect %u:%u: %s%s", who, node, port,
+			  strerror(e),
+			  e == ECONNREFUSED ? " (is the benchmark's --serve "
+			  "running on that node and port?)" :
+			  e == ENODEV ? " (that node is not online in this "
+			  "fabric: scif info lists the nodes)" : "");
+		scif_close(ep);
+		return SCIF_OPEN_FAILED;
+	}
+	return ep;
+}
+
 int skiff_pair_send(scif_epd_t ep, const void *buf, size_t n)
 {
 	const char *b = buf;
@@ -270,6 +338,36 @@ int skiff_parse_size(const char *s, uint64_t *out)
 	return skiff_parse_u64(s, 1, 1ull << 40, SKIFF_KNOB_SIZE, out) < 0
 		       ? -EINVAL
 		       : 0;
+}
+
+int skiff_parse_sizes(const char *list, uint64_t *sizes, unsigned max,
+		      unsigned *n)
+{
+	char *copy = strdup(list), *save = NULL, *tok;
+	unsigned k = 0;
+
+	if (!copy)
+		return -ENOMEM;
+	for (tok = strtok_r(copy, ",", &save); tok;
+	     tok = strtok_r(NULL, ",", &save)) {
+		if (k == max || skiff_parse_size(tok, &sizes[k]) < 0) {
+			free(copy);
+			return -EINVAL;
+		}
+		k++;
+	}
+	free(copy);
+	if (!k)
+		return -EINVAL;
+	for (unsigned i = 1; i < k; i++) /* ascending: tables and plots */
+		for (unsigned j = i; j > 0 && sizes[j - 1] > sizes[j]; j--) {
+			uint64_t x = sizes[j];
+
+			sizes[j] = sizes[j - 1];
+			sizes[j - 1] = x;
+		}
+	*n = k;
+	return 0;
 }
 
 const char *skiff_size_str(uint64_t n, char *buf)

@@ -50,6 +50,19 @@ void skiff_pair_abort(struct skiff_pair *p);
 /* Is the other process still there? Cheap: looks every 2^24 calls. */
 int skiff_pair_alive(struct skiff_pair *p);
 
+/*
+ * Remote mode of a benchmark (scif bench lat|bw --serve / --node): the
+ * server listens on @port of this process's node, prints "@who: serving
+ * on node N port P" once it listens (scripts wait for that line), and
+ * accepts one client within @timeout_s (0: no limit). The client connects
+ * to @node:@port. Both return the connected endpoint, or SCIF_OPEN_FAILED
+ * after saying why.
+ */
+scif_epd_t skiff_remote_accept(const char *who, uint16_t port,
+			       unsigned timeout_s);
+scif_epd_t skiff_remote_connect(const char *who, uint16_t node,
+				uint16_t port);
+
 /* Blocking send/receive of exactly @n bytes on @ep; 0 or -1 (errno). */
 int skiff_pair_send(scif_epd_t ep, const void *buf, size_t n);
 int skiff_pair_recv(scif_epd_t ep, void *buf, size_t n);
@@ -59,6 +72,11 @@ void skiff_pair_relax(const struct skiff_pair *p);
 
 /* "4096", "4K", "64M", "1G" (binary units) in [1, 2^40]; 0 or -EINVAL. */
 int skiff_parse_size(const char *s, uint64_t *out);
+
+/* A comma-separated list of sizes into @sizes (at most @max), sorted
+ * ascending; 0, or -EINVAL for a bad or empty list. */
+int skiff_parse_sizes(const char *list, uint64_t *sizes, unsigned max,
+		      unsigned *n);
 
 /* "4 KiB", "16 MiB": @buf of at least 32 bytes. */
 const char *skiff_size_str(uint64_t n, char *buf);

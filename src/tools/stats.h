@@ -40,6 +40,43 @@ int skiff_cmp_double(const void *a, const void *b);
 /* Sort @v in place and summarise it. */
 void skiff_stats_compute(double *v, size_t n, struct skiff_stats *st);
 
+/*
+ * Lap timing of a ping-pong. The initiator reads the clock right after
+ * each store or send, while the echo is in flight, so the read overlaps
+ * the wait instead of adding to it (a read after the wait cost the raw
+ * spin ~60 ns more than the read itself here). Consecutive reads are one
+ * round trip apart; with a batch, every @batch-th read is kept and the gap
+ * divided.
+ */
+struct skiff_laps {
+	double *out; /* NULL: warm-up, nothing recorded */
+	unsigned batch;
+	uint64_t prev;
+	unsigned long long mark; /* iteration of the last kept read */
+};
+
+/* After the send of round trip @i. */
+static inline void skiff_lap(struct skiff_laps *l, unsigned long long i)
+{
+	uint64_t t;
+
+	if (!l->out || i % l->batch)
+		return;
+	t = skiff_now_ns();
+	if (i)
+		*l->out++ = (double)(t - l->prev) / (double)(i - l->mark);
+	l->prev = t;
+	l->mark = i;
+}
+
+/* After the last round trip (@n done): close the last lap. */
+static inline void skiff_lap_end(struct skiff_laps *l, unsigned long long n)
+{
+	if (l->out && n)
+		*l->out++ = (double)(skiff_now_ns() - l->prev) /
+			    (double)(n - l->mark);
+}
+
 /* A growable array of samples. */
 struct skiff_samples {
 	double *v;

@@ -17,5 +17,6 @@ int skiff_bench_rma_lat(int argc, char **argv);
 int skiff_bench_register(int argc, char **argv);
 int skiff_bench_nbstream(int argc, char **argv);
 int skiff_bench_stream(int argc, char **argv);
+int skiff_bench_fabric(int argc, char **argv);
 
 #endif
