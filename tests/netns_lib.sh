@@ -87,6 +87,7 @@ T=
 cleanup() {
 	local i f n
 	set +e
+	trap '' PIPE # a reader gone: the logs are lost, the clean-up is not
 	for i in "${!SCIFD_PID[@]}"; do
 		[[ -n ${SCIFD_PID[$i]} ]] && kill -KILL "${SCIFD_PID[$i]}" 2>/dev/null
 	done
@@ -131,7 +132,7 @@ netns_init() {
 	P="sk$$"       # namespace and interface prefix: unique per run
 	SW="$P-sw"     # the switch namespace, holding the bridge
 	trap cleanup EXIT
-	trap 'exit 1' INT TERM
+	trap 'exit 1' INT TERM HUP PIPE # PIPE: output piped into head must not skip cleanup
 	mungekey --create --keyfile="$T/munge.key" >/dev/null 2>&1 ||
 		mungekey -c -k "$T/munge.key" >/dev/null
 	make_switch
