@@ -56,7 +56,8 @@ mkdir -p "$OUT"
 section() { printf '\n== %s\n' "$*"; }
 
 # wait_line LOG TEXT MS: LOG (of a spawned server) gets a line with TEXT.
-wait_line() { wait_for "$3" "'$2' in $(basename "$1")" grep -q -- "$2" "$1"; }
+has_line() { grep -q -- "$2" "$1" 2>/dev/null; } # the file may not be there yet
+wait_line() { wait_for "$3" "'$2' in $(basename "$1")" has_line "$1" "$2"; }
 
 # bench NAME HOST CMD...: run a benchmark on host HOST (index), its output
 # in $OUT/NAME.txt (stderr in NAME.err) and on the terminal; its exit

@@ -39,6 +39,7 @@
 #ifdef SKIFF_CLI_FABRIC
 
 #include <netinet/in.h>
+#include <signal.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 
@@ -131,6 +132,36 @@ struct fb {
 	char why[320];
 };
 
+/* Set by SIGINT/SIGTERM in the server: it stops, exit status 0. */
+static volatile sig_atomic_t fb_stop;
+
+static void on_stop(int sig)
+{
+	fb_stop = sig;
+}
+
+/*
+ * Providers that libfabric loads while it opens an endpoint (psm2,
+ * infinipath) catch SIGINT, SIGTERM and the crash signals to print a
+ * backtrace and exit 1 (under ThreadSanitizer their handler deadlocks).
+ * This tool uses none of them: what was there before is put back.
+ */
+static const int fb_sigs[] = { SIGINT, SIGILL, SIGABRT, SIGBUS, SIGSEGV,
+			       SIGTERM };
+#define FB_NSIGS (sizeof(fb_sigs) / sizeof(fb_sigs[0]))
+
+static void sigs_save(struct sigaction *sa)
+{
+	for (size_t i = 0; i < FB_NSIGS; i++)
+		sigaction(fb_sigs[i], NULL, &sa[i]);
+}
+
+static void sigs_restore(const struct sigaction *sa)
+{
+	for (size_t i = 0; i < FB_NSIGS; i++)
+		sigaction(fb_sigs[i], &sa[i], NULL);
+}
+
 static char *rx_slot(struct fb *f, unsigned i)
 {
 	return f->msg + (size_t)i * FB_SLOT;
@@ -164,8 +195,8 @@ static uint64_t deadline(int ms)
  * Client: where the server is; the provider picks our source address on
  * the route to it, so the address we send is one the server can reach.
  */
-static int fb_open(struct fb *f, const char *node, const char *svc,
-		   int server)
+static int fb_open_(struct fb *f, const char *node, const char *svc,
+		    int server)
 {
 	struct fi_info *hints = fi_allocinfo();
 	struct fi_av_attr av_attr = { .type = FI_AV_TABLE, .count = 4 };
@@ -294,6 +325,18 @@ static int fb_open(struct fb *f, const char *node, const char *svc,
 	return 0;
 }
 
+static int fb_open(struct fb *f, const char *node, const char *svc,
+		   int server)
+{
+	struct sigaction sa[FB_NSIGS];
+	int r;
+
+	sigs_save(sa);
+	r = fb_open_(f, node, svc, server);
+	sigs_restore(sa);
+	return r;
+}
+
 /* The target (server) or source (client) buffer of fi_write. */
 static int fb_big(struct fb *f, size_t len, int server)
 {
@@ -363,7 +406,9 @@ static int fb_progress_ms(struct fb *f, int sleep_ms)
 	ssize_t n = sleep_ms ? fi_cq_sread(f->cq, ent, 16, NULL, sleep_ms)
 			     : fi_cq_read(f->cq, ent, 16);
 
-	if (n == -FI_EAGAIN || (sleep_ms && n == -FI_ETIMEDOUT))
+	/* a signal ends a sleep early: the caller looks at fb_stop */
+	if (n == -FI_EAGAIN ||
+	    (sleep_ms && (n == -FI_ETIMEDOUT || n == -FI_EINTR)))
 		return 0;
 	if (n == -FI_EAVAIL) {
 		struct fi_cq_err_entry err = { 0 };
@@ -439,6 +484,11 @@ static int fb_wait_rx(struct fb *f, uint64_t dl, unsigned *slot, size_t *len)
 			return r;
 		if (!nap && (spins & 1023)) /* a clock read per 1024 spins */
 			continue;
+		if (fb_stop) {
+			snprintf(f->why, sizeof(f->why), "stopped by signal %d",
+				 (int)fb_stop);
+			return -EINTR;
+		}
 		now = skiff_now_ns();
 		if (!t0)
 			t0 = now;
@@ -1071,7 +1121,8 @@ static const char *const serve_usage =
 	"                  (default 120; 0: wait forever)\n"
 	"  --idle SEC      drop a client that sends nothing for SEC s (default 30)\n"
 	"\n"
-	"The provider is FI_PROVIDER, or tcp;ofi_rxm as for scifd.\n";
+	"The provider is FI_PROVIDER, or tcp;ofi_rxm as for scifd. SIGINT or\n"
+	"SIGTERM stops it (exit 0).\n";
 
 static int cmd_serve(int argc, char **argv)
 {
@@ -1141,11 +1192,19 @@ static int cmd_serve(int argc, char **argv)
 		fb_close(&f);
 		return SKIFF_EXIT_FAIL;
 	}
+	{
+		/* no SA_RESTART: a signal also ends a sleep in the queue */
+		struct sigaction sa = { .sa_handler = on_stop };
+
+		sigemptyset(&sa.sa_mask);
+		sigaction(SIGINT, &sa, NULL);
+		sigaction(SIGTERM, &sa, NULL);
+	}
 	printf("scif bench fabric: serving on %s (provider %s), target buffer "
 	       "of %s registered\n", f.name, f.info->fabric_attr->prov_name,
 	       skiff_size_str(o.max, sz));
 	fflush(stdout);
-	while (!o.clients || served < o.clients) {
+	while ((!o.clients || served < o.clients) && !fb_stop) {
 		unsigned slot;
 		size_t len;
 
@@ -1158,6 +1217,8 @@ static int cmd_serve(int argc, char **argv)
 			failed = 1;
 			break;
 		}
+		if (r == -EINTR)
+			break; /* stopped: said below */
 		if (r) {
 			skiff_err("bench fabric serve: %s", f.why);
 			failed = 1;
@@ -1183,6 +1244,10 @@ static int cmd_serve(int argc, char **argv)
 		/* a client that misbehaves or vanishes does not stop the
 		 * server; the exit status says how the last one ended */
 		failed = serve_client(&f, &o) < 0;
+	}
+	if (fb_stop) {
+		printf("scif bench fabric: stopped by signal %d\n", (int)fb_stop);
+		failed = 0; /* asked to stop: not a failure */
 	}
 	fb_close(&f);
 	return failed ? SKIFF_EXIT_FAIL : SKIFF_EXIT_OK;
