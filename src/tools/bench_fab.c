@@ -1523,6 +1523,19 @@ static int cmd_write(int argc, char **argv)
 		iters[si] = ms * 1000000 / dt;
 		if (iters[si] < 1)
 			iters[si] = 1;
+		/* two writes say little (one late packet; the closing round
+		 * trip): one more pass at the estimated count corrects it */
+		if (iters[si] > 2) {
+			t0 = skiff_now_ns();
+			r = skiff_fabc_write(fc, sizes[si], iters[si],
+					     (unsigned)window, &g);
+			if (r)
+				goto failed;
+			dt = skiff_now_ns() - t0 + 1;
+			iters[si] = iters[si] * ms * 1000000 / dt;
+			if (iters[si] < 1)
+				iters[si] = 1;
+		}
 		for (unsigned k = 0; k < rounds; k++) {
 			r = skiff_fabc_write(fc, sizes[si], iters[si],
 					     (unsigned)window, &rr[k]);
