@@ -1605,9 +1605,9 @@ struct skiff_fabc {
 int skiff_fabc_open(struct skiff_fabc **out, const char *peer, uint64_t max,
 		    int timeout_ms, char *why, size_t whylen)
 {
-	(void)out, (void)peer, (void)max, (void)timeout_ms;
-	snprintf(why, whylen, "this scif was built without libfabric "
-		 "(SKIFF_FABRIC=OFF or no libfabric-dev)");
+	(void)out, (void)max, (void)timeout_ms;
+	snprintf(why, whylen, "%s: this scif was built without libfabric "
+		 "(SKIFF_FABRIC=OFF or no libfabric-dev)", peer);
 	return -ENOSYS;
 }
 
