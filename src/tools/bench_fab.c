@@ -10,7 +10,8 @@
  *              it echoes 8-byte messages and answers control messages, one
  *              client at a time
  *   lat        8-byte fi_send/fi_recv ping-pong, spinning on fi_cq_read as
- *              fi_pingpong does
+ *              fi_pingpong does (which sends with fi_inject what fits the
+ *              provider's inject size, as both sides here do)
  *   write      a stream of fi_write into the server's buffer, a window in
  *              flight, a completion wait per window
  *
@@ -423,6 +424,7 @@ static int fb_progress_ms(struct fb *f, int sleep_ms)
 				    sizeof(pb));
 		snprintf(f->why, sizeof(f->why), "%s failed: %s%s%s",
 			 err.op_context == &f->tx_ctx ? "fi_send" :
+			 !err.op_context ? "fi_inject" :
 			 (char *)err.op_context >= (char *)f->wr_ctx &&
 			 (char *)err.op_context < (char *)(f->wr_ctx +
 				SKIFF_FABB_WINDOW_MAX) ? "fi_write" : "fi_recv",
@@ -527,18 +529,22 @@ static int fb_wait_tx(struct fb *f, uint64_t dl)
 /* Post the send slot's first @len bytes to the peer; the provider may
  * refuse for now (-FI_EAGAIN) until its progress, driven by our reads of
  * the queue, frees room. */
-static int fb_post_send(struct fb *f, size_t len, uint64_t dl)
+static int fb_post_send(struct fb *f, size_t len, uint64_t dl, int inject)
 {
+	/* a ping goes with fi_inject where the provider takes it, as
+	 * fi_pingpong sends small messages: no completion to reap */
+	inject = inject && len <= f->info->tx_attr->inject_size;
 	for (unsigned spins = 0;; spins++) {
-		ssize_t r = fi_send(f->ep, tx_slot(f), len, f->msg_desc, f->peer,
-				    &f->tx_ctx);
+		ssize_t r = inject ? fi_inject(f->ep, tx_slot(f), len, f->peer)
+				   : fi_send(f->ep, tx_slot(f), len, f->msg_desc,
+					     f->peer, &f->tx_ctx);
 
 		if (r == 0) {
-			f->tx_pending++;
+			f->tx_pending += !inject;
 			return 0;
 		}
 		if (r != -FI_EAGAIN) {
-			fb_say(f, "fi_send", (int)r);
+			fb_say(f, inject ? "fi_inject" : "fi_send", (int)r);
 			return -EIO;
 		}
 		r = fb_progress(f);
@@ -561,7 +567,7 @@ static int fb_send_ctl(struct fb *f, const void *m, size_t len, uint64_t dl)
 	if (r < 0)
 		return r;
 	memcpy(tx_slot(f), m, len);
-	r = fb_post_send(f, len, dl);
+	r = fb_post_send(f, len, dl, 0);
 	return r < 0 ? r : fb_wait_tx(f, dl);
 }
 
@@ -770,7 +776,7 @@ int skiff_fabc_pingpong(struct skiff_fabc *c, unsigned long long n,
 		int r;
 
 		memcpy(tx_slot(f), &v, FB_PING);
-		r = fb_post_send(f, FB_PING, deadline(FB_RTT_DEADLINE_MS));
+		r = fb_post_send(f, FB_PING, deadline(FB_RTT_DEADLINE_MS), 1);
 		if (r)
 			return r;
 		skiff_lap(&l, i);
@@ -1049,7 +1055,7 @@ static int serve_client(struct fb *f, const struct serve_opts *o)
 				break;
 			}
 			r = fb_post_send(f, FB_PING,
-					 deadline(FB_RTT_DEADLINE_MS));
+					 deadline(FB_RTT_DEADLINE_MS), 1);
 			if (r)
 				break;
 			pings++;
@@ -1265,7 +1271,8 @@ static const char *const lat_usage =
 	"                             [--json]\n"
 	"\n"
 	"8-byte fi_send/fi_recv round trips with a 'scif bench fabric serve'\n"
-	"(spinning on fi_cq_read, as fi_pingpong). Prints median, p99, min, max.\n"
+	"(fi_inject where the provider allows, spinning on fi_cq_read, as\n"
+	"fi_pingpong). Prints median, p99, min, max.\n"
 	"\n"
 	"  --peer ADDR[:PORT]  the server (port 7355 by default; [V6]:PORT)\n"
 	"  -n, --iters N       measured round trips (default 20000), after a\n"
