@@ -23,12 +23,30 @@
 #   uid      a HELLO whose credential is another user's (not root, not the
 #            daemon's) is refused
 #   three    three hosts with cards on each: every host lists all nodes
+#   msg      connections between hosts (tests/xhost): a client on a's node 0
+#            runs every check against a server on b's node 2, then one on
+#            b's node 3 against a server on a's node 1
+#   hostkill a client holding a connection to b (and one streaming to it):
+#            b's daemon killed (SIGKILL), both fail with ECONNRESET within
+#            5 s (and the server on b sees both end), a new connection to
+#            node 2 gives ENODEV; b's daemon restarted, a new connection
+#            works again
+#   cut      the same with b's link cut (ip link set down) and restored
+#   multi    two clients on a, one server on b, at once: one keeps a
+#            connection stalled (its reader silent) while the other's
+#            connections keep their pace
+#   lowport  reserved ports (< 1024) between hosts: a user (nobody) on a
+#            reaches root's port 100 on b from an ordinary port; root on a
+#            may bind port 50 and b's server sees it, nobody may not
+#            (EACCES); a port 101 squatted on b by nobody (its name taken
+#            without scif_bind) refuses root's client on a, which sends it
+#            nothing (docs/SECURITY.md, boundaries 3 and 4)
 #
 # Needs root (namespaces), ip (iproute2), munged and mungekey (munge); exits
 # 77 (ctest: skipped) with a "not root: ..." or "no ip/munged: ..." line
 # when it cannot run. Programs come from the environment: SKIFF_SCIFD,
 # SKIFF_SCIF, SKIFF_NODES (tests/netns_nodes), SKIFF_REPLAY
-# (tests/link_replay). Nothing sleeps to synchronise: scifd reports
+# (tests/link_replay), SKIFF_XHOST (tests/xhost). Nothing sleeps to synchronise: scifd reports
 # readiness on --ready-fd, munged returns once it serves, and everything
 # else is a condition polled until a deadline. Everything started is
 # stopped, and the namespaces deleted, on any exit (trap).
@@ -43,9 +61,124 @@ source "$(dirname "${BASH_SOURCE[0]}")/netns_lib.sh"
 
 case $CASE in
 two | ipv6 | kill | bye | linkcut | badkey | replay | hostile | uid | three) ;;
-*) echo "usage: netns.sh two|ipv6|kill|bye|linkcut|badkey|replay|hostile|uid|three" >&2; exit 2 ;;
+msg | hostkill | cut | multi | lowport) ;;
+*) echo "usage: netns.sh two|ipv6|kill|bye|linkcut|badkey|replay|hostile|uid|three|msg|hostkill|cut|multi|lowport" >&2; exit 2 ;;
 esac
 netns_init SKIFF_SCIFD SKIFF_SCIF SKIFF_NODES
+
+# ---- tests/xhost on the hosts ----
+need_xhost() {
+	[[ -x ${SKIFF_XHOST:-} ]] || { echo "$NAME: SKIFF_XHOST is not set" >&2; exit 2; }
+}
+
+# two_hosts: a (nodes 0-1) and b (2-4), linked.
+two_hosts() {
+	add_host a 0-1
+	add_host b 2-4
+	for i in 0 1; do start_munged $i; done
+	for i in 0 1; do start_scifd $i; done
+	expect_nodes 0 0 0,1,2,3,4 10000
+	expect_nodes 1 2 0,1,2,3,4 10000
+}
+
+# serve_on I NODE PORT: an xhost server on host i's NODE, listening on PORT
+# once this returns; its log is $T/serve-NODE.log, its pid SERVE_PID[NODE].
+SERVE_PID=()
+serve_on() {
+	local i=$1 node=$2 port=$3 log="$T/serve-$2.log"
+	rm -f "$log" # a restarted server's old "ready" must not count
+	spawn_in "$i" "$log" env SCIF_NODE="$node" XHOST_WATCHDOG=600 \
+		"$SKIFF_XHOST" serve "$port"
+	SERVE_PID[node]=$SPAWNED
+	wait_for 10000 "the server on node $node says ready" \
+		grep -qs "^ready port=$port " "$log"
+}
+
+# xclient I NODE LOG ARGS...: an xhost client on host i's NODE, in the
+# foreground (its checks have their own deadlines); its output in LOG.
+xclient() {
+	local i=$1 node=$2 log=$3
+	shift 3
+	run_in "$i" env SCIF_NODE="$node" XHOST_WATCHDOG=60 "$SKIFF_XHOST" \
+		client "$@" >"$log" 2>&1
+}
+
+# checks LOG WHAT: show a client's lines; false (and a line naming WHAT)
+# unless it passed every check.
+checks() {
+	sed "s/^/[$NAME]   /" "$1"
+	grep -q '^PASS:' "$1" && return 0
+	say "$2: $(grep -c '^FAIL [a-z]' "$1") check(s) failed"
+	return 1
+}
+
+# ended LOG T0 MS: LOG (hold or stream) ended with ECONNRESET within MS of
+# T0 (ms, date +%s%3N); prints the delay.
+ended_in() {
+	local log=$1 t0=$2 ms=$3 line wall
+	wait_for $((ms + 5000)) "$(basename "$log" .log) ends" grep -qs '^ended' "$log"
+	line=$(grep '^ended' "$log")
+	[[ $line == "ended ECONNRESET "* ]] || fail "$(basename "$log" .log): $line, want ECONNRESET"
+	wall=${line##*wall=}
+	wall=${wall%% *}
+	(( wall - t0 <= ms )) || fail "$(basename "$log" .log): ECONNRESET $((wall - t0)) ms after, want <= $ms"
+	say "$(basename "$log" .log): ECONNRESET $((wall - t0)) ms after"
+}
+
+# connected LOG: a hold or stream client says it connected (within 15 s);
+# fails at once with its reason if it could not.
+connected() {
+	local log=$1
+	said() { grep -qs '^connect' "$log"; }
+	wait_for 15000 "$(basename "$log" .log) connects" said
+	grep -q '^connected' "$log" || fail "$(basename "$log" .log): $(cat "$log")"
+}
+
+# broken CUT_CMD RESTORE_CMD WHAT: a hold and a stream client on a's node 0
+# to b's node 2; CUT_CMD breaks b off, both fail within 5 s, node 2 is
+# ENODEV; RESTORE_CMD brings b back, a new connection works.
+broken() {
+	local cut=$1 restore=$2 what=$3 t0
+	need_xhost
+	two_hosts
+	serve_on 1 2 2000
+	spawn_in 0 "$T/hold.log" env SCIF_NODE=0 XHOST_WATCHDOG=120 \
+		"$SKIFF_XHOST" hold 2 2000
+	spawn_in 0 "$T/stream.log" env SCIF_NODE=0 XHOST_WATCHDOG=120 \
+		"$SKIFF_XHOST" stream 2 2000
+	connected "$T/hold.log"
+	connected "$T/stream.log"
+	# the server has both (hold sends nothing: its accept is the sign)
+	acc() { (($(grep -c '^accepted' "$T/serve-2.log") >= 2)); }
+	wait_for 10000 "the server accepts both" acc
+	t0=$(now_ms)
+	$cut
+	say "$what"
+	ended_in "$T/hold.log" "$t0" 5000
+	ended_in "$T/stream.log" "$t0" 5000
+	# and the server's end of both
+	srv_ended() { (($(grep -c '^ended id=' "$T/serve-2.log") >= 2)); }
+	wait_for 10000 "the server on b sees both connections end" srv_ended
+	say "the server on b: $(grep '^ended id=' "$T/serve-2.log" | tr '\n' ';')"
+	expect_nodes 0 0 0,1 5000
+	run_in 0 env SCIF_NODE=0 "$SKIFF_XHOST" connect 2 2000 ENODEV \
+		>"$T/connect.log" 2>&1 || fail "connect to node 2 with b gone: $(cat "$T/connect.log")"
+	say "connect to node 2 with b gone: $(cat "$T/connect.log")"
+	$restore
+	expect_nodes 0 0 0,1,2,3,4 30000
+	expect_nodes 1 2 0,1,2,3,4 30000
+	if ! kill -0 "${SERVE_PID[2]}" 2>/dev/null; then
+		say "the server on node 2 exited with its daemon: started again"
+		serve_on 1 2 2000
+	fi
+	xclient 0 0 "$T/again.log" 2 2000 echo peer || true
+	checks "$T/again.log" "a new connection after b came back" ||
+		fail "no working connection after b came back"
+}
+cut_link() { ip -n "$(ns 1)" link set "${P}h1" down; }
+restore_link() { ip -n "$(ns 1)" link set "${P}h1" up; }
+kill_b() { kill_scifd 1; }
+start_b() { start_scifd 1; }
 
 case $CASE in
 two)
@@ -236,6 +369,83 @@ three)
 	expect_nodes 2 6 0,1,2,3,4,5,6,7,8,9 15000
 	expect_open 2 9 ok
 	expect_open 2 5 ENODEV
+	;;
+msg)
+	need_xhost
+	two_hosts
+	serve_on 1 2 2000
+	# both directions, whatever the first gives
+	ok=1
+	xclient 0 0 "$T/client-a0.log" 2 2000 all exit || true
+	checks "$T/client-a0.log" "client on a's node 0, server on b's node 2" || ok=0
+	serve_on 0 1 2001
+	xclient 1 3 "$T/client-b3.log" 1 2001 all exit || true
+	checks "$T/client-b3.log" "client on b's node 3, server on a's node 1" || ok=0
+	((ok)) || fail "checks failed (above)"
+	;;
+hostkill)
+	broken kill_b start_b "b's daemon killed (SIGKILL)"
+	;;
+cut)
+	broken cut_link restore_link "b's link cut"
+	;;
+multi)
+	need_xhost
+	two_hosts
+	serve_on 1 2 2000
+	# at once: one client stalls connections (bound, multi), the other
+	# streams and echoes beside it; each has its own deadlines
+	spawn_in 0 "$T/client-a0.log" env SCIF_NODE=0 XHOST_WATCHDOG=60 \
+		"$SKIFF_XHOST" client 2 2000 bound multi poll
+	c0=$SPAWNED
+	# the second starts once the first holds a stalled connection
+	stalled() { grep -qs '^silent' "$T/serve-2.log" || ! kill -0 "$c0" 2>/dev/null; }
+	wait_for 20000 "the first client stalls a connection" stalled
+	spawn_in 0 "$T/client-a1.log" env SCIF_NODE=1 XHOST_WATCHDOG=60 \
+		"$SKIFF_XHOST" client 2 2000 echo nonblock bulk
+	c1=$SPAWNED
+	wait "$c0" || true
+	wait "$c1" || true
+	ok=1
+	checks "$T/client-a0.log" "the stalling client (a's node 0)" || ok=0
+	checks "$T/client-a1.log" "the client beside it (a's node 1)" || ok=0
+	((ok)) || fail "checks failed (above)"
+	;;
+lowport)
+	need_xhost
+	command -v setpriv >/dev/null 2>&1 || skip "no setpriv (util-linux)"
+	two_hosts
+	nobody=(setpriv --reuid=65534 --regid=65534 --clear-groups)
+	serve_on 1 2 100 # root's
+	out=$(run_in 0 env SCIF_NODE=0 "${nobody[@]}" "$SKIFF_XHOST" connect 2 100 2>&1) ||
+		fail "nobody on a to root's port 100 on b: $out"
+	port=${out##*accepted 0:}
+	if ! [[ $port =~ ^[0-9]+$ ]] || ((port < 1024)); then
+		fail "nobody on a to root's port 100 on b: $out (want a port from 1024)"
+	fi
+	say "nobody on a to root's port 100 on b: $out"
+	out=$(run_in 0 env SCIF_NODE=0 "$SKIFF_XHOST" connect 2 100 ok 50 2>&1) ||
+		fail "root on a from port 50: $out"
+	[[ $out == *"accepted 0:50" ]] || fail "root on a from port 50: $out"
+	say "root on a from port 50: $out"
+	out=$(run_in 0 env SCIF_NODE=0 "${nobody[@]}" "$SKIFF_XHOST" connect 2 100 EACCES 50 2>&1) ||
+		fail "nobody on a binding port 50: $out, want EACCES"
+	say "nobody on a binding port 50: $out"
+	spawn_in 1 "$T/squat.log" "${nobody[@]}" "$SKIFF_XHOST" squat 2 101 60
+	wait_for 10000 "nobody squats port 101 on b" grep -qs '^squatting' "$T/squat.log"
+	grep -q '^squatting' "$T/squat.log" || fail "squatter: $(cat "$T/squat.log")"
+	out=$(run_in 0 env SCIF_NODE=0 "$SKIFF_XHOST" connect 2 101 ECONNREFUSED 2>&1) ||
+		fail "root on a to port 101 squatted on b: $out, want ECONNREFUSED"
+	say "root on a to port 101 squatted on b: $out"
+	# what reached the squatter did so before the refusal: a connection
+	# closed at once shows within its 1 s read
+	if wait_for_quiet 3000 grep -qs '^squat: a connection' "$T/squat.log"; then
+		! grep -q '^squat: a connection, [1-9]' "$T/squat.log" ||
+			fail "the squatter received bytes: $(grep '^squat: a' "$T/squat.log")"
+		say "the squatter saw $(grep -c '^squat: a' "$T/squat.log") connection(s), no byte"
+	else
+		say "no connection reached the squatter"
+	fi
 	;;
 esac
 

@@ -53,13 +53,23 @@ fail() { say "FAIL: $*"; exit 1; }
 
 now_ms() { date +%s%3N; }
 
-# wait_for MS WHAT CMD...: run CMD until it succeeds or MS pass.
+# wait_for MS WHAT CMD...: run CMD until it succeeds; fail (exit) after MS.
 wait_for() {
 	local ms=$1 what=$2 end
 	shift 2
 	end=$(($(now_ms) + ms))
 	until "$@"; do
 		(($(now_ms) < end)) || fail "$what: not within $ms ms"
+		sleep 0.1
+	done
+}
+
+# wait_for_quiet MS CMD...: run CMD until it succeeds (0) or MS pass (1).
+wait_for_quiet() {
+	local end=$(($(now_ms) + $1))
+	shift
+	until "$@"; do
+		(($(now_ms) < end)) || return 1
 		sleep 0.1
 	done
 }
@@ -77,6 +87,7 @@ T=
 cleanup() {
 	local i f n
 	set +e
+	trap '' PIPE # a reader gone: the logs are lost, the clean-up is not
 	for i in "${!SCIFD_PID[@]}"; do
 		[[ -n ${SCIFD_PID[$i]} ]] && kill -KILL "${SCIFD_PID[$i]}" 2>/dev/null
 	done
@@ -121,7 +132,7 @@ netns_init() {
 	P="sk$$"       # namespace and interface prefix: unique per run
 	SW="$P-sw"     # the switch namespace, holding the bridge
 	trap cleanup EXIT
-	trap 'exit 1' INT TERM
+	trap 'exit 1' INT TERM HUP PIPE # PIPE: output piped into head must not skip cleanup
 	mungekey --create --keyfile="$T/munge.key" >/dev/null 2>&1 ||
 		mungekey -c -k "$T/munge.key" >/dev/null
 	make_switch

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * xhost - SCIF connections between hosts (issue 10), through the public API
- * only (<scif.h>): one program whose role argv chooses, run by tests/netns.sh
- * (cases msg, hostkill, cut, multi) on two hosts and, all roles on one host
- * with a scifd of two cards, by the ctest xhost_local.
+ * only (<scif.h>; the squat role excepted): one program whose role argv
+ * chooses, run by tests/netns.sh (cases msg, hostkill, cut, multi, lowport)
+ * on two hosts and, all roles on one host with a scifd of two cards, by the
+ * ctest xhost_local.
  *
  *   xhost serve PORT       listen on PORT (0: any) of this process's node
  *                          (SCIF_NODE); print "ready port=N" once listening
@@ -37,9 +38,13 @@
  *   xhost stream NODE PORT connect, print "connected", send 64 KiB blocks
  *                          forever (the server discards them); print how it
  *                          ended, as hold does; exit 0 iff ECONNRESET
- *   xhost connect NODE PORT [RESULT]  one scif_connect (and, connected, one
- *                          round trip): print "connect ok" or "connect
- *                          ERRNO_NAME"; exit 0 iff that is RESULT (default ok)
+ *   xhost connect NODE PORT [RESULT [LPORT]]  one scif_connect (bound
+ *                          first to LPORT if given; connected, one round
+ *                          trip): print "connect ok: the server accepted
+ *                          N:P", "connect ERRNO_NAME" or "bind LPORT
+ *                          ERRNO_NAME"; exit 0 iff that is RESULT (ok)
+ *   xhost squat NODE PORT SECS   not SCIF: take the port's name as a
+ *                          hostile process would (see role_squat)
  *   xhost local            the ctest: scifd --cards 2 in a private fabric,
  *                          servers and clients on nodes 0 and 1 both ways,
  *                          hold and stream against a server killed (SIGKILL)
@@ -62,7 +67,10 @@
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <sys/epoll.h>
+#include <stddef.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 
@@ -484,6 +492,10 @@ static void *serve_conn(void *a)
 			break;
 		case OP_SILENT: {
 			struct timespec dl;
+
+			/* scripts wait for this line to start what must
+			 * overlap the stall */
+			printf("silent id=%u\n", c->id);
 
 			clock_gettime(CLOCK_REALTIME, &dl);
 			dl.tv_sec += 60; /* a client that never resumes */
@@ -1494,16 +1506,20 @@ static int role_hold(int argc, char **argv, int stream)
 static int role_connect(int argc, char **argv)
 {
 	const char *want = argc > 2 ? argv[2] : "ok";
+	int lport = argc > 3 ? atoi(argv[3]) : 0;
 	struct scif_portID dst;
 	const char *got = "ok";
-	scif_epd_t ep = -1;
+	scif_epd_t ep;
 
 	if (argc < 2)
 		return 2;
 	dst.node = (uint16_t)atoi(argv[0]);
 	dst.port = (uint16_t)atoi(argv[1]);
 	ep = scif_open();
-	if (ep < 0 || scif_connect(ep, &dst) < 0) {
+	if (ep >= 0 && lport && scif_bind(ep, (uint16_t)lport) < 0) {
+		got = ename(errno);
+		printf("bind %d %s\n", lport, got);
+	} else if (ep < 0 || scif_connect(ep, &dst) < 0) {
 		got = ename(errno);
 		printf("connect %s\n", got);
 	} else {
@@ -1519,6 +1535,55 @@ static int role_connect(int argc, char **argv)
 		scif_close(ep);
 	}
 	return strcmp(got, want) == 0 ? 0 : 1;
+}
+
+/*
+ * squat NODE PORT SECS: not SCIF. A hostile process of any user takes the
+ * name of PORT on NODE (an abstract socket, docs/PROTOCOL.md section 1)
+ * without scif_bind, which refuses reserved ports to non-root. For SECS it
+ * accepts whatever comes and says what it received: a client of a
+ * reserved port must send it nothing (docs/SECURITY.md, boundary 3).
+ */
+static int role_squat(int argc, char **argv)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	const char *fab = getenv("SCIF_FABRIC");
+	int64_t end;
+	int l, n;
+
+	if (argc < 3)
+		return 2;
+	n = snprintf(sa.sun_path + 1, sizeof(sa.sun_path) - 1,
+		     "skiff/%s/n%d/p%d", fab ? fab : "default", atoi(argv[0]),
+		     atoi(argv[1]));
+	l = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (l < 0 || bind(l, (struct sockaddr *)&sa,
+			  (socklen_t)(offsetof(struct sockaddr_un, sun_path) +
+				      1 + (size_t)n)) < 0 || listen(l, 16) < 0) {
+		printf("error: squatting %s: %s\n", sa.sun_path + 1,
+		       ename(errno));
+		return 1;
+	}
+	printf("squatting %s\n", sa.sun_path + 1);
+	end = now_ms() + 1000LL * atoi(argv[2]);
+	while (now_ms() < end) {
+		char b[4096];
+		int c, left = (int)(end - now_ms());
+		ssize_t r, total = 0;
+
+		if (!h_readable(l, left > 0 ? left : 0))
+			break;
+		c = accept4(l, NULL, NULL, SOCK_CLOEXEC);
+		if (c < 0)
+			continue;
+		/* what a connector sends comes at once, or never */
+		while (h_readable(c, 1000) && (r = read(c, b, sizeof(b))) > 0)
+			total += r;
+		printf("squat: a connection, %zd bytes received\n", total);
+		close(c);
+	}
+	printf("squat: done\n");
+	return 0;
 }
 
 /* ---- local: the ctest, on one host ------------------------------------- */
@@ -1738,8 +1803,10 @@ int main(int argc, char **argv)
 		return role_hold(argc - 2, argv + 2, role[0] == 's');
 	if (strcmp(role, "connect") == 0)
 		return role_connect(argc - 2, argv + 2);
+	if (strcmp(role, "squat") == 0)
+		return role_squat(argc - 2, argv + 2);
 	fprintf(stderr, "usage: xhost serve PORT | client NODE PORT [CHECK...] "
 		"| hold NODE PORT | stream NODE PORT | connect NODE PORT "
-		"[RESULT] | local\n");
+		"[RESULT [LPORT]] | squat NODE PORT SECS | local\n");
 	return 2;
 }
