@@ -55,8 +55,16 @@ mkdir -p "$OUT"
 
 section() { printf '\n== %s\n' "$*"; }
 
+# stop PID: a server started here (spawn_in), asked to stop and reaped,
+# quietly (the scif servers die of SIGTERM, the fabric server exits 0).
+stop() {
+	kill -TERM "$1" 2>/dev/null || true
+	wait "$1" 2>/dev/null || true
+}
+
 # wait_line LOG TEXT MS: LOG (of a spawned server) gets a line with TEXT.
-wait_line() { wait_for "$3" "'$2' in $(basename "$1")" grep -q -- "$2" "$1"; }
+has_line() { grep -q -- "$2" "$1" 2>/dev/null; } # the file may not be there yet
+wait_line() { wait_for "$3" "'$2' in $(basename "$1")" has_line "$1" "$2"; }
 
 # bench NAME HOST CMD...: run a benchmark on host HOST (index), its output
 # in $OUT/NAME.txt (stderr in NAME.err) and on the terminal; its exit
@@ -115,7 +123,7 @@ if [[ $RAW_ONLY != 1 ]]; then
 	bench scif_lat 0 env SCIF_NODE=0 "$SKIFF_SCIF" bench lat --node 2 \
 		--port "$LPORT" --fabric-peer "$B:$FPORT" -n "$N"
 	((RC[scif_lat] == 0)) || scif_failed scif_lat
-	kill "$LSERVE" 2>/dev/null || true # done, or waiting for nobody
+	stop "$LSERVE" # done, or waiting for nobody
 fi
 
 section "3. raw fi_write stream (a -> b)"
@@ -131,9 +139,9 @@ if [[ $RAW_ONLY != 1 ]]; then
 	bench scif_bw 0 env SCIF_NODE=0 "$SKIFF_SCIF" bench bw --node 2 \
 		--port "$BPORT" --fabric-peer "$B:$FPORT" -m "$MAX" -r "$ROUNDS"
 	((RC[scif_bw] == 0)) || scif_failed scif_bw
-	kill "$BSERVE" 2>/dev/null || true
+	stop "$BSERVE"
 fi
-kill "$FSERVE" 2>/dev/null || true
+stop "$FSERVE"
 
 section "summary (a -> b over $(sed -n 's/.*provider \([^)]*\)).*/\1/p' "$T/fabric_serve.log" | head -n 1))"
 failed=0
@@ -159,5 +167,11 @@ if [[ $RAW_ONLY != 1 ]]; then
 	fi
 fi
 [[ -n ${BENCH_OUT:-} ]] && say "outputs kept in $OUT"
+# the daemons stop as they should (SIGTERM: goodbye to the other host);
+# cleanup would SIGKILL them
+for i in 0 1; do
+	stop "${SCIFD_PID[i]}"
+	SCIFD_PID[i]=
+done
 status=0 # the hosts worked: cleanup prints no logs
 exit "$failed"

@@ -45,7 +45,7 @@ fail() {
 # wait_line LOG TEXT MS: LOG gets a line with TEXT within MS.
 wait_line() {
 	local end=$(($(date +%s%3N) + $3))
-	until grep -q -- "$2" "$1"; do
+	until grep -q -- "$2" "$1" 2>/dev/null; do # the file may not be there yet
 		(($(date +%s%3N) < end)) || fail "no '$2' in $(basename "$1") within $3 ms"
 		sleep 0.05
 	done
@@ -58,7 +58,7 @@ start_fabric_serve() {
 	FSERVE=$!
 	PIDS+=("$FSERVE")
 	local end=$(($(date +%s%3N) + 10000))
-	until grep -q "serving on" "$T/fserve.log"; do
+	until grep -q "serving on" "$T/fserve.log" 2>/dev/null; do
 		if ! kill -0 "$FSERVE" 2>/dev/null; then
 			grep -q "without libfabric\|no libfabric provider" "$T/fserve.log" &&
 				{ echo "SKIP $NAME: $(cat "$T/fserve.log")"; exit 77; }
@@ -94,8 +94,13 @@ if "$SCIF" bench fabric write --peer "127.0.0.1:$FPORT" -m 4M -r 1 -t 1 \
 fi
 grep -q "refused: Message too long" "$T/big.err" || fail "refusal: $(cat "$T/big.err")"
 say "too large: $(cat "$T/big.err")"
-kill "$FSERVE"
-wait "$FSERVE" 2>/dev/null || true
+# SIGTERM stops the server cleanly (libfabric's providers must not have
+# taken the signal over)
+kill -TERM "$FSERVE"
+st=0
+wait "$FSERVE" || st=$?
+((st == 0)) || fail "scif bench fabric serve exited $st on SIGTERM: $(tail -n 3 "$T/fserve.log")"
+grep -q "stopped by signal 15" "$T/fserve.log" || fail "no stop line: $(tail -n 3 "$T/fserve.log")"
 # no server: a clear error within the timeout, no hang
 t0=$(date +%s)
 if timeout 30 "$SCIF" bench fabric lat --peer "127.0.0.1:$FPORT" -n 10 \

@@ -14,9 +14,9 @@ static const struct {
 	int (*fn)(int argc, char **argv);
 	const char *help;
 } benches[] = {
-	{ "lat", skiff_bench_lat, "8-byte round trip: scif_send/scif_recv vs raw shared memory" },
+	{ "lat", skiff_bench_lat, "8-byte round trip: scif_send/scif_recv vs raw shared memory (--node: vs libfabric)" },
 	{ "micmem", skiff_bench_micmem, "micmem host<->card copies: SINGLE, DUAL, AUTO vs memcpy" },
-	{ "bw", skiff_bench_bw, "RMA throughput 4 KiB-256 MiB vs memcpy, send/recv, TCP" },
+	{ "bw", skiff_bench_bw, "RMA throughput 4 KiB-256 MiB vs memcpy, send/recv, TCP (--node: vs fi_write)" },
 	{ "mmap-lat", skiff_bench_mmap_lat, "word round trip through scif_mmap'd memory vs raw spin" },
 	{ "rma-lat", skiff_bench_rma_lat, "8-byte scif_writeto(SYNC), 10 vs 10,000 windows" },
 	{ "register", skiff_bench_register, "scif_register/unregister of 64 MiB vs mlock" },

@@ -41,7 +41,8 @@ const char *skiff_fabc_peer(const struct skiff_fabc *c);
 
 /*
  * @n 8-byte fi_send/fi_recv round trips (the server echoes), spinning on
- * fi_cq_read as fi_pingpong does. With @out, one sample (ns) per round
+ * fi_cq_read as fi_pingpong does, and like it sending with fi_inject when
+ * 8 bytes fit the provider's inject size. With @out, one sample (ns) per round
  * trip, timed as skiff_laps do; *@bad counts echoes that differ. 0 or
  * -errno (skiff_fabc_error says why).
  */
