@@ -6,6 +6,8 @@
 
 _Static_assert(sizeof(struct skiff_rma_win) == 32, "fixed layout");
 _Static_assert(sizeof(struct skiff_rma_range) == 16, "fixed layout");
+_Static_assert(sizeof(struct skiff_rma_req_rec) == 48, "fixed layout");
+_Static_assert(sizeof(struct skiff_rma_done_rec) == 16, "fixed layout");
 
 static size_t body_len(uint16_t type)
 {
@@ -17,6 +19,10 @@ static size_t body_len(uint16_t type)
 	case SKIFF_RMA_MAP_UNREF:
 	case SKIFF_RMA_WIN_DEL_ACK:
 		return sizeof(struct skiff_rma_range);
+	case SKIFF_RMA_REQ:
+		return sizeof(struct skiff_rma_req_rec);
+	case SKIFF_RMA_DONE:
+		return sizeof(struct skiff_rma_done_rec);
 	default:
 		return 0;
 	}
@@ -49,6 +55,18 @@ int skiff_rma_decode(const void *buf, size_t len, struct skiff_rma_msg *out)
 	out->hdr = h;
 	memcpy(&out->body, (const char *)buf + sizeof(h), bl);
 	if (h.type == SKIFF_RMA_WIN_ADD && out->body.win.reserved)
+		return -EPROTO;
+	if (h.type == SKIFF_RMA_REQ) {
+		const struct skiff_rma_req_rec *q = &out->body.req;
+
+		if (q->len == 0 || q->len > SKIFF_RMA_REQ_MAX || q->dir > 1 ||
+		    (q->laddr && q->loff) || q->loff > INT64_MAX - q->len ||
+		    q->roff > INT64_MAX - q->len ||
+		    (q->laddr && q->laddr > UINT64_MAX - q->len))
+			return -EPROTO;
+	}
+	if (h.type == SKIFF_RMA_DONE &&
+	    (out->body.done.reserved || out->body.done.status >= 4096))
 		return -EPROTO;
 	return 0;
 }

@@ -22,6 +22,31 @@ enum skiff_rma_type {
 	SKIFF_RMA_MAP_UNREF = 35, /* peer -> owner: it unmapped that range */
 	SKIFF_RMA_WIN_DEL_ACK = 36, /* peer -> owner: WIN_DEL done, and no RMA
 				     * of the peer touches those pages any more */
+	/* a connection to another host (its peer here is the daemon, which
+	 * relays it): the process's RMAs are the daemons' to carry */
+	SKIFF_RMA_REQ = 37,  /* process -> its daemon: one RMA */
+	SKIFF_RMA_DONE = 38, /* daemon -> process: that RMA ended */
+};
+
+/* RMA_REQ: what scif_readfrom/writeto/vreadfrom/vwriteto asked, checked
+ * by the library (arguments, the local window) and again by the daemon. */
+struct skiff_rma_req_rec {
+	uint64_t seq;	/* the process's sequence number for it, echoed */
+	uint64_t laddr; /* v* calls: the buffer in the process; else 0 */
+	uint64_t loff;	/* else: the local window range */
+	uint64_t roff;	/* the peer's window range */
+	uint64_t len;	/* 1..SKIFF_RMA_REQ_MAX */
+	uint32_t dir;	/* 0: to the peer (writeto), 1: from it */
+	uint32_t flags; /* SCIF_RMA_*, for the record */
+};
+
+#define SKIFF_RMA_REQ_MAX (1ull << 40)
+
+struct skiff_rma_done_rec {
+	uint64_t seq;	 /* as in the RMA_REQ */
+	uint32_t status; /* 0 or an errno: ENXIO, EACCES, EFAULT, ENOMEM,
+			  * ECONNRESET, EIO */
+	uint32_t reserved;
 };
 
 struct skiff_rma_win {
@@ -42,6 +67,8 @@ struct skiff_rma_msg {
 	union {
 		struct skiff_rma_win win;
 		struct skiff_rma_range range;
+		struct skiff_rma_req_rec req;
+		struct skiff_rma_done_rec done;
 	} body;
 };
 

@@ -426,7 +426,10 @@ static int read_grant(struct skiff_ep *ep)
 			return -ECONNREFUSED;
 		}
 	}
-	ep->tp = &skiff_local_transport; /* both ends on this host */
+	/* both ends on this host, or our end is the daemon relaying us to
+	 * another host */
+	ep->tp = ep->relayed == SKIFF_RELAYED_PROCESS ? &skiff_relayed_transport :
+							&skiff_local_transport;
 	r = skiff_rma_attach(ep, ctl);
 	if (r < 0) {
 		close(ctl);
@@ -552,7 +555,7 @@ static int do_connect(struct skiff_ep *ep, struct scif_portID *dst, int relay)
 	/* a node of another host: the daemon here takes the request, asks
 	 * that host's daemon, and grants it once the listener there accepted
 	 * (then it relays the bytes) */
-	ep->relayed = where == 2;
+	ep->relayed = where == 2 ? SKIFF_RELAYED_PROCESS : 0;
 	if (where == 2)
 		sl = skiff_relay_addr(&sa, c->fabric);
 	else
@@ -726,7 +729,8 @@ static int peer_name(int s, uint16_t *node, uint16_t *port)
  * port), its peer (pn, pp), and grant it; 0 or -errno (@memfd is always
  * closed; @s is the caller's on failure). */
 static int grant_one(int s, const struct skiff_conn_req *req, int memfd,
-		     uint16_t node, uint16_t port, uint16_t pn, uint16_t pp)
+		     uint16_t node, uint16_t port, uint16_t pn, uint16_t pp,
+		     int relayed)
 {
 	struct skiff_ep *ep;
 	int r, ctl[2];
@@ -748,7 +752,9 @@ static int grant_one(int s, const struct skiff_conn_req *req, int memfd,
 	if (r == 0) {
 		struct skiff_ep lep = { .node = node, .port = port };
 
-		ep->tp = &skiff_local_transport;
+		ep->relayed = relayed;
+		ep->tp = relayed == SKIFF_RELAYED_PROCESS ?
+				 &skiff_relayed_transport : &skiff_local_transport;
 		r = skiff_rma_attach(ep, ctl[0]);
 		if (r < 0)
 			close(ctl[0]);
@@ -776,6 +782,21 @@ static int grant_one(int s, const struct skiff_conn_req *req, int memfd,
 	return 0;
 }
 
+/* The connector is this host's daemon, relaying a process of another
+ * host: its pid is the one the daemon gives (the kernel vouches for both). */
+static int from_relay(int s)
+{
+	struct skiff_node_info info;
+	struct ucred uc;
+	socklen_t ul = sizeof(uc);
+
+	if (getsockopt(s, SOL_SOCKET, SO_PEERCRED, &uc, &ul) < 0 ||
+	    skiff_query_nodes(skiff_ctx()->fabric, &info) < 0)
+		return 0;
+	return (info.flags & SKIFF_NODE_INFO_HOSTS) &&
+	       (uint32_t)uc.pid == info.daemon_pid;
+}
+
 static int accept_one(struct skiff_ep *lep, int s, struct scif_portID *peer,
 		      scif_epd_t *newepd)
 {
@@ -796,7 +817,9 @@ static int accept_one(struct skiff_ep *lep, int s, struct scif_portID *peer,
 		close(memfd);
 		return r;
 	}
-	r = grant_one(s, &req, memfd, lep->node, lep->port, pn, pp);
+	r = grant_one(s, &req, memfd, lep->node, lep->port, pn, pp,
+		      pn != lep->node && from_relay(s) ?
+			      SKIFF_RELAYED_PROCESS : 0);
 	if (r < 0)
 		return r;
 	peer->node = pn;
@@ -825,16 +848,11 @@ int skiff_relay_request(int s, struct skiff_conn_req *req, uint16_t *node,
 int skiff_relay_grant(int s, const struct skiff_conn_req *req, int memfd,
 		      uint16_t node, uint16_t port, uint16_t pn, uint16_t pp)
 {
-	int r = grant_one(s, req, memfd, node, port, pn, pp);
+	int r = grant_one(s, req, memfd, node, port, pn, pp, SKIFF_RELAYED_DAEMON);
 
-	if (r == 0) {
-		struct skiff_ep *ep;
-
-		/* the relay is non-blocking all through */
+	/* the relay is non-blocking all through */
+	if (r == 0)
 		fcntl(s, F_SETFL, fcntl(s, F_GETFL) | O_NONBLOCK);
-		if (skiff_ep_get(s, &ep) == 0)
-			ep->relayed = 1;
-	}
 	return r < 0 ? r : s;
 }
 
@@ -856,7 +874,7 @@ int skiff_relay_connect(uint16_t src_node, uint16_t src_port,
 	fcntl(fd, F_SETFL, O_NONBLOCK);
 	ep->fd = fd;
 	ep->node = src_node;
-	ep->relayed = 1;
+	ep->relayed = SKIFF_RELAYED_DAEMON;
 	r = skiff_ep_register(ep);
 	if (r < 0) {
 		close(fd);

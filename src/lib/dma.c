@@ -278,6 +278,21 @@ void skiff_rma_complete(struct skiff_ep *ep, uint64_t seq)
 	complete(ep->rma, seq);
 }
 
+void skiff_rma_abort(struct skiff_ep *ep)
+{
+	struct skiff_rma *r = ep->rma;
+	uint64_t sub;
+
+	pthread_mutex_lock(&r->clock);
+	sub = r->submitted;
+	pthread_mutex_unlock(&r->clock);
+	for (uint64_t s = atomic_load(&r->completed) + 1; s <= sub; s++) {
+		if (r->rstatus && !r->done[s % SKIFF_RMA_TRACK])
+			r->rstatus[s % SKIFF_RMA_TRACK] = ECONNRESET;
+		complete(r, s);
+	}
+}
+
 int skiff_rma_wait(struct skiff_ep *ep, uint64_t seq)
 {
 	struct skiff_rma *r = ep->rma;

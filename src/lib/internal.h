@@ -21,6 +21,8 @@
  *   window.c    scif_register, scif_unregister; the endpoint's RMA state
  *   local.c     the local transport (transport.h): what windows, RMA,
  *               fences and scif_mmap need of a connection on this host
+ *   relayed.c   the transport of a connection to another host, relayed
+ *               by the daemons: RMAs are requests to the daemon
  *   poll.c, rma.c, fence.c, mmap.c   on the rings or the windows; the
  *               latter three (and window.c) reach the transport only
  *               through ep->tp, never by name
@@ -58,6 +60,8 @@
 		}                                                              \
 		return (int)r_;                                                \
 	} while (0)
+
+enum { SKIFF_RELAYED_PROCESS = 1, SKIFF_RELAYED_DAEMON = 2 };
 
 enum skiff_ep_state {
 	SKIFF_EP_UNBOUND,
@@ -201,6 +205,9 @@ struct skiff_rma {
 	unsigned nlazy;       /* pieces kept as a descriptor, not mapped */
 	_Atomic uint64_t peer_marked; /* highest INIT_PEER mark handed out */
 	unsigned gen; /* skiff_fork_gen when made: a fork() child's is older */
+	/* relayed connections (relayed.c): each RMA's outcome, by sequence
+	 * number, as the daemon reported it (allocated on first use) */
+	_Atomic int *rstatus;
 };
 
 /* The stamp of the line where byte @pos of ring @r lives (region.h). */
@@ -254,8 +261,9 @@ struct skiff_ep {
 	uint16_t peer_node, peer_port; /* remote */
 	int backlog;
 	int side; /* 0 connector, 1 acceptor */
-	/* the peer is on another host: this connection's local end is the
-	 * daemon, which relays it (scifd's relay.c) */
+	/* SKIFF_RELAYED_PROCESS: the peer is on another host and this
+	 * connection's local end is the daemon, which relays it (scifd's
+	 * relay.c); SKIFF_RELAYED_DAEMON: this is the daemon's end */
 	int relayed;
 	uint64_t cookie;
 
@@ -340,6 +348,9 @@ void skiff_ctl_close(struct skiff_rma *r);
  * says there are none */
 void skiff_rma_sync(struct skiff_ep *ep, int force);
 void skiff_rma_sync_locked(struct skiff_ep *ep); /* rma->lock held */
+/* scifd's relay: who takes a process's RMA_REQ records (relay_ep.h) */
+struct skiff_rma_req_rec;
+void skiff_svc_set_rma_hook(void (*fn)(int epd, const struct skiff_rma_req_rec *q));
 void skiff_svc_add(struct skiff_ep *ep);
 void skiff_svc_del(struct skiff_ep *ep);
 void skiff_svc_fork_prepare(void); /* registered by window.c */
@@ -368,6 +379,10 @@ int skiff_dma_submit(struct skiff_ep *ep, struct skiff_seg *segs, size_t nseg,
 		     size_t total, int flags, uint64_t *seq_out);
 uint64_t skiff_rma_begin_inline(struct skiff_ep *ep);
 void skiff_rma_complete(struct skiff_ep *ep, uint64_t seq);
+/* Everything submitted counts as completed: RMAs that another process
+ * carried (a relayed connection's daemon) and that will never be reported
+ * now (the connection ended). */
+void skiff_rma_abort(struct skiff_ep *ep);
 int skiff_rma_wait(struct skiff_ep *ep, uint64_t seq);
 void skiff_copy(unsigned char *dst, const unsigned char *src, size_t n);
 void skiff_copy_ordered(struct skiff_seg *segs, size_t nseg, size_t total);

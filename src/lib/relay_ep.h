@@ -41,4 +41,10 @@ int skiff_relay_grant(int s, const struct skiff_conn_req *req, int memfd,
 int skiff_relay_connect(uint16_t src_node, uint16_t src_port,
 			uint16_t dst_node, uint16_t dst_port);
 
+/* Who takes the RMA_REQ records of the processes the daemon relays: @fn
+ * runs on libscif's control service thread (with the endpoint's table
+ * lock held), so it only queues the request for the daemon's loop. */
+struct skiff_rma_req_rec;
+void skiff_svc_set_rma_hook(void (*fn)(int epd, const struct skiff_rma_req_rec *q));
+
 #endif

@@ -262,6 +262,34 @@ void skiff_ctl_close(struct skiff_rma *r)
 		close(r->ctl);
 }
 
+static void (*rma_hook)(int epd, const struct skiff_rma_req_rec *q);
+
+void skiff_svc_set_rma_hook(void (*fn)(int epd, const struct skiff_rma_req_rec *q))
+{
+	rma_hook = fn;
+}
+
+/* RMA_DONE from the daemon of a relayed connection: a sequence number we
+ * submitted and not yet completed, else the daemon broke the protocol. */
+static int rma_done(struct skiff_ep *ep, const struct skiff_rma_done_rec *d)
+{
+	struct skiff_rma *r = ep->rma;
+	uint64_t sub, done;
+
+	pthread_mutex_lock(&r->clock);
+	sub = r->submitted;
+	done = atomic_load(&r->completed);
+	if (d->seq <= done || d->seq > sub || r->done[d->seq % SKIFF_RMA_TRACK] ||
+	    !r->rstatus) {
+		pthread_mutex_unlock(&r->clock);
+		return -EPROTO;
+	}
+	r->rstatus[d->seq % SKIFF_RMA_TRACK] = (int)d->status;
+	pthread_mutex_unlock(&r->clock);
+	skiff_rma_complete(ep, d->seq);
+	return 0;
+}
+
 /* Take in every record the peer sent on the control socket. Called with
  * r->lock held. Cheap when there is none: one load of the peer's counter. */
 static void sync_n(struct skiff_ep *ep, int force, int max)
@@ -322,6 +350,18 @@ static void sync_n(struct skiff_ep *ep, int force, int max)
 				break;
 			case SKIFF_RMA_MAP_UNREF:
 				skiff_lwin_map_ref(r, m.body.range.offset, m.body.range.len, -1);
+				break;
+			case SKIFF_RMA_REQ:
+				/* only a daemon's end carries them */
+				if (ep->relayed == SKIFF_RELAYED_DAEMON && rma_hook)
+					rma_hook(ep->fd, &m.body.req);
+				else
+					break_conn(ep);
+				break;
+			case SKIFF_RMA_DONE:
+				if (ep->relayed != SKIFF_RELAYED_PROCESS ||
+				    rma_done(ep, &m.body.done) < 0)
+					break_conn(ep);
 				break;
 			}
 		}
@@ -492,7 +532,8 @@ static void *svc_main(void *arg)
 					skiff_mark_dead(ep); /* the peer's end closed */
 				hup = ev & (POLLHUP | POLLERR | POLLNVAL);
 			}
-			if (hup && !(ev & POLLIN)) {
+			if (hup && !(ev & POLLIN) &&
+			    ep->relayed != SKIFF_RELAYED_PROCESS) {
 				/* nothing more to take in: stop watching */
 				svc_eps[k] = svc_eps[--svc_n];
 				r->svc = 0;
@@ -511,6 +552,10 @@ static void *svc_main(void *arg)
 			} else {
 				busy = 1;
 			}
+			/* the daemon that carried our RMAs is gone: they will
+			 * never be reported (in_svc keeps the state alive) */
+			if (hup && !busy && ep->relayed == SKIFF_RELAYED_PROCESS)
+				skiff_rma_abort(ep);
 			pthread_mutex_lock(&svc_lock);
 			r->in_svc = 0;
 			r->svc_skip = busy;

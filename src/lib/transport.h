@@ -73,5 +73,8 @@ struct skiff_transport_ops {
 
 /* local.c: processes on this host, through shared memory */
 extern const struct skiff_transport_ops skiff_local_transport;
+/* relayed.c: a process of another host, through this host's daemon
+ * (not const: completed from the local table at load) */
+extern struct skiff_transport_ops skiff_relayed_transport;
 
 #endif

@@ -1,0 +1,125 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * relayed.c - the transport of a connection to a process of another host
+ * (transport.h). Its local end is this host's daemon, which relays it
+ * (docs/PROTOCOL.md section 9.2): messages go through the shared rings as
+ * with any local peer, windows are announced to the daemon as to any peer
+ * (it maps them to serve the other host's RMAs), and an RMA of ours is a
+ * request to the daemon (RMA_REQ on the control socket), carried by the
+ * two daemons with libfabric RMA, and reported back (RMA_DONE, taken in by
+ * the control service, svc.c). No memory is shared with the other host:
+ * scif_mmap is refused.
+ */
+#include "transport.h"
+
+#include <errno.h>
+#include <stdlib.h>
+
+#include "wire_rma.h"
+
+/* The local window range of a transfer exists with the access it needs
+ * (the daemon checks again; this gives the caller the errno at once). */
+static int check_local(struct skiff_rma *r, int dir, uint64_t off, uint64_t len)
+{
+	int need = dir == SKIFF_TO_PEER ? SCIF_PROT_READ : SCIF_PROT_WRITE;
+	uint64_t pos = 0;
+	int acc = 0;
+
+	while (pos < len) {
+		struct skiff_lwin *w = skiff_lwin_find(r, off + pos);
+
+		if (!w)
+			return -ENXIO;
+		if (!(w->prot & need))
+			acc = -EACCES;
+		pos = w->off + w->len - off;
+	}
+	return acc;
+}
+
+static int relayed_rma(struct skiff_ep *ep, const struct skiff_rma_req *q)
+{
+	struct skiff_rma *r = ep->rma;
+	struct skiff_rma_msg m;
+	uint64_t seq;
+	int ret;
+
+	pthread_mutex_lock(&r->lock);
+	skiff_rma_sync_locked(ep);
+	ret = q->laddr ? 0 : check_local(r, q->dir, q->loff, q->len);
+	if (ret == 0 && !r->rstatus) {
+		r->rstatus = calloc(SKIFF_RMA_TRACK, sizeof(*r->rstatus));
+		if (!r->rstatus)
+			ret = -ENOMEM;
+	}
+	if (ret < 0) {
+		pthread_mutex_unlock(&r->lock);
+		return ret;
+	}
+	seq = skiff_rma_begin_inline(ep);
+	r->rstatus[seq % SKIFF_RMA_TRACK] = 0;
+	pthread_mutex_unlock(&r->lock);
+
+	skiff_rma_msg_init(&m, SKIFF_RMA_REQ);
+	m.body.req.seq = seq;
+	m.body.req.laddr = (uint64_t)(uintptr_t)q->laddr;
+	m.body.req.loff = q->laddr ? 0 : q->loff;
+	m.body.req.roff = q->roff;
+	m.body.req.len = q->len;
+	m.body.req.dir = q->dir == SKIFF_TO_PEER ? 0 : 1;
+	m.body.req.flags = (uint32_t)q->flags;
+	/* queued if the socket is full: the service sends it on */
+	ret = skiff_ctl_send(ep, &m, -1, 0);
+	if (ret < 0) {
+		r->rstatus[seq % SKIFF_RMA_TRACK] = ECONNRESET;
+		skiff_rma_complete(ep, seq);
+		return ret;
+	}
+	/* a v* call's buffer is the caller's again when the call returns,
+	 * and the daemon reads or writes it meanwhile: every v* call waits,
+	 * as SCIF_RMA_SYNC would (documented) */
+	if ((q->flags & SCIF_RMA_SYNC) || q->laddr) {
+		skiff_rma_wait(ep, seq);
+		ret = -r->rstatus[seq % SKIFF_RMA_TRACK];
+	}
+	return ret;
+}
+
+static int relayed_mmap(struct skiff_ep *ep, unsigned char *dest, uint64_t off,
+			size_t len, int prot)
+{
+	(void)ep;
+	(void)dest;
+	(void)off;
+	(void)len;
+	(void)prot;
+	return -ENXIO; /* the peer's windows are on another host */
+}
+
+static int relayed_munmap(struct skiff_ep *ep, uint64_t off, size_t len)
+{
+	(void)ep;
+	(void)off;
+	(void)len;
+	return 0;
+}
+
+struct skiff_transport_ops skiff_relayed_transport = {
+	.name = "relayed",
+	.rma = relayed_rma,
+	.mmap = relayed_mmap,
+	.munmap = relayed_munmap,
+	/* filled from the local transport's at load: windows are announced
+	 * to the daemon, and the peer's progress counters are the daemon's
+	 * end of the region (it counts the RMAs it serves on our windows) */
+};
+
+__attribute__((constructor)) static void relayed_init(void)
+{
+	struct skiff_transport_ops *t = &skiff_relayed_transport;
+
+	t->win_announce = skiff_local_transport.win_announce;
+	t->win_withdraw = skiff_local_transport.win_withdraw;
+	t->peer_submitted = skiff_local_transport.peer_submitted;
+	t->peer_wait = skiff_local_transport.peer_wait;
+}
