@@ -29,7 +29,10 @@ size_t skiff_link_body_len(uint16_t type)
 	case SKIFF_LINK_DATA:
 	case SKIFF_LINK_CREDIT:
 	case SKIFF_LINK_CLOSE:
+	case SKIFF_LINK_RMA_DONE:
 		return sizeof(struct skiff_link_cx);
+	case SKIFF_LINK_RMA:
+		return sizeof(struct skiff_link_rma);
 	default:
 		return 0;
 	}
@@ -69,6 +72,7 @@ int skiff_link_name_ok(const char name[SKIFF_LINK_NAME_LEN])
 }
 
 static int cred_ok(const char *cred, uint32_t len);
+static int cx_ok(uint16_t type, const struct skiff_link_cx *c);
 
 static int hello_ok(const struct skiff_link_hello *h)
 {
@@ -127,9 +131,35 @@ static int cx_ok(uint16_t type, const struct skiff_link_cx *c)
 	case SKIFF_LINK_CREDIT:
 		return c->peer_id == 0 && c->value >= 1 &&
 		       c->value <= SKIFF_LINK_WINDOW;
+	case SKIFF_LINK_RMA:
+		return c->peer_id != 0 && c->value <= 1;
+	case SKIFF_LINK_RMA_DONE:
+		return c->peer_id != 0 && c->value < 4096;
 	default:
 		return c->peer_id == 0 && c->value == 0;
 	}
+}
+
+static int rma_ok(const struct skiff_link_rma *m)
+{
+	uint64_t sum = 0;
+
+	if (!cx_ok(SKIFF_LINK_RMA, &m->cx) || m->nseg == 0 ||
+	    m->nseg > SKIFF_LINK_RMA_SEGS || m->reserved || m->len == 0 ||
+	    m->len > INT64_MAX || m->roff > INT64_MAX - m->len)
+		return 0;
+	for (unsigned i = 0; i < SKIFF_LINK_RMA_SEGS; i++) {
+		if (i >= m->nseg) {
+			if (m->seg[i].addr || m->seg[i].key || m->seg[i].len)
+				return 0;
+			continue;
+		}
+		if (m->seg[i].len == 0 || m->seg[i].len > m->len - sum ||
+		    m->seg[i].addr > UINT64_MAX - m->seg[i].len)
+			return 0;
+		sum += m->seg[i].len;
+	}
+	return sum == m->len;
 }
 
 static int ctl_ok(const struct skiff_link_ctl *c)
@@ -168,10 +198,14 @@ int skiff_link_decode(const void *buf, size_t len, struct skiff_link_msg *out)
 	case SKIFF_LINK_CONN:
 		ok = conn_ok(&out->body.conn);
 		break;
+	case SKIFF_LINK_RMA:
+		ok = rma_ok(&out->body.rma);
+		break;
 	case SKIFF_LINK_CONN_ACK:
 	case SKIFF_LINK_DATA:
 	case SKIFF_LINK_CREDIT:
 	case SKIFF_LINK_CLOSE:
+	case SKIFF_LINK_RMA_DONE:
 		ok = cx_ok(h.type, &out->body.cx) &&
 		     (h.type != SKIFF_LINK_DATA ||
 		      out->body.cx.value == h.body_len - fixed);

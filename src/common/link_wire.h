@@ -26,7 +26,9 @@ enum skiff_link_type {
 	SKIFF_LINK_DATA = 7,	  /* bytes of a connection, in order */
 	SKIFF_LINK_CREDIT = 8,	  /* the receiver took bytes: room for more */
 	SKIFF_LINK_CLOSE = 9,	  /* my end of the connection is gone */
-	SKIFF_LINK_TYPE_MAX = 9
+	SKIFF_LINK_RMA = 10,	  /* carry out an RMA against my memory */
+	SKIFF_LINK_RMA_DONE = 11, /* that RMA ended */
+	SKIFF_LINK_TYPE_MAX = 11
 };
 
 #define SKIFF_LINK_NAME_LEN 64	 /* fabric and host names, NUL padded */
@@ -101,10 +103,30 @@ struct skiff_link_cx {
 	uint64_t peer_boot;
 	uint32_t peer_id;   /* CONN_ACK: the sender's id for it (0 if refused);
 			     * else zero */
-	uint32_t value;	    /* CONN_ACK: 0 or an errno (ECONNREFUSED,
+	uint32_t value;	    /* RMA_DONE: 0 or an errno (peer_id: the
+			     * request); CONN_ACK: 0 or an errno (ECONNREFUSED,
 			     * ENODEV, EACCES, ENOMEM); DATA: payload bytes,
 			     * 1..DATA_MAX, after this struct; CREDIT: bytes
 			     * taken, 1..WINDOW; CLOSE: zero */
+};
+
+#define SKIFF_LINK_RMA_SEGS 16
+
+/* RMA: the initiator's daemon registered its process's memory of the
+ * transfer (@seg: libfabric addresses and keys); the receiver resolves
+ * [roff, roff + len) in its process's windows and moves the data with
+ * fi_read (cx.value 0: into its process's windows) or fi_write (1: out of
+ * them), then answers RMA_DONE. */
+struct skiff_link_rma {
+	struct skiff_link_cx cx; /* id: the receiver's connection; peer_id:
+				  * the request, not 0; value: the direction */
+	uint64_t roff;
+	uint64_t len;	/* the sum of the segments' */
+	uint32_t nseg;	/* 1..SKIFF_LINK_RMA_SEGS; the rest zero */
+	uint32_t reserved;
+	struct {
+		uint64_t addr, key, len;
+	} seg[SKIFF_LINK_RMA_SEGS];
 };
 
 struct skiff_link_data {
@@ -118,6 +140,7 @@ union skiff_link_body {
 	struct skiff_link_conn conn;
 	struct skiff_link_cx cx;
 	struct skiff_link_data data;
+	struct skiff_link_rma rma;
 };
 
 struct skiff_link_msg {

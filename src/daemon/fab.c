@@ -15,6 +15,7 @@
 #include <rdma/fi_endpoint.h>
 #include <rdma/fi_eq.h>
 #include <rdma/fi_errno.h>
+#include <rdma/fi_rma.h>
 
 #define FAB_PROVIDER_DEFAULT "tcp;ofi_rxm"
 #define FAB_RX_SLOTS 64
@@ -63,6 +64,22 @@ struct fab_peer {
 	int backoff_ms;	   /* 0: the last attempt went through */
 };
 
+/* An RMA of ours (skiff_fab_rma): its own context, told from the record
+ * slots by the magic word. */
+#define FAB_OP_MAGIC 0x6f706d61u
+struct fab_op {
+	struct fi_context ctx; /* first: the completion's op_context */
+	uint32_t magic;
+	int write;
+	unsigned peer;
+	void *buf;
+	size_t len;
+	uint64_t raddr, key;
+	skiff_fab_rma_fn done;
+	void *arg;
+	struct fab_op *next; /* not taken by the provider yet */
+};
+
 struct skiff_fab {
 	struct fi_info *info;
 	struct fid_fabric *fabric;
@@ -79,6 +96,9 @@ struct skiff_fab {
 	int rx_unposted; /* a receive could not be re-posted: retry */
 	unsigned nqueued; /* tx slots SLOT_QUEUED */
 	uint64_t seq;
+	int rma; /* the provider does RMA (FI_RMA) */
+	struct fab_op *opq, **opq_tail; /* RMAs refused for now (EAGAIN) */
+	unsigned nops; /* RMAs posted or queued */
 };
 
 static int64_t mono_ms(void)
@@ -131,7 +151,7 @@ static void repost_all(struct skiff_fab *f)
 }
 
 static struct fi_info *get_info(const char *addr, uint16_t port, int source,
-				char *why, size_t whylen)
+				int rma, char *why, size_t whylen)
 {
 	struct fi_info *hints = fi_allocinfo(), *info = NULL;
 	char svc[8];
@@ -142,7 +162,9 @@ static struct fi_info *get_info(const char *addr, uint16_t port, int source,
 		return NULL;
 	}
 	hints->ep_attr->type = FI_EP_RDM;
-	hints->caps = FI_MSG | (source ? FI_SOURCE : 0);
+	hints->caps = FI_MSG | (source ? FI_SOURCE : 0) |
+		      (rma ? FI_RMA | FI_READ | FI_WRITE | FI_REMOTE_READ |
+				     FI_REMOTE_WRITE : 0);
 	hints->mode = FI_CONTEXT;
 	/* a relayed connection's bytes, credits and close must arrive in the
 	 * order sent */
@@ -191,11 +213,18 @@ int skiff_fab_open(struct skiff_fab **out, const char *addr, uint16_t port,
 	f->wait_fd = -1;
 	/* the sender's address lets us drop records whose claimed host is
 	 * not where they came from; a provider without it still works */
-	f->info = get_info(addr, port, 1, why, whylen);
-	if (f->info)
-		f->source = 1;
-	else
-		f->info = get_info(addr, port, 0, why, whylen);
+	/* RMA between hosts needs FI_RMA; a provider without it still links
+	 * the hosts and relays messages */
+	for (int rma = 1; rma >= 0 && !f->info; rma--) {
+		f->info = get_info(addr, port, 1, rma, why, whylen);
+		if (f->info)
+			f->source = 1;
+		else
+			f->info = get_info(addr, port, 0, rma, why, whylen);
+		if (f->info)
+			f->rma = rma;
+	}
+	f->opq_tail = &f->opq;
 	if (!f->info) {
 		free(f);
 		return -ENODEV;
@@ -317,6 +346,8 @@ int skiff_fab_timeout(struct skiff_fab *f)
 					t = w < 0 ? 0 : w;
 			}
 	}
+	if (f->opq && (t < 0 || t > FAB_RETRY_MS))
+		t = FAB_RETRY_MS;
 	if (f->wait_fd < 0 || f->rx_unposted)
 		return t >= 0 && t < FAB_RETRY_MS ? (int)t : FAB_RETRY_MS;
 	/* the provider's contract: sleep on its fd only when fi_trywait
@@ -423,6 +454,107 @@ static int src_peer(struct skiff_fab *f, fi_addr_t src)
 	return -2; /* an address that is none of the fabric's hosts */
 }
 
+static int post_op(struct skiff_fab *f, struct fab_op *o)
+{
+	struct fab_peer *p = &f->peer[o->peer];
+
+	if (o->write)
+		return (int)fi_write(f->ep, o->buf, o->len, NULL, p->fa, o->raddr,
+				     o->key, &o->ctx);
+	return (int)fi_read(f->ep, o->buf, o->len, NULL, p->fa, o->raddr, o->key,
+			    &o->ctx);
+}
+
+static void op_end(struct skiff_fab *f, struct fab_op *o, int status)
+{
+	skiff_fab_rma_fn done = o->done;
+	void *arg = o->arg;
+
+	f->nops--;
+	o->magic = 0;
+	free(o);
+	done(arg, status);
+}
+
+/* Post the RMAs the provider refused before, in order. */
+static void flush_ops(struct skiff_fab *f)
+{
+	while (f->opq) {
+		struct fab_op *o = f->opq;
+		int r = post_op(f, o);
+
+		if (r == -FI_EAGAIN)
+			return;
+		f->opq = o->next;
+		if (!f->opq)
+			f->opq_tail = &f->opq;
+		if (r != 0)
+			op_end(f, o, -EIO);
+	}
+}
+
+int skiff_fab_rma(struct skiff_fab *f, unsigned peer, int write, void *buf,
+		  size_t len, uint64_t raddr, uint64_t key,
+		  skiff_fab_rma_fn done, void *arg)
+{
+	struct fab_op *o;
+	int r;
+
+	if (!f->rma)
+		return -EOPNOTSUPP;
+	if (peer >= f->npeers || resolve(f, peer) < 0)
+		return -EHOSTUNREACH;
+	o = calloc(1, sizeof(*o));
+	if (!o)
+		return -ENOMEM;
+	o->magic = FAB_OP_MAGIC;
+	o->write = write;
+	o->peer = peer;
+	o->buf = buf;
+	o->len = len;
+	o->raddr = raddr;
+	o->key = key;
+	o->done = done;
+	o->arg = arg;
+	f->nops++;
+	r = f->opq ? -FI_EAGAIN : post_op(f, o);
+	if (r == -FI_EAGAIN) {
+		*f->opq_tail = o;
+		f->opq_tail = &o->next;
+		return 0;
+	}
+	if (r != 0) {
+		f->nops--;
+		free(o);
+		return -EIO;
+	}
+	return 0;
+}
+
+int skiff_fab_mr(struct skiff_fab *f, void *buf, size_t len, void **mr,
+		 uint64_t *key)
+{
+	struct fid_mr *m;
+	int r;
+
+	if (!f->rma)
+		return -EOPNOTSUPP;
+	r = fi_mr_reg(f->domain, buf, len,
+		      FI_READ | FI_WRITE | FI_REMOTE_READ | FI_REMOTE_WRITE, 0,
+		      0, 0, &m, NULL);
+	if (r)
+		return r == -FI_ENOMEM ? -ENOMEM : -EIO;
+	*mr = m;
+	*key = fi_mr_key(m);
+	return 0;
+}
+
+void skiff_fab_mr_close(void *mr)
+{
+	if (mr)
+		fi_close(&((struct fid_mr *)mr)->fid);
+}
+
 /* A finished operation, whether it succeeded or not: free its slot. */
 static struct fab_slot *finish(struct skiff_fab *f, void *ctx, int *is_rx)
 {
@@ -464,6 +596,13 @@ int skiff_fab_progress(struct skiff_fab *f, skiff_fab_rx_fn fn, void *arg)
 
 			if (fi_cq_readerr(f->cq, &err, 0) < 1)
 				break;
+			if (err.op_context &&
+			    ((struct fab_op *)err.op_context)->magic == FAB_OP_MAGIC &&
+			    !(err.op_context >= (void *)f->rx &&
+			      err.op_context < (void *)(f->tx + FAB_TX_SLOTS))) {
+				op_end(f, err.op_context, -EIO);
+				continue;
+			}
 			/* a failed send (peer gone, refused) or a receive
 			 * too long for our buffer: either way, drop it */
 			s = finish(f, err.op_context, &is_rx);
@@ -480,7 +619,16 @@ int skiff_fab_progress(struct skiff_fab *f, skiff_fab_rx_fn fn, void *arg)
 			return (int)n;
 		for (ssize_t k = 0; k < n; k++) {
 			int is_rx;
-			struct fab_slot *s = finish(f, ent[k].op_context, &is_rx);
+			struct fab_slot *s;
+
+			if (ent[k].flags & FI_RMA) {
+				struct fab_op *o = ent[k].op_context;
+
+				if (o && o->magic == FAB_OP_MAGIC)
+					op_end(f, o, 0);
+				continue;
+			}
+			s = finish(f, ent[k].op_context, &is_rx);
 
 			if (!s || !is_rx)
 				continue;
@@ -497,6 +645,7 @@ int skiff_fab_progress(struct skiff_fab *f, skiff_fab_rx_fn fn, void *arg)
 	if (f->rx_unposted)
 		repost_all(f);
 	flush_queue(f);
+	flush_ops(f);
 	return delivered;
 }
 

@@ -72,6 +72,26 @@ unsigned skiff_fab_room(struct skiff_fab *f, unsigned peer);
  * a relay whose bytes must arrive resets its connections when it grows. */
 unsigned skiff_fab_drops(const struct skiff_fab *f, unsigned peer);
 
+/*
+ * RMA against a peer's registered memory (another daemon's, advertised in
+ * a record): fi_write (@write) of [buf, buf + len) to @raddr/@key, or
+ * fi_read from there into it. @done runs from skiff_fab_progress with 0
+ * or -EIO. 0 if posted or queued (the provider refused for now: retried
+ * in order by skiff_fab_progress), -EOPNOTSUPP if the provider has no RMA,
+ * another -errno (then @done never runs).
+ */
+typedef void (*skiff_fab_rma_fn)(void *arg, int status);
+int skiff_fab_rma(struct skiff_fab *f, unsigned peer, int write, void *buf,
+		  size_t len, uint64_t raddr, uint64_t key,
+		  skiff_fab_rma_fn done, void *arg);
+
+/* Register [buf, buf + len) for the peers' RMA: a handle for
+ * skiff_fab_mr_close and the key to advertise (with the address:
+ * FI_MR_VIRT_ADDR). 0 or -errno (-EOPNOTSUPP: no RMA). */
+int skiff_fab_mr(struct skiff_fab *f, void *buf, size_t len, void **mr,
+		 uint64_t *key);
+void skiff_fab_mr_close(void *mr);
+
 /* Records queued and not yet completed. */
 unsigned skiff_fab_pending(const struct skiff_fab *f);
 

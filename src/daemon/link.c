@@ -504,3 +504,8 @@ struct skiff_auth *skiff_links_auth(struct skiff_links *l)
 {
 	return l->auth;
 }
+
+struct skiff_fab *skiff_links_fab(struct skiff_links *l)
+{
+	return l->fab;
+}

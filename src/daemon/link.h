@@ -18,6 +18,7 @@
 
 struct skiff_links;
 struct skiff_auth;
+struct skiff_fab;
 
 /* Who takes the records of relayed connections (relay.c): registered
  * after both are open, so link.c does not call the relay by name. */
@@ -81,6 +82,8 @@ unsigned skiff_links_drops(struct skiff_links *l, unsigned i);
 int skiff_links_is_up(const struct skiff_links *l, unsigned i);
 /* Boot id of host @i (ours for self; the authenticated one's, else 0). */
 uint64_t skiff_links_boot(const struct skiff_links *l, unsigned i);
+/* The libfabric endpoint, for RMA between hosts (fab.h). */
+struct skiff_fab *skiff_links_fab(struct skiff_links *l);
 /* The MUNGE context, for the credentials of connection requests. */
 struct skiff_auth *skiff_links_auth(struct skiff_links *l);
 

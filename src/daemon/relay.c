@@ -13,14 +13,19 @@
 #define _GNU_SOURCE
 #include "relay.h"
 #include "auth.h"
+#include "fab.h"
 #include "link.h"
 #include "link_wire.h"
 #include "names.h"
+#include "wire_rma.h"
 #include "relay_ep.h" /* libscif's side (src/lib) */
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdarg.h>
+#include <sys/eventfd.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,8 +46,44 @@
  * sender keeps at least 3/4 of its window while the receiver keeps up) */
 #define RELAY_CREDIT_AT (SKIFF_LINK_WINDOW / 4)
 #define TAG_LISTEN UINT64_MAX
+#define TAG_EVENT (UINT64_MAX - 1)
+/* RMA between hosts: one libfabric operation moves at most this much; a
+ * v* call's bounce buffer is at most RELAY_BOUNCE_MAX */
+#define RELAY_RMA_CHUNK (4u << 20)
+#define RELAY_BOUNCE_MAX (256ull << 20)
+#define RELAY_RMA_QUEUE 4096 /* requests waiting for the loop */
 
-enum { C_FREE, C_LREQ, C_OUT, C_IN, C_OPEN };
+enum { C_FREE, C_LREQ, C_OUT, C_IN, C_OPEN, C_DRAIN };
+
+/* An RMA this daemon takes part in. INIT: our process asked; we
+ * registered its memory and wait for the other daemon's RMA_DONE. TARGET:
+ * the other daemon asked; we move the data against our process's windows
+ * with libfabric and answer. */
+enum { OP_INIT, OP_TARGET };
+
+struct rop {
+	int kind;
+	unsigned slot;	   /* the connection's slot, and its id then */
+	uint32_t conn_id;
+	uint32_t id;	   /* INIT: ours; TARGET: the requester's */
+	uint64_t proc_seq; /* INIT: the process's sequence number */
+	uint64_t ep_seq;   /* keeps the process's windows mapped here */
+	int have_seq;
+	int dir;	   /* 0: data toward the target process */
+	void *mr[SKIFF_LINK_RMA_SEGS];
+	unsigned nmr;
+	unsigned char *bounce; /* INIT of a v* call */
+	uint64_t laddr, len;
+	pid_t pid;
+	unsigned pending; /* TARGET: libfabric operations in flight */
+	int status;
+	struct rop *next;
+};
+
+struct rreq {
+	int epd;
+	struct skiff_rma_req_rec q;
+};
 
 struct rconn {
 	int state;
@@ -58,6 +99,7 @@ struct rconn {
 	uint32_t credit;  /* bytes we may still send */
 	uint32_t freed;	  /* taken by the local process, not credited yet */
 	int peer_closed;  /* CLOSE received: end once buf is delivered */
+	unsigned nops;	  /* RMAs in flight on it: its memory must stay */
 	int blocked;	  /* the link had no room: retry on a timer */
 	unsigned char *buf; /* from the link, not yet in the local ring */
 	uint32_t boff, blen;
@@ -78,6 +120,13 @@ struct skiff_relay {
 	int64_t now;
 	int64_t log_ms;
 	unsigned log_n;
+	struct rop *ops;
+	uint32_t next_op;
+	/* RMA_REQ records, queued by libscif's control service thread */
+	int evfd;
+	pthread_mutex_t qlock;
+	struct rreq *q;
+	unsigned nq;
 };
 
 static struct skiff_link_sink sink;
@@ -154,13 +203,24 @@ static void watch(struct skiff_relay *r, struct rconn *c, uint32_t ev)
 
 static void free_conn(struct skiff_relay *r, struct rconn *c)
 {
+	if (c->nops && (c->state == C_OPEN || c->state == C_DRAIN)) {
+		/* libfabric may still move data from or into the process's
+		 * windows as mapped here: keep the endpoint (and so the
+		 * mappings) until those RMAs end; nothing else goes on */
+		if (c->events)
+			epoll_ctl(r->ep, EPOLL_CTL_DEL, c->fd, NULL);
+		c->events = 0;
+		c->state = C_DRAIN;
+		c->peer_id = 0;
+		return;
+	}
 	if (c->fd >= 0) {
 		if (c->events)
 			epoll_ctl(r->ep, EPOLL_CTL_DEL, c->fd, NULL);
 		/* an endpoint's close tells the local process (ECONNRESET
 		 * once it read what was delivered); a bare socket's close
 		 * refuses its connect */
-		if (c->state == C_IN || c->state == C_OPEN)
+		if (c->state == C_IN || c->state == C_OPEN || c->state == C_DRAIN)
 			scif_close(c->fd);
 		else
 			close(c->fd);
@@ -312,6 +372,323 @@ static void on_data(struct skiff_relay *r, struct rconn *c,
 	memcpy(c->buf + c->blen, d->data, n);
 	c->blen += n;
 	flush_in(r, c);
+}
+
+
+/* --- RMA between hosts --- */
+
+static struct rconn *op_conn(struct skiff_relay *r, const struct rop *o)
+{
+	struct rconn *c = &r->c[o->slot];
+
+	return (c->state == C_OPEN || c->state == C_DRAIN) && c->id == o->conn_id ?
+		       c : NULL;
+}
+
+/* The op is over: let go of the memory, and of the connection if it only
+ * waited for that. */
+static void op_free(struct skiff_relay *r, struct rop *o)
+{
+	struct rconn *c = op_conn(r, o);
+
+	for (unsigned i = 0; i < o->nmr; i++)
+		skiff_fab_mr_close(o->mr[i]);
+	if (c) {
+		if (o->have_seq)
+			skiff_relay_rma_end(c->fd, o->ep_seq);
+		c->nops--;
+		if (c->state == C_DRAIN && !c->nops)
+			free_conn(r, c);
+	}
+	for (struct rop **pp = &r->ops; *pp; pp = &(*pp)->next)
+		if (*pp == o) {
+			*pp = o->next;
+			break;
+		}
+	free(o->bounce);
+	free(o);
+}
+
+static struct rop *op_new(struct skiff_relay *r, struct rconn *c, int kind)
+{
+	struct rop *o = calloc(1, sizeof(*o));
+
+	if (!o)
+		return NULL;
+	o->kind = kind;
+	o->slot = (unsigned)(c - r->c);
+	o->conn_id = c->id;
+	o->next = r->ops;
+	r->ops = o;
+	c->nops++;
+	return o;
+}
+
+static void send_done(struct skiff_relay *r, unsigned host, uint32_t conn,
+		      uint32_t req, int status)
+{
+	if (conn)
+		send_cx(r, host, SKIFF_LINK_RMA_DONE, conn, req, (uint32_t)status);
+}
+
+/* Our process asked for an RMA (its RMA_REQ, queued by the hook). */
+static void rma_request(struct skiff_relay *r, struct rconn *c,
+			const struct skiff_rma_req_rec *q)
+{
+	struct skiff_relay_seg seg[SKIFF_LINK_RMA_SEGS];
+	struct skiff_link_msg m;
+	struct rop *o;
+	int n, st;
+	size_t len;
+
+	o = op_new(r, c, OP_INIT);
+	if (!o) {
+		skiff_relay_rma_done(c->fd, q->seq, ENOMEM);
+		return;
+	}
+	o->proc_seq = q->seq;
+	o->dir = (int)q->dir;
+	o->len = q->len;
+	if (q->laddr) {
+		/* a v* call: its buffer is the process's own memory, which
+		 * only it and the kernel see; copy it through ours */
+		struct ucred uc;
+		socklen_t ul = sizeof(uc);
+
+		st = ENOMEM;
+		if (q->len > RELAY_BOUNCE_MAX ||
+		    getsockopt(c->fd, SOL_SOCKET, SO_PEERCRED, &uc, &ul) < 0 ||
+		    !(o->bounce = malloc(q->len)))
+			goto fail;
+		o->pid = uc.pid;
+		o->laddr = q->laddr;
+		if (q->dir == 0) {
+			struct iovec li = { o->bounce, q->len };
+			struct iovec ri = { (void *)(uintptr_t)q->laddr, q->len };
+
+			st = EFAULT;
+			if (process_vm_readv(o->pid, &li, 1, &ri, 1, 0) != (ssize_t)q->len)
+				goto fail;
+		}
+		seg[0].addr = o->bounce;
+		seg[0].len = q->len;
+		n = 1;
+	} else {
+		n = skiff_relay_resolve(c->fd, q->loff, q->len,
+					q->dir == 0 ? SCIF_PROT_READ : SCIF_PROT_WRITE,
+					seg, SKIFF_LINK_RMA_SEGS, &o->ep_seq);
+		if (n < 0) {
+			st = -n;
+			goto fail;
+		}
+		o->have_seq = 1;
+	}
+	len = skiff_link_init(&m, SKIFF_LINK_RMA);
+	m.body.rma.cx.id = c->peer_id;
+	do {
+		o->id = ++r->next_op;
+	} while (!o->id);
+	m.body.rma.cx.peer_id = o->id;
+	m.body.rma.cx.value = q->dir;
+	m.body.rma.roff = q->roff;
+	m.body.rma.len = q->len;
+	m.body.rma.nseg = (uint32_t)n;
+	for (int i = 0; i < n; i++) {
+		uint64_t key;
+
+		st = EIO;
+		if (skiff_fab_mr(skiff_links_fab(r->links), seg[i].addr,
+				 seg[i].len, &o->mr[i], &key) < 0)
+			goto fail;
+		o->nmr++;
+		m.body.rma.seg[i].addr = (uint64_t)(uintptr_t)seg[i].addr;
+		m.body.rma.seg[i].key = key;
+		m.body.rma.seg[i].len = seg[i].len;
+	}
+	st = ECONNRESET;
+	if (skiff_links_send(r->links, c->host, &m, len) < 0)
+		goto fail;
+	return;
+fail:
+	skiff_relay_rma_done(c->fd, q->seq, st);
+	op_free(r, o);
+}
+
+/* RMA_DONE from the other daemon for one of ours. */
+static void rma_finished(struct skiff_relay *r, unsigned h,
+			 const struct skiff_link_cx *m)
+{
+	struct rop *o;
+	struct rconn *c;
+	int st = (int)m->value;
+
+	for (o = r->ops; o; o = o->next)
+		if (o->kind == OP_INIT && o->id == m->peer_id)
+			break;
+	if (!o)
+		return;
+	c = op_conn(r, o);
+	if (!c || c->host != h || c->id != m->id)
+		return;
+	if (st == 0 && o->bounce && o->dir == 1) {
+		struct iovec li = { o->bounce, o->len };
+		struct iovec ri = { (void *)(uintptr_t)o->laddr, o->len };
+
+		if (process_vm_writev(o->pid, &li, 1, &ri, 1, 0) != (ssize_t)o->len)
+			st = EFAULT;
+	}
+	if (c->state == C_OPEN)
+		skiff_relay_rma_done(c->fd, o->proc_seq, st);
+	op_free(r, o);
+}
+
+static void target_part_done(void *arg, int status);
+static void target_part(struct skiff_relay *r, struct rop *o, int status);
+
+struct tpart {
+	struct skiff_relay *r;
+	struct rop *o;
+};
+
+/* The other daemon asks us to move data against our process's windows. */
+static void rma_target(struct skiff_relay *r, struct rconn *c, unsigned h,
+		       const struct skiff_link_rma *m)
+{
+	struct skiff_relay_seg seg[SKIFF_LINK_RMA_SEGS];
+	struct rop *o;
+	int n, wr = m->cx.value == 1; /* out of our process's windows */
+	unsigned li = 0, ri = 0;
+	uint64_t lo = 0, ro = 0;
+
+	o = op_new(r, c, OP_TARGET);
+	if (!o) {
+		send_done(r, h, c->peer_id, m->cx.peer_id, ENOMEM);
+		return;
+	}
+	o->id = m->cx.peer_id;
+	n = skiff_relay_resolve(c->fd, m->roff, m->len,
+				wr ? SCIF_PROT_READ : SCIF_PROT_WRITE, seg,
+				SKIFF_LINK_RMA_SEGS, &o->ep_seq);
+	if (n < 0) {
+		send_done(r, h, c->peer_id, o->id, -n);
+		op_free(r, o);
+		return;
+	}
+	o->have_seq = 1;
+	o->pending = 1; /* ours, until every part is posted */
+	/* walk both lists of pieces at once, in chunks */
+	while (li < (unsigned)n && ri < m->nseg) {
+		uint64_t k = seg[li].len - lo;
+		struct tpart *t;
+
+		if (k > m->seg[ri].len - ro)
+			k = m->seg[ri].len - ro;
+		if (k > RELAY_RMA_CHUNK)
+			k = RELAY_RMA_CHUNK;
+		t = malloc(sizeof(*t));
+		if (!t) {
+			o->status = ENOMEM;
+			break;
+		}
+		t->r = r;
+		t->o = o;
+		o->pending++;
+		if (skiff_fab_rma(skiff_links_fab(r->links), h, wr,
+				  seg[li].addr + lo, k, m->seg[ri].addr + ro,
+				  m->seg[ri].key, target_part_done, t) < 0) {
+			o->pending--;
+			free(t);
+			o->status = EIO;
+			break;
+		}
+		lo += k;
+		ro += k;
+		if (lo == seg[li].len) {
+			li++;
+			lo = 0;
+		}
+		if (ro == m->seg[ri].len) {
+			ri++;
+			ro = 0;
+		}
+	}
+	target_part(r, o, 0);
+}
+
+/* One part of a TARGET op ended (or the posting of them: @status 0). */
+static void target_part(struct skiff_relay *r, struct rop *o, int status)
+{
+	struct rconn *c;
+
+	if (status && !o->status)
+		o->status = EIO;
+	if (--o->pending)
+		return;
+	c = op_conn(r, o);
+	if (c && c->state == C_OPEN)
+		send_done(r, c->host, c->peer_id, o->id, o->status);
+	op_free(r, o);
+}
+
+static void target_part_done(void *arg, int status)
+{
+	struct tpart t = *(struct tpart *)arg;
+
+	free(arg);
+	target_part(t.r, t.o, status);
+}
+
+/* libscif's control service thread: an RMA_REQ of a process we relay.
+ * Only queued here (the thread holds the endpoint's lock). */
+static struct skiff_relay *hook_relay;
+
+static void rma_hook(int epd, const struct skiff_rma_req_rec *q)
+{
+	struct skiff_relay *r = hook_relay;
+	uint64_t one = 1;
+
+	if (!r)
+		return;
+	pthread_mutex_lock(&r->qlock);
+	if (r->nq < RELAY_RMA_QUEUE) {
+		r->q[r->nq].epd = epd;
+		r->q[r->nq].q = *q;
+		r->nq++;
+	}
+	/* a full queue drops it: the process's RMA then waits for its
+	 * connection to end (a process this fast is its own problem) */
+	pthread_mutex_unlock(&r->qlock);
+	(void)!write(r->evfd, &one, sizeof(one));
+}
+
+static void take_requests(struct skiff_relay *r)
+{
+	struct rreq *batch;
+	unsigned n;
+	uint64_t v;
+
+	(void)!read(r->evfd, &v, sizeof(v));
+	pthread_mutex_lock(&r->qlock);
+	n = r->nq;
+	batch = n ? malloc(n * sizeof(*batch)) : NULL;
+	if (batch)
+		memcpy(batch, r->q, n * sizeof(*batch));
+	else
+		n = 0;
+	r->nq = 0;
+	pthread_mutex_unlock(&r->qlock);
+	for (unsigned k = 0; k < n; k++) {
+		struct rconn *c = NULL;
+
+		for (unsigned i = 0; i < r->hi; i++)
+			if (r->c[i].state == C_OPEN && r->c[i].fd == batch[k].epd) {
+				c = &r->c[i];
+				break;
+			}
+		if (c)
+			rma_request(r, c, &batch[k].q);
+	}
+	free(batch);
 }
 
 /* --- set-up --- */
@@ -507,6 +884,9 @@ static void on_record(void *arg, unsigned h, const struct skiff_link_msg *m)
 	case SKIFF_LINK_CONN_ACK:
 		on_ack(r, h, &m->body.cx);
 		return;
+	case SKIFF_LINK_RMA_DONE:
+		rma_finished(r, h, &m->body.cx);
+		return;
 	default:
 		break;
 	}
@@ -514,6 +894,9 @@ static void on_record(void *arg, unsigned h, const struct skiff_link_msg *m)
 	if (!c || c->state != C_OPEN)
 		return; /* ended here meanwhile: nothing to do */
 	switch (m->hdr.type) {
+	case SKIFF_LINK_RMA:
+		rma_target(r, c, h, &m->body.rma);
+		break;
 	case SKIFF_LINK_DATA:
 		on_data(r, c, &m->body.data);
 		break;
@@ -541,6 +924,18 @@ static void on_host_down(void *arg, unsigned h)
 {
 	struct skiff_relay *r = arg;
 
+	/* our requests to it will never be answered; its requests to us
+	 * end with their libfabric operations (which fail now) */
+	for (struct rop *o = r->ops, *next; o; o = next) {
+		struct rconn *c = op_conn(r, o);
+
+		next = o->next;
+		if (o->kind == OP_INIT && c && c->host == h) {
+			if (c->state == C_OPEN)
+				skiff_relay_rma_done(c->fd, o->proc_seq, ECONNRESET);
+			op_free(r, o);
+		}
+	}
 	for (unsigned i = 0; i < r->hi; i++) {
 		struct rconn *c = &r->c[i];
 
@@ -591,16 +986,22 @@ int skiff_relay_open(struct skiff_relay **out, struct skiff_links *links,
 	if (!r)
 		return -ENOMEM;
 	r->c = calloc(RELAY_MAX, sizeof(*r->c));
+	r->q = calloc(RELAY_RMA_QUEUE, sizeof(*r->q));
+	r->evfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	pthread_mutex_init(&r->qlock, NULL);
 	r->ep = epoll_create1(EPOLL_CLOEXEC);
 	r->lfd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (!r->c || r->ep < 0 || r->lfd < 0) {
+	if (!r->c || !r->q || r->evfd < 0 || r->ep < 0 || r->lfd < 0) {
 		snprintf(why, whylen, "relay: %s", strerror(errno ? errno : ENOMEM));
 		goto fail;
 	}
 	sl = skiff_relay_addr(&sa, fabric);
 	if (bind(r->lfd, (struct sockaddr *)&sa, sl) < 0 ||
 	    listen(r->lfd, 128) < 0 ||
-	    epoll_ctl(r->ep, EPOLL_CTL_ADD, r->lfd, &e) < 0) {
+	    epoll_ctl(r->ep, EPOLL_CTL_ADD, r->lfd, &e) < 0 ||
+	    epoll_ctl(r->ep, EPOLL_CTL_ADD, r->evfd,
+		      &(struct epoll_event){ .events = EPOLLIN,
+					     .data.u64 = TAG_EVENT }) < 0) {
 		snprintf(why, whylen, "relay socket @skiff/%s/relay: %s", fabric,
 			 strerror(errno));
 		goto fail;
@@ -613,6 +1014,8 @@ int skiff_relay_open(struct skiff_relay **out, struct skiff_links *links,
 	sink.record = on_record;
 	sink.host_down = on_host_down;
 	skiff_links_set_sink(links, &sink, r);
+	hook_relay = r;
+	skiff_svc_set_rma_hook(rma_hook);
 	*out = r;
 	return 0;
 fail:
@@ -620,6 +1023,9 @@ fail:
 		close(r->lfd);
 	if (r->ep >= 0)
 		close(r->ep);
+	if (r->evfd >= 0)
+		close(r->evfd);
+	free(r->q);
 	free(r->c);
 	free(r);
 	return -EIO;
@@ -629,12 +1035,19 @@ void skiff_relay_close(struct skiff_relay *r)
 {
 	if (!r)
 		return;
+	skiff_svc_set_rma_hook(NULL);
+	hook_relay = NULL;
 	skiff_links_set_sink(r->links, NULL, NULL);
+	while (r->ops) /* the daemon stops: nothing moves any more */
+		op_free(r, r->ops);
 	for (unsigned i = 0; i < RELAY_MAX; i++)
 		if (r->c[i].state != C_FREE)
 			free_conn(r, &r->c[i]);
 	close(r->lfd);
 	close(r->ep);
+	close(r->evfd);
+	pthread_mutex_destroy(&r->qlock);
+	free(r->q);
 	free(r->c);
 	free(r);
 }
@@ -658,7 +1071,7 @@ int skiff_relay_timeout(struct skiff_relay *r, int64_t now_ms)
 			continue;
 		if (c->blocked)
 			return RELAY_RETRY_MS;
-		if (c->state == C_OPEN)
+		if (c->state == C_OPEN || c->state == C_DRAIN)
 			continue;
 		w = c->deadline - now_ms;
 		if (w < 0)
@@ -681,6 +1094,10 @@ void skiff_relay_run(struct skiff_relay *r, int64_t now_ms)
 
 		if (ev[k].data.u64 == TAG_LISTEN) {
 			accept_local(r);
+			continue;
+		}
+		if (ev[k].data.u64 == TAG_EVENT) {
+			take_requests(r);
 			continue;
 		}
 		if (ev[k].data.u64 >= RELAY_MAX)
@@ -755,6 +1172,8 @@ void skiff_relay_run(struct skiff_relay *r, int64_t now_ms)
 				pump_out(r, c);
 			continue;
 		}
+		if (c->state == C_DRAIN)
+			continue; /* its RMAs end it */
 		if (now_ms >= c->deadline) {
 			if (c->state == C_IN)
 				send_cx(r, c->host, SKIFF_LINK_CONN_ACK,

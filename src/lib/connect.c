@@ -555,7 +555,8 @@ static int do_connect(struct skiff_ep *ep, struct scif_portID *dst, int relay)
 	/* a node of another host: the daemon here takes the request, asks
 	 * that host's daemon, and grants it once the listener there accepted
 	 * (then it relays the bytes) */
-	ep->relayed = where == 2 ? SKIFF_RELAYED_PROCESS : 0;
+	if (!relay) /* else it is the daemon's end: skiff_relay_connect */
+		ep->relayed = where == 2 ? SKIFF_RELAYED_PROCESS : 0;
 	if (where == 2)
 		sl = skiff_relay_addr(&sa, c->fabric);
 	else

@@ -47,4 +47,23 @@ int skiff_relay_connect(uint16_t src_node, uint16_t src_port,
 struct skiff_rma_req_rec;
 void skiff_svc_set_rma_hook(void (*fn)(int epd, const struct skiff_rma_req_rec *q));
 
+/* A range of a relayed process's windows, as mapped in the daemon. */
+struct skiff_relay_seg {
+	unsigned char *addr;
+	uint64_t len;
+};
+
+/* Resolve [off, off + len) of the windows the process at the other end of
+ * @epd registered, with @need access (SCIF_PROT_*), into at most @max
+ * contiguous pieces: their count, or -ENXIO / -EACCES / -ENOMEM. They stay
+ * mapped until skiff_relay_rma_end(@epd, *@seq), even if the process
+ * unregisters them meanwhile (it is counted as an RMA of ours, which its
+ * INIT_PEER fences wait for). */
+int skiff_relay_resolve(int epd, uint64_t off, uint64_t len, int need,
+			struct skiff_relay_seg *out, unsigned max,
+			uint64_t *seq);
+void skiff_relay_rma_end(int epd, uint64_t seq);
+/* Tell the process its RMA @seq ended (@status 0 or an errno). */
+int skiff_relay_rma_done(int epd, uint64_t seq, int status);
+
 #endif

@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#include "relay_ep.h"
 #include "wire_rma.h"
 
 /* The local window range of a transfer exists with the access it needs
@@ -122,4 +123,86 @@ __attribute__((constructor)) static void relayed_init(void)
 	t->win_withdraw = skiff_local_transport.win_withdraw;
 	t->peer_submitted = skiff_local_transport.peer_submitted;
 	t->peer_wait = skiff_local_transport.peer_wait;
+}
+
+/* --- the daemon's end (relay_ep.h) --- */
+
+int skiff_relay_resolve(int epd, uint64_t off, uint64_t len, int need,
+			struct skiff_relay_seg *out, unsigned max,
+			uint64_t *seq)
+{
+	struct skiff_ep *ep;
+	struct skiff_rma *r;
+	uint64_t pos = 0;
+	unsigned n = 0;
+	int ret = skiff_ep_get(epd, &ep), acc = 0;
+
+	if (ret < 0)
+		return ret;
+	r = ep->rma;
+	if (!r || ep->relayed != SKIFF_RELAYED_DAEMON)
+		return -ENOTCONN;
+	pthread_mutex_lock(&r->lock);
+	skiff_rma_sync_locked(ep);
+	while (pos < len) {
+		struct skiff_rwin *w = skiff_rwin_find(r, off + pos);
+		unsigned char *p;
+		uint64_t k;
+
+		if (!w) {
+			ret = -ENXIO;
+			break;
+		}
+		if (!w->map && skiff_rwin_map(r, w) < 0) {
+			ret = -ENOMEM;
+			break;
+		}
+		if (!(w->prot & need))
+			acc = -EACCES;
+		p = w->map + (off + pos - w->off);
+		k = w->off + w->len - (off + pos);
+		if (k > len - pos)
+			k = len - pos;
+		if (n && out[n - 1].addr + out[n - 1].len == p) {
+			out[n - 1].len += k;
+		} else if (n == max) {
+			ret = -ENOMEM; /* more pieces than a record carries */
+			break;
+		} else {
+			out[n].addr = p;
+			out[n].len = k;
+			n++;
+		}
+		pos += k;
+	}
+	if (ret == 0 && acc)
+		ret = acc;
+	if (ret == 0) /* the pieces stay mapped until skiff_relay_rma_end */
+		*seq = skiff_rma_begin_inline(ep);
+	pthread_mutex_unlock(&r->lock);
+	return ret < 0 ? ret : (int)n;
+}
+
+void skiff_relay_rma_end(int epd, uint64_t seq)
+{
+	struct skiff_ep *ep;
+
+	if (skiff_ep_get(epd, &ep) == 0 && ep->rma)
+		skiff_rma_complete(ep, seq);
+}
+
+int skiff_relay_rma_done(int epd, uint64_t seq, int status)
+{
+	struct skiff_rma_msg m;
+	struct skiff_ep *ep;
+	int ret = skiff_ep_get(epd, &ep);
+
+	if (ret < 0)
+		return ret;
+	if (!ep->rma)
+		return -ENOTCONN;
+	skiff_rma_msg_init(&m, SKIFF_RMA_DONE);
+	m.body.done.seq = seq;
+	m.body.done.status = (uint32_t)status;
+	return skiff_ctl_send(ep, &m, -1, 0);
 }
