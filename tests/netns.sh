@@ -41,6 +41,10 @@
 #            (EACCES); a port 101 squatted on b by nobody (its name taken
 #            without scif_bind) refuses root's client on a, which sends it
 #            nothing (docs/SECURITY.md, boundaries 3 and 4)
+#   rma      RMA between hosts (tests/xhost checks rma, rmaerr, fence,
+#            mmap --remote): a client on a's node 0 against a server on b's
+#            node 2, then one on b's node 3 against a server on a's node 1;
+#            scif_mmap of a window on another host must fail (ENXIO)
 #
 # Needs root (namespaces), ip (iproute2), munged and mungekey (munge); exits
 # 77 (ctest: skipped) with a "not root: ..." or "no ip/munged: ..." line
@@ -61,8 +65,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/netns_lib.sh"
 
 case $CASE in
 two | ipv6 | kill | bye | linkcut | badkey | replay | hostile | uid | three) ;;
-msg | hostkill | cut | multi | lowport) ;;
-*) echo "usage: netns.sh two|ipv6|kill|bye|linkcut|badkey|replay|hostile|uid|three|msg|hostkill|cut|multi|lowport" >&2; exit 2 ;;
+msg | hostkill | cut | multi | lowport | rma) ;;
+*) echo "usage: netns.sh two|ipv6|kill|bye|linkcut|badkey|replay|hostile|uid|three|msg|hostkill|cut|multi|lowport|rma" >&2; exit 2 ;;
 esac
 netns_init SKIFF_SCIFD SKIFF_SCIF SKIFF_NODES
 
@@ -380,6 +384,19 @@ msg)
 	checks "$T/client-a0.log" "client on a's node 0, server on b's node 2" || ok=0
 	serve_on 0 1 2001
 	xclient 1 3 "$T/client-b3.log" 1 2001 all exit || true
+	checks "$T/client-b3.log" "client on b's node 3, server on a's node 1" || ok=0
+	((ok)) || fail "checks failed (above)"
+	;;
+rma)
+	need_xhost
+	two_hosts
+	serve_on 1 2 2000
+	# both directions, whatever the first gives
+	ok=1
+	xclient 0 0 "$T/client-a0.log" --remote 2 2000 rma rmaerr fence mmap exit || true
+	checks "$T/client-a0.log" "client on a's node 0, server on b's node 2" || ok=0
+	serve_on 0 1 2001
+	xclient 1 3 "$T/client-b3.log" --remote 1 2001 rma rmaerr fence mmap exit || true
 	checks "$T/client-b3.log" "client on b's node 3, server on a's node 1" || ok=0
 	((ok)) || fail "checks failed (above)"
 	;;

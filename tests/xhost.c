@@ -2,18 +2,20 @@
 /*
  * xhost - SCIF connections between hosts (issue 10), through the public API
  * only (<scif.h>; the squat role excepted): one program whose role argv
- * chooses, run by tests/netns.sh (cases msg, hostkill, cut, multi, lowport)
- * on two hosts and, all roles on one host with a scifd of two cards, by the
- * ctest xhost_local.
+ * chooses, run by tests/netns.sh (cases msg, hostkill, cut, multi, lowport,
+ * rma) on two hosts and, all roles on one host with a scifd of two cards,
+ * by the ctest xhost_local.
  *
  *   xhost serve PORT       listen on PORT (0: any) of this process's node
  *                          (SCIF_NODE); print "ready port=N" once listening
  *                          and "accepted id=I node=N port=P" per connection
  *                          (the peer scif_accept gave), then serve the
  *                          commands below, a thread per connection
- *   xhost client NODE PORT [CHECK...]   run checks (default: all) against a
- *                          server on NODE:PORT; one line per check, "ok NAME
- *                          ..." or "FAIL NAME: ..."; exit 0 iff all passed:
+ *   xhost client [--remote] NODE PORT [CHECK...]   run checks (default:
+ *                          all) against a server on NODE:PORT; one line per
+ *                          check, "ok NAME ..." or "FAIL NAME: ..."; exit 0
+ *                          iff all passed. --remote: the server is on
+ *                          another host (what mmap expects):
  *     echo      8-byte echo, blocking both ways, and 1000 timed round trips
  *     nonblock  flags 0: recv with nothing queued returns 0 at once; a
  *               256 KiB echo with only non-blocking calls (partial counts)
@@ -30,6 +32,32 @@
  *               online: ENODEV
  *     multi     two connections at once, one stalled (its reader silent):
  *               the other keeps its pace, poll/epoll tell them apart
+ *   RMA (not in all; netns.sh case rma): windows the server registers on
+ *   command, at chosen offsets or anywhere, read-write or read-only:
+ *     rma       scif_writeto, scif_vwriteto, scif_readfrom, scif_vreadfrom
+ *               of 1 B, 4 KiB, 1 MiB and 16 MiB at unaligned offsets, from
+ *               and into a local window and malloc'd memory, with SYNC
+ *               (also |USECPU, |ORDERED) and without (then a fence
+ *               INIT_SELF), USECACHE on v*: the server checks what was
+ *               written (checksum), the client what was read and that the
+ *               bytes beside it are untouched; a range across two windows
+ *     rmaerr    errnos: ENXIO outside the peer's windows (past, across an
+ *               end, negative) or the local ones, and once the peer (or this
+ *               side) unregistered; EACCES writing a read-only window;
+ *               EINVAL for len 0, bad RMA or fence flags, a signal offset
+ *               not a multiple of 4; EFAULT for NULL; ECONNRESET for every
+ *               call once the peer closed (what one host gives); goes on
+ *               past a call that differs and names the first 8
+ *     fence     INIT_SELF scif_fence_signal after async writes: the remote
+ *               value comes only after the data (the server polls its word
+ *               and takes the checksum at once), the local one in the
+ *               client's window; INIT_PEER: the server's async writes into
+ *               the client's window are visible once scif_fence_mark +
+ *               scif_fence_wait, or scif_fence_signal, returns
+ *     mmap      scif_mmap of the server's windows: on one host the mapping
+ *               shares the window both ways, EACCES to write a read-only
+ *               one; with --remote (another host) ENXIO for every window;
+ *               EINVAL, ENXIO for bad arguments either way
  *     exit      (not in all) tell the server to exit (0 if it saw no error)
  *   xhost hold NODE PORT   connect, print "connected", block in scif_recv;
  *                          when it fails print "ended ERRNO after MS ms
@@ -46,7 +74,8 @@
  *   xhost squat NODE PORT SECS   not SCIF: take the port's name as a
  *                          hostile process would (see role_squat)
  *   xhost local            the ctest: scifd --cards 2 in a private fabric,
- *                          servers and clients on nodes 0 and 1 both ways,
+ *                          servers and clients on nodes 0 and 1 both ways
+ *                          (every check, the RMA ones too),
  *                          hold and stream against a server killed (SIGKILL)
  *
  * Nothing sleeps to synchronise: a process waits for a line ("ready",
@@ -72,6 +101,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <sched.h>
 #include <time.h>
 
 enum op {
@@ -86,6 +116,32 @@ enum op {
 	OP_CLOSE,	/* send n bytes of pattern(arg), then close */
 	OP_DISCARD,	/* read and drop everything until the connection ends */
 	OP_EXIT,	/* reply { 0, errors }, exit(errors != 0) */
+	/* RMA (the checks rma, rmaerr, fence, mmap): windows of this
+	 * connection's endpoint. Replies { a, b }: a = UINT64_MAX and b = an
+	 * errno on failure. A range of offsets may span windows that are
+	 * contiguous in the registered address space. */
+	OP_WIN,		/* arg = prot, n = length; then { u64 seed, u64 at }:
+			 * register n bytes of fresh memory filled with
+			 * pattern(seed) (byte i of the window: pat(seed, i)),
+			 * at offset `at` (SCIF_MAP_FIXED) or anywhere (at 0);
+			 * reply { offset, 0 } */
+	OP_UNREG,	/* n = length; then { u64 off }: scif_unregister;
+			 * reply { 0, 0 } */
+	OP_FILL,	/* arg = seed, n = length; then { u64 off }: byte i of
+			 * the range becomes pat(seed, i) (seed 0: zero);
+			 * reply { 0, 0 } */
+	OP_SUM,		/* n = length; then { u64 off }: reply { n, checksum
+			 * of the range } */
+	OP_WAITVAL,	/* arg = ms, n = length; then { u64 sig, u64 value,
+			 * u64 off }: poll the 8-byte word at offset sig until
+			 * it is value (at most arg ms), then at once take the
+			 * checksum of the n bytes at off; reply { ms waited,
+			 * checksum } or { UINT64_MAX, the word last seen } */
+	OP_RWRITE,	/* arg = pieces, n = length; then { u64 loff, u64 roff
+			 * }: scif_writeto of this side's [loff, loff + n) to
+			 * the client's roff in arg pieces, without
+			 * SCIF_RMA_SYNC; reply { 0, 0 } once they are started
+			 * (not complete) */
 };
 
 #define HDR 16
@@ -333,6 +389,12 @@ struct conn {
 	uint64_t resume_n;
 	pthread_cond_t cv;
 	struct conn *next;
+	struct swin { /* OP_WIN: kept until the connection ends */
+		uint64_t off, len;
+		unsigned char *mem;
+		int gone; /* unregistered */
+	} win[8];
+	int nwin;
 };
 
 static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -431,6 +493,176 @@ static int reply2(scif_epd_t ep, uint64_t a, uint64_t b)
 	return send_all(ep, r, 16, NULL);
 }
 
+/* ---- the server's windows (OP_WIN ...) ---- */
+
+static size_t page_size(void)
+{
+	static size_t pg;
+
+	if (!pg)
+		pg = (size_t)sysconf(_SC_PAGESIZE);
+	return pg;
+}
+
+/* The memory at offset @off of a window of @c (registered, not
+ * unregistered) and the bytes of that window from there, or NULL. */
+static unsigned char *win_at(struct conn *c, uint64_t off, uint64_t *left)
+{
+	for (int i = 0; i < c->nwin; i++) {
+		struct swin *w = &c->win[i];
+
+		if (!w->gone && off >= w->off && off - w->off < w->len) {
+			*left = w->len - (off - w->off);
+			return w->mem + (off - w->off);
+		}
+	}
+	return NULL;
+}
+
+/* What a range op does to each piece: @done bytes of the range before. */
+struct piece_op {
+	uint64_t seed, sum;
+	int fill;
+};
+
+static void piece(struct piece_op *o, unsigned char *p, size_t k,
+		  uint64_t done)
+{
+	if (!o->fill)
+		o->sum = fnv(o->sum, p, k);
+	else if (o->seed)
+		fill(p, k, o->seed, done);
+	else
+		memset(p, 0, k);
+}
+
+/* Apply @o to [off, off + n) of @c's windows: 0, or -ENXIO (nothing done)
+ * if a byte of it is in none. */
+static int win_range(struct conn *c, uint64_t off, uint64_t n,
+		     struct piece_op *o)
+{
+	uint64_t left, done;
+
+	for (done = 0; done < n; done += left)
+		if (!win_at(c, off + done, &left))
+			return -ENXIO;
+	for (done = 0; done < n; done += left) {
+		unsigned char *p = win_at(c, off + done, &left);
+
+		left = left < n - done ? left : n - done;
+		piece(o, p, (size_t)left, done);
+	}
+	return 0;
+}
+
+static int reply_err(scif_epd_t ep, int e)
+{
+	unsigned char r[16];
+
+	put64(r, UINT64_MAX);
+	put64(r + 8, (uint64_t)e);
+	return send_all(ep, r, 16, NULL);
+}
+
+/* One RMA command of @c (its payload follows the header): 0, or -errno of
+ * the connection. A failure of the operation itself is the reply's. */
+static int serve_rma(struct conn *c, uint32_t op, uint32_t arg, uint64_t n)
+{
+	static const size_t plen[] = {
+		[OP_WIN] = 16, [OP_UNREG] = 8, [OP_FILL] = 8, [OP_SUM] = 8,
+		[OP_WAITVAL] = 24, [OP_RWRITE] = 16,
+	};
+	unsigned char b[24];
+	uint64_t a[3] = { 0, 0, 0 };
+	int r = recv_all(c->ep, b, plen[op], NULL);
+
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < plen[op] / 8; i++)
+		a[i] = get64(b + 8 * i);
+	switch (op) {
+	case OP_WIN: {
+		struct swin *w = &c->win[c->nwin];
+		void *mem = NULL;
+		off_t off;
+
+		if (c->nwin == (int)(sizeof(c->win) / sizeof(c->win[0])))
+			return reply_err(c->ep, ENOSPC);
+		if (n == 0 || n % page_size() ||
+		    posix_memalign(&mem, page_size(), (size_t)n))
+			return reply_err(c->ep, n && n % page_size() == 0 ?
+					 ENOMEM : EINVAL);
+		fill(mem, (size_t)n, a[0], 0);
+		off = scif_register(c->ep, mem, (size_t)n, (off_t)a[1],
+				    (int)arg, a[1] ? SCIF_MAP_FIXED : 0);
+		if (off == SCIF_REGISTER_FAILED) {
+			int e = errno;
+
+			free(mem);
+			return reply_err(c->ep, e);
+		}
+		*w = (struct swin){ .off = (uint64_t)off, .len = n,
+				    .mem = mem };
+		c->nwin++;
+		return reply2(c->ep, (uint64_t)off, 0);
+	}
+	case OP_UNREG:
+		if (scif_unregister(c->ep, (off_t)a[0], (size_t)n) < 0)
+			return reply_err(c->ep, errno);
+		for (int i = 0; i < c->nwin; i++)
+			if (c->win[i].off >= a[0] &&
+			    c->win[i].off + c->win[i].len <= a[0] + n)
+				c->win[i].gone = 1;
+		return reply2(c->ep, 0, 0);
+	case OP_FILL:
+	case OP_SUM: {
+		struct piece_op o = { .seed = arg, .sum = FNV0,
+				      .fill = op == OP_FILL };
+
+		if (win_range(c, a[0], n, &o) < 0)
+			return reply_err(c->ep, ENXIO);
+		return op == OP_FILL ? reply2(c->ep, 0, 0)
+				     : reply2(c->ep, n, o.sum);
+	}
+	case OP_WAITVAL: {
+		struct piece_op o = { .sum = FNV0 };
+		uint64_t left, seen = 0;
+		unsigned char *p = win_at(c, a[0], &left);
+		int64_t t0 = now_ms();
+
+		if (!p || left < 8 || a[0] % 8)
+			return reply_err(c->ep, p && left >= 8 ? EINVAL : ENXIO);
+		/* a deadline, and only this thread's time: the writer is the
+		 * peer (or its DMA threads) */
+		while ((seen = __atomic_load_n((uint64_t *)(void *)p,
+					       __ATOMIC_ACQUIRE)) != a[1] &&
+		       now_ms() - t0 < arg)
+			sched_yield();
+		if (seen != a[1])
+			return reply2(c->ep, UINT64_MAX, seen);
+		/* the data now, before anything else can land */
+		if (win_range(c, a[2], n, &o) < 0)
+			return reply_err(c->ep, ENXIO);
+		return reply2(c->ep, (uint64_t)(now_ms() - t0), o.sum);
+	}
+	case OP_RWRITE: {
+		uint64_t k = arg ? n / arg : n, done = 0;
+
+		for (uint32_t i = 0; done < n; i++) {
+			uint64_t len = i + 1 >= arg ? n - done : k;
+
+			if (scif_writeto(c->ep, (off_t)(a[0] + done),
+					 (size_t)len, (off_t)(a[1] + done),
+					 0) < 0)
+				return reply_err(c->ep, errno);
+			done += len;
+		}
+		return reply2(c->ep, 0, 0);
+	}
+	}
+	return -EPROTO;
+}
+
 /* Remove @c from the list and free it (under no lock). */
 static void conn_free(struct conn *c)
 {
@@ -442,7 +674,9 @@ static void conn_free(struct conn *c)
 		}
 	pthread_mutex_unlock(&g_lock);
 	if (c->ep >= 0)
-		scif_close(c->ep);
+		scif_close(c->ep); /* waits for its RMAs */
+	for (int i = 0; i < c->nwin; i++)
+		free(c->win[i].mem);
 	pthread_cond_destroy(&c->cv);
 	free(c);
 }
@@ -560,6 +794,14 @@ static void *serve_conn(void *a)
 			 * LeakSanitizer would report their library state,
 			 * reachable only from shared memory it does not scan */
 			_exit(atomic_load(&g_errors) ? 1 : 0);
+		case OP_WIN:
+		case OP_UNREG:
+		case OP_FILL:
+		case OP_SUM:
+		case OP_WAITVAL:
+		case OP_RWRITE:
+			r = serve_rma(c, op, arg, n);
+			break;
 		default:
 			conn_err(c, "unknown command %u", op);
 			r = -EPROTO;
@@ -633,7 +875,7 @@ static int role_serve(int argc, char **argv)
 /* ---- client ----------------------------------------------------------------- */
 
 static uint16_t g_node, g_port;
-static char g_msg[512];
+static char g_msg[1024];
 static scif_epd_t g_eps[16];
 static int g_neps;
 
@@ -1373,6 +1615,791 @@ static int c_multi(void)
 	return 0;
 }
 
+/* ---- RMA checks ---- */
+
+static int g_remote; /* --remote: the server is on another host */
+static void *g_bufs[16]; /* freed after the check's endpoints are closed */
+static int g_nbufs;
+
+/* Page-aligned memory, freed at the end of the check. */
+static unsigned char *pbuf(size_t n)
+{
+	void *p = NULL;
+
+	if (posix_memalign(&p, page_size(), n)) {
+		fprintf(stderr, "xhost: out of memory (%zu bytes)\n", n);
+		exit(1);
+	}
+	if (g_nbufs < (int)(sizeof(g_bufs) / sizeof(g_bufs[0])))
+		g_bufs[g_nbufs++] = p;
+	return p;
+}
+
+/* An RMA command: the header, @np payload words, the reply in r[2]. 0 or
+ * -errno of the connection. */
+static int srv(scif_epd_t ep, uint32_t op, uint32_t arg, uint64_t n,
+	       const uint64_t *pl, int np, uint64_t r[2])
+{
+	unsigned char b[HDR + 24], rep[16];
+	int e;
+
+	put32(b, op);
+	put32(b + 4, arg);
+	put64(b + 8, n);
+	for (int i = 0; i < np; i++)
+		put64(b + HDR + 8 * i, pl[i]);
+	e = send_all(ep, b, HDR + 8 * (size_t)np, NULL);
+	if (e == 0)
+		e = recv_reply(ep, rep);
+	if (e < 0)
+		return e;
+	r[0] = get64(rep);
+	r[1] = get64(rep + 8);
+	return 0;
+}
+
+/* A window of @n bytes of pattern(@seed) at the server, at @at (0:
+ * anywhere): its offset in *off. */
+static int srv_win(scif_epd_t ep, int prot, uint64_t n, uint64_t seed,
+		   uint64_t at, off_t *off)
+{
+	uint64_t pl[2] = { seed, at }, r[2];
+
+	TRYR(srv(ep, OP_WIN, (uint32_t)prot, n, pl, 2, r), "OP_WIN");
+	TRY(r[0] != UINT64_MAX, "the server's scif_register of %" PRIu64
+	    " bytes (prot %d, at %#" PRIx64 "): %s", n, prot, at,
+	    ename((int)r[1]));
+	TRY(!at || r[0] == at, "the server's window is at %#" PRIx64 ", not "
+	    "%#" PRIx64, r[0], at);
+	*off = (off_t)r[0];
+	return 0;
+}
+
+/* One of OP_UNREG, OP_FILL, OP_SUM on [off, off + n): the reply's second
+ * word in *out (the checksum of OP_SUM). */
+static int srv_range(scif_epd_t ep, uint32_t op, uint32_t arg, off_t off,
+		     uint64_t n, uint64_t *out)
+{
+	static const char *const name[] = {
+		[OP_UNREG] = "OP_UNREG", [OP_FILL] = "OP_FILL",
+		[OP_SUM] = "OP_SUM",
+	};
+	uint64_t pl[1] = { (uint64_t)off }, r[2];
+
+	TRYR(srv(ep, op, arg, n, pl, 1, r), name[op]);
+	TRY(r[0] != UINT64_MAX, "%s of [%#llx, +%" PRIu64 ") at the server: "
+	    "%s", name[op], (long long)off, n, ename((int)r[1]));
+	if (out)
+		*out = r[1];
+	return 0;
+}
+
+/* The server's checksum of [off, off + n) is that of @b. */
+static int srv_has(scif_epd_t ep, off_t off, const unsigned char *b,
+		   uint64_t n, const char *what)
+{
+	uint64_t sum;
+
+	if (srv_range(ep, OP_SUM, 0, off, n, &sum) < 0)
+		return -1;
+	TRY(sum == fnv(FNV0, b, (size_t)n), "%s: the server's %" PRIu64
+	    " bytes at %#llx differ from those written", what, n,
+	    (long long)off);
+	return 0;
+}
+
+/* A local window of @n bytes (read-write), its memory in *mem. */
+static int lwin(scif_epd_t ep, size_t n, unsigned char **mem, off_t *off)
+{
+	*mem = pbuf(n);
+	memset(*mem, 0, n);
+	*off = scif_register(ep, *mem, n, 0, SCIF_PROT_READ | SCIF_PROT_WRITE,
+			     0);
+	TRY(*off != SCIF_REGISTER_FAILED, "scif_register of %zu bytes: %s", n,
+	    ename(errno));
+	return 0;
+}
+
+/* Wait for the RMAs started on @ep (a fence of its own). */
+static int fence_self(scif_epd_t ep)
+{
+	int mark;
+
+	TRY(scif_fence_mark(ep, SCIF_FENCE_INIT_SELF, &mark) == 0,
+	    "scif_fence_mark(INIT_SELF): %s", ename(errno));
+	TRY(scif_fence_wait(ep, mark) == 0, "scif_fence_wait(%d): %s", mark,
+	    ename(errno));
+	return 0;
+}
+
+static const struct rflag {
+	const char *name;
+	int flags;
+} rflags[] = {
+	{ "SYNC", SCIF_RMA_SYNC },
+	{ "SYNC|USECPU", SCIF_RMA_SYNC | SCIF_RMA_USECPU },
+	{ "SYNC|ORDERED", SCIF_RMA_SYNC | SCIF_RMA_ORDERED },
+	{ "0+fence", 0 },
+	{ "USECPU+fence", SCIF_RMA_USECPU },
+	{ "ORDERED+fence", SCIF_RMA_ORDERED },
+};
+#define NRFLAGS (int)(sizeof(rflags) / sizeof(rflags[0]))
+
+/* Four bytes around a range that an RMA must leave alone. */
+#define GUARD 0xa5
+
+static int guards_ok(const unsigned char *b, size_t n, const char *what)
+{
+	TRY(b[-1] == GUARD && b[n] == GUARD, "%s: a byte beside the %zu "
+	    "read was written (0x%02x before, 0x%02x after)", what, n, b[-1],
+	    b[n]);
+	return 0;
+}
+
+static int c_rma(void)
+{
+	static const size_t sizes[] = { 1, 4096, MiB, 16 * MiB };
+	const size_t slack = 2 * page_size(), W = 16 * MiB + slack;
+	unsigned char *lm, *vb = xmalloc(16 * MiB + 16);
+	off_t roff, loff, span;
+	scif_epd_t ep = -1;
+	int64_t t16[4] = { 0, 0, 0, 0 };
+	int r = -1;
+
+	step("connect, windows");
+	if (xconnect(g_node, g_port, &ep) < 0) {
+		bad("scif_connect: %s", ename(errno));
+		goto out;
+	}
+	if (srv_win(ep, SCIF_PROT_READ | SCIF_PROT_WRITE, W, 21, 0, &roff) < 0 ||
+	    lwin(ep, W, &lm, &loff) < 0)
+		goto out;
+	for (int i = 0; i < 4; i++) {
+		size_t n = sizes[i];
+		/* unaligned, each size at its own offsets */
+		size_t ld = 1 + 3 * (size_t)i, rd = 5 + 7 * (size_t)i;
+		unsigned char *vp = vb + 1 + i; /* malloc'd, unaligned */
+
+		for (int k = 0; k < NRFLAGS; k++) {
+			const struct rflag *f = &rflags[k];
+			int fl = f->flags, vfl = fl | (k & 1 ? SCIF_RMA_USECACHE : 0);
+			uint64_t seed = 100 + 16 * (uint64_t)i + (uint64_t)k;
+			long long at;
+			int64_t t0;
+
+			step("scif_writeto %zu bytes, %s", n, f->name);
+			fill(lm + ld, n, seed, 0);
+			t0 = h_now_ns();
+			if (scif_writeto(ep, loff + (off_t)ld, n, roff + (off_t)rd,
+					 fl) < 0) {
+				bad("scif_writeto of %zu bytes (%s): %s", n,
+				    f->name, ename(errno));
+				goto out;
+			}
+			if (!(fl & SCIF_RMA_SYNC) && fence_self(ep) < 0)
+				goto out;
+			t16[0] += n == 16 * MiB ? h_now_ns() - t0 : 0;
+			if (srv_has(ep, roff + (off_t)rd, lm + ld, n, g_step) < 0)
+				goto out;
+
+			step("scif_vwriteto %zu bytes, %s%s", n, f->name,
+			     vfl & SCIF_RMA_USECACHE ? "|USECACHE" : "");
+			fill(vp, n, seed + 50, 0);
+			t0 = h_now_ns();
+			if (scif_vwriteto(ep, vp, n, roff + (off_t)rd, vfl) < 0) {
+				bad("%s: %s", g_step, ename(errno));
+				goto out;
+			}
+			if (!(fl & SCIF_RMA_SYNC) && fence_self(ep) < 0)
+				goto out;
+			t16[1] += n == 16 * MiB ? h_now_ns() - t0 : 0;
+			if (srv_has(ep, roff + (off_t)rd, vp, n, g_step) < 0)
+				goto out;
+
+			step("scif_readfrom %zu bytes, %s", n, f->name);
+			if (srv_range(ep, OP_FILL, (uint32_t)seed + 60,
+				      roff + (off_t)rd, n, NULL) < 0)
+				goto out;
+			memset(lm + ld - 1, GUARD, n + 2);
+			t0 = h_now_ns();
+			if (scif_readfrom(ep, loff + (off_t)ld, n, roff + (off_t)rd,
+					  fl) < 0) {
+				bad("%s: %s", g_step, ename(errno));
+				goto out;
+			}
+			if (!(fl & SCIF_RMA_SYNC) && fence_self(ep) < 0)
+				goto out;
+			t16[2] += n == 16 * MiB ? h_now_ns() - t0 : 0;
+			if ((at = mismatch(lm + ld, n, seed + 60, 0)) >= 0) {
+				bad("%s: byte %lld differs", g_step, at);
+				goto out;
+			}
+			if (guards_ok(lm + ld, n, g_step) < 0)
+				goto out;
+
+			step("scif_vreadfrom %zu bytes, %s%s", n, f->name,
+			     vfl & SCIF_RMA_USECACHE ? "|USECACHE" : "");
+			if (srv_range(ep, OP_FILL, (uint32_t)seed + 70,
+				      roff + (off_t)rd, n, NULL) < 0)
+				goto out;
+			memset(vp - 1, GUARD, n + 2);
+			t0 = h_now_ns();
+			if (scif_vreadfrom(ep, vp, n, roff + (off_t)rd, vfl) < 0) {
+				bad("%s: %s", g_step, ename(errno));
+				goto out;
+			}
+			if (!(fl & SCIF_RMA_SYNC) && fence_self(ep) < 0)
+				goto out;
+			t16[3] += n == 16 * MiB ? h_now_ns() - t0 : 0;
+			if ((at = mismatch(vp, n, seed + 70, 0)) >= 0) {
+				bad("%s: byte %lld differs", g_step, at);
+				goto out;
+			}
+			if (guards_ok(vp, n, g_step) < 0)
+				goto out;
+		}
+	}
+	/* a range across two windows contiguous in the registered space */
+	step("across two windows of the server");
+	{
+		const size_t pg = page_size();
+		off_t second;
+
+		if (srv_win(ep, SCIF_PROT_READ | SCIF_PROT_WRITE, 4 * pg, 31,
+			    0x40000000, &span) < 0 ||
+		    srv_win(ep, SCIF_PROT_READ | SCIF_PROT_WRITE, 4 * pg, 32,
+			    0x40000000 + 4 * pg, &second) < 0)
+			goto out;
+		fill(lm, 2 * pg, 33, 0);
+		if (scif_writeto(ep, loff, 2 * pg, span + 3 * (off_t)pg + 7,
+				 SCIF_RMA_SYNC) < 0) {
+			bad("scif_writeto across two windows: %s", ename(errno));
+			goto out;
+		}
+		if (srv_has(ep, span + 3 * (off_t)pg + 7, lm, 2 * pg,
+			    "scif_writeto across two windows") < 0)
+			goto out;
+		if (srv_range(ep, OP_FILL, 34, span + 100, 6 * pg, NULL) < 0)
+			goto out;
+		if (scif_vreadfrom(ep, vb, 6 * pg, span + 100, SCIF_RMA_SYNC) < 0) {
+			bad("scif_vreadfrom across two windows: %s", ename(errno));
+			goto out;
+		}
+		if (mismatch(vb, 6 * pg, 34, 0) >= 0) {
+			bad("scif_vreadfrom across two windows: byte %lld "
+			    "differs", mismatch(vb, 6 * pg, 34, 0));
+			goto out;
+		}
+	}
+	note("scif_writeto, scif_vwriteto, scif_readfrom, scif_vreadfrom of "
+	     "1 B, 4 KiB, 1 MiB, 16 MiB at unaligned offsets, flags");
+	for (int k = 0; k < NRFLAGS; k++)
+		note(" %s", rflags[k].name);
+	note(" (USECACHE on v* every other), checked at both ends; across "
+	     "two windows; 16 MiB mean:");
+	{
+		static const char *const op[] = { "writeto", "vwriteto",
+						   "readfrom", "vreadfrom" };
+
+		for (int i = 0; i < 4; i++)
+			note(" %s %.0f MB/s", op[i], 16.0 * MiB * NRFLAGS /
+			     ((double)t16[i] / 1e9) / 1e6);
+	}
+	r = 0;
+out:
+	free(vb);
+	return r;
+}
+
+/* rmaerr goes on past a call that gives another result, so that one run
+ * shows every difference: the calls made, those that differed, the first
+ * few of them. */
+static int g_calls, g_miss;
+static char g_misses[900];
+
+static void miss(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void miss(const char *fmt, ...)
+{
+	size_t l = strlen(g_misses);
+	va_list ap;
+
+	if (g_miss++ >= 8 || l + 3 >= sizeof(g_misses))
+		return;
+	if (l)
+		l += (size_t)snprintf(g_misses + l, sizeof(g_misses) - l, "; ");
+	va_start(ap, fmt);
+	vsnprintf(g_misses + l, sizeof(g_misses) - l, fmt, ap);
+	va_end(ap);
+}
+
+/* @call (returning 0, or -1 with errno) gives errno @want (0: success). */
+#define ERRNO_IS(want, call, ...)                                              \
+	do {                                                                   \
+		int rc_ = (call), e_ = rc_ < 0 ? errno : 0;                    \
+		g_calls++;                                                     \
+		if ((rc_ < 0 ? e_ : 0) != (want)) {                            \
+			char w_[160];                                          \
+			snprintf(w_, sizeof(w_), __VA_ARGS__);                 \
+			miss("%s: %s, want %s", w_,                            \
+			     rc_ >= 0 ? "success" : ename(e_),                 \
+			     (want) ? ename(want) : "success");                \
+		}                                                              \
+	} while (0)
+
+/* Every RMA call on [roff, roff + n) gives @want (@what: where). */
+static void all4(scif_epd_t ep, off_t loff, unsigned char *vb, off_t roff,
+		 size_t n, int flags, int want, const char *what)
+{
+	ERRNO_IS(want, scif_writeto(ep, loff, n, roff, flags),
+		 "scif_writeto %s", what);
+	ERRNO_IS(want, scif_readfrom(ep, loff, n, roff, flags),
+		 "scif_readfrom %s", what);
+	ERRNO_IS(want, scif_vwriteto(ep, vb, n, roff, flags),
+		 "scif_vwriteto %s", what);
+	ERRNO_IS(want, scif_vreadfrom(ep, vb, n, roff, flags),
+		 "scif_vreadfrom %s", what);
+}
+
+/* The server's windows, chosen: what lies around them is no window. */
+#define RW_AT 0x100000
+#define RO_AT 0x200000
+
+static int c_rmaerr(void)
+{
+	const size_t pg = page_size();
+	unsigned char *lm, vb[64], rb[64];
+	off_t rw, ro, loff;
+	scif_epd_t ep = -1;
+	int mark;
+
+	g_calls = g_miss = 0;
+	g_misses[0] = 0;
+	step("connect, windows");
+	TRYR(xconnect(g_node, g_port, &ep), "scif_connect");
+	if (srv_win(ep, SCIF_PROT_READ | SCIF_PROT_WRITE, 2 * pg, 41, RW_AT,
+		    &rw) < 0 ||
+	    srv_win(ep, SCIF_PROT_READ, pg, 42, RO_AT, &ro) < 0 ||
+	    lwin(ep, 2 * pg, &lm, &loff) < 0)
+		return -1;
+	/* first, that the same calls succeed where they may */
+	step("calls that succeed");
+	ERRNO_IS(0, scif_writeto(ep, loff, 64, rw + 2 * (off_t)pg - 64,
+				 SCIF_RMA_SYNC),
+		 "scif_writeto to the last 64 bytes of a window");
+	memset(rb, 0, sizeof(rb));
+	ERRNO_IS(0, scif_vreadfrom(ep, rb, 64, ro + (off_t)pg - 64,
+				   SCIF_RMA_SYNC),
+		 "scif_vreadfrom of a read-only window");
+	if (mismatch(rb, 64, 42, pg - 64) >= 0)
+		miss("scif_vreadfrom of a read-only window: the bytes differ");
+	ERRNO_IS(0, scif_readfrom(ep, loff, 64, ro, SCIF_RMA_SYNC),
+		 "scif_readfrom of a read-only window");
+	if (mismatch(lm, 64, 42, 0) >= 0)
+		miss("scif_readfrom of a read-only window: the bytes differ");
+	fill(vb, sizeof(vb), 43, 0);
+
+	step("outside the server's windows");
+	all4(ep, loff, vb, rw + 2 * (off_t)pg, 1, SCIF_RMA_SYNC, ENXIO,
+	     "just past a window");
+	all4(ep, loff, vb, rw + 2 * (off_t)pg - 10, 20, SCIF_RMA_SYNC,
+	     ENXIO, "across a window's end");
+	all4(ep, loff, vb, rw - 1, 2, SCIF_RMA_SYNC, ENXIO,
+	     "across a window's start");
+	all4(ep, loff, vb, 0x7000000, 8, 0, ENXIO, "in no window");
+	all4(ep, loff, vb, -4096, 8, SCIF_RMA_SYNC, ENXIO,
+	     "at a negative offset");
+	step("outside the local windows");
+	ERRNO_IS(ENXIO, scif_writeto(ep, loff + 2 * (off_t)pg, 8, rw,
+				     SCIF_RMA_SYNC),
+		 "scif_writeto from no local window");
+	ERRNO_IS(ENXIO, scif_readfrom(ep, loff + 2 * (off_t)pg - 4, 8, rw,
+				      SCIF_RMA_SYNC),
+		 "scif_readfrom across the local window's end");
+	step("a read-only window");
+	ERRNO_IS(EACCES, scif_writeto(ep, loff, 8, ro, SCIF_RMA_SYNC),
+		 "scif_writeto to a read-only window");
+	ERRNO_IS(EACCES, scif_vwriteto(ep, vb, pg, ro, 0),
+		 "scif_vwriteto (async) to a read-only window");
+	step("len 0, bad flags");
+	all4(ep, loff, vb, rw, 0, SCIF_RMA_SYNC, EINVAL, "of 0 bytes");
+	all4(ep, loff, vb, rw, 8, 1 << 4, EINVAL, "with flags 1<<4");
+	all4(ep, loff, vb, rw, 8, SCIF_RMA_SYNC | 0x100, EINVAL,
+	     "with flags SYNC|0x100");
+	ERRNO_IS(EFAULT, scif_vwriteto(ep, NULL, 8, rw, SCIF_RMA_SYNC),
+		 "scif_vwriteto from NULL");
+	ERRNO_IS(EFAULT, scif_vreadfrom(ep, NULL, 8, rw, SCIF_RMA_SYNC),
+		 "scif_vreadfrom into NULL");
+	step("fences");
+	ERRNO_IS(EINVAL, scif_fence_mark(ep, 0, &mark), "scif_fence_mark(0)");
+	ERRNO_IS(EINVAL, scif_fence_mark(ep, SCIF_FENCE_INIT_SELF |
+					 SCIF_FENCE_INIT_PEER, &mark),
+		 "scif_fence_mark(INIT_SELF|INIT_PEER)");
+	ERRNO_IS(EINVAL, scif_fence_mark(ep, SCIF_FENCE_RAS_SELF, &mark),
+		 "scif_fence_mark(RAS_SELF)");
+	ERRNO_IS(EINVAL, scif_fence_signal(ep, loff, 1, rw, 1,
+					   SCIF_FENCE_INIT_SELF),
+		 "scif_fence_signal without SIGNAL_LOCAL or SIGNAL_REMOTE");
+	ERRNO_IS(EINVAL, scif_fence_signal(ep, loff, 1, rw + 2, 1,
+					   SCIF_FENCE_INIT_SELF |
+					   SCIF_SIGNAL_REMOTE),
+		 "scif_fence_signal(REMOTE) at an offset not a multiple of 4");
+	ERRNO_IS(ENXIO, scif_fence_signal(ep, loff, 1, rw + 2 * (off_t)pg, 1,
+					  SCIF_FENCE_INIT_SELF |
+					  SCIF_SIGNAL_REMOTE),
+		 "scif_fence_signal(REMOTE) past a window");
+	ERRNO_IS(ENXIO, scif_fence_signal(ep, loff, 1, ro, 1,
+					  SCIF_FENCE_INIT_SELF |
+					  SCIF_SIGNAL_REMOTE),
+		 "scif_fence_signal(REMOTE) to a read-only window");
+	ERRNO_IS(ENXIO, scif_fence_signal(ep, loff, 1, ro, 1,
+					  SCIF_FENCE_INIT_PEER |
+					  SCIF_SIGNAL_REMOTE),
+		 "scif_fence_signal(INIT_PEER|REMOTE) to a read-only window");
+	ERRNO_IS(ENXIO, scif_fence_signal(ep, loff + 2 * (off_t)pg, 1, rw, 1,
+					  SCIF_FENCE_INIT_SELF |
+					  SCIF_SIGNAL_LOCAL),
+		 "scif_fence_signal(LOCAL) past the local window");
+
+	step("the server unregisters a window");
+	if (srv_range(ep, OP_UNREG, 0, rw, 2 * pg, NULL) < 0)
+		return -1;
+	all4(ep, loff, vb, rw, 8, SCIF_RMA_SYNC, ENXIO,
+	     "to a window the peer unregistered");
+	ERRNO_IS(ENXIO, scif_fence_signal(ep, loff, 1, rw, 1,
+					  SCIF_FENCE_INIT_SELF |
+					  SCIF_SIGNAL_REMOTE),
+		 "scif_fence_signal(REMOTE) to a window the peer unregistered");
+	ERRNO_IS(0, scif_readfrom(ep, loff, 8, ro, SCIF_RMA_SYNC),
+		 "scif_readfrom of the other window, still registered");
+
+	step("this side unregisters its window");
+	ERRNO_IS(0, scif_unregister(ep, loff, 2 * pg), "scif_unregister");
+	ERRNO_IS(ENXIO, scif_readfrom(ep, loff, 8, ro, SCIF_RMA_SYNC),
+		 "scif_readfrom into a local window unregistered");
+	ERRNO_IS(ENXIO, scif_unregister(ep, loff, 2 * pg),
+		 "scif_unregister again");
+
+	step("the server closes the connection");
+	if (lwin(ep, pg, &lm, &loff) < 0)
+		return -1;
+	TRYR(send_hdr(ep, OP_CLOSE, 0, 0), "send the command");
+	TRY(wait_bit(A_SCIF, ep, POLLIN, POLLHUP, 10000) > 0,
+	    "no POLLHUP in 10 s after the server closed");
+	all4(ep, loff, vb, ro, 8, SCIF_RMA_SYNC, ECONNRESET,
+	     "after the peer closed");
+	all4(ep, loff, vb, ro, 8, 0, ECONNRESET,
+	     "(async) after the peer closed");
+	ERRNO_IS(ECONNRESET, scif_fence_mark(ep, SCIF_FENCE_INIT_SELF, &mark),
+		 "scif_fence_mark(INIT_SELF) after the peer closed");
+	ERRNO_IS(ECONNRESET, scif_fence_mark(ep, SCIF_FENCE_INIT_PEER, &mark),
+		 "scif_fence_mark(INIT_PEER) after the peer closed");
+	ERRNO_IS(ECONNRESET, scif_fence_signal(ep, loff, 1, ro, 1,
+					       SCIF_FENCE_INIT_SELF |
+					       SCIF_SIGNAL_LOCAL),
+		 "scif_fence_signal(LOCAL) after the peer closed");
+	ERRNO_IS(ECONNRESET, scif_register(ep, pbuf(pg), pg, 0,
+					   SCIF_PROT_READ, 0) ==
+		 SCIF_REGISTER_FAILED ? -1 : 0,
+		 "scif_register after the peer closed");
+	ERRNO_IS(ECONNRESET, scif_unregister(ep, loff, pg),
+		 "scif_unregister after the peer closed");
+	TRY(g_miss == 0, "%d of %d calls gave another result%s: %s", g_miss,
+	    g_calls, g_miss > 8 ? " (the first 8)" : "", g_misses);
+	note("%d calls gave what they should: ENXIO outside the windows (and "
+	     "once unregistered), EACCES to a read-only window, EINVAL for len "
+	     "0, bad flags, fence flags and offsets, EFAULT for NULL, "
+	     "ECONNRESET once the peer closed", g_calls);
+	return 0;
+}
+
+/* Wait (up to @ms) until the word at @w is @v: 1 if it came. */
+static int word_is(const unsigned char *w, uint64_t v, int ms)
+{
+	int64_t end = now_ms() + ms;
+
+	while (__atomic_load_n((const uint64_t *)(const void *)w,
+			       __ATOMIC_ACQUIRE) != v)
+		if (now_ms() > end)
+			return 0;
+		else
+			sched_yield();
+	return 1;
+}
+
+static uint64_t word(const unsigned char *w)
+{
+	return __atomic_load_n((const uint64_t *)(const void *)w,
+			       __ATOMIC_ACQUIRE);
+}
+
+static int c_fence(void)
+{
+	static const struct {
+		const char *name;
+		int flags;
+	} rounds[] = {
+		{ "LOCAL|REMOTE", SCIF_SIGNAL_LOCAL | SCIF_SIGNAL_REMOTE },
+		{ "REMOTE", SCIF_SIGNAL_REMOTE },
+		{ "LOCAL", SCIF_SIGNAL_LOCAL },
+	};
+	enum { PIECES = 4 };
+	const size_t pg = page_size(), D = 16 * MiB, W = D + pg;
+	unsigned char *lm, zero[8] = { 0 };
+	off_t roff, loff, rsrc;
+	scif_epd_t ep = -1;
+	uint64_t r[2];
+	int mark, early = 0;
+	int64_t t0;
+
+	step("connect, windows");
+	TRYR(xconnect(g_node, g_port, &ep), "scif_connect");
+	/* data in [0, D), the signal word on a page of its own after it */
+	if (srv_win(ep, SCIF_PROT_READ | SCIF_PROT_WRITE, W, 51, 0, &roff) < 0 ||
+	    lwin(ep, W, &lm, &loff) < 0)
+		return -1;
+	for (int j = 0; j < 3; j++) {
+		const int fl = rounds[j].flags;
+		const uint64_t lval = 0x4c4f43414c000000ull + (uint64_t)j + 1,
+			       rval = 0x52454d4f54450000ull + (uint64_t)j + 1;
+		int64_t sig_us;
+		uint64_t waited = 0;
+
+		step("INIT_SELF, SIGNAL_%s: %d async writes", rounds[j].name,
+		     PIECES);
+		if (srv_range(ep, OP_FILL, 0, roff + (off_t)D, 8, NULL) < 0)
+			return -1;
+		__atomic_store_n((uint64_t *)(void *)(lm + D), 0,
+				 __ATOMIC_RELEASE);
+		fill(lm, D, 60 + (uint64_t)j, 0);
+		for (int k = 0; k < PIECES; k++) {
+			size_t o = D / PIECES * (size_t)k;
+
+			TRY(scif_writeto(ep, loff + (off_t)o, D / PIECES,
+					 roff + (off_t)o, k == 1 ?
+					 SCIF_RMA_ORDERED : 0) == 0,
+			    "scif_writeto (async) %d: %s", k, ename(errno));
+		}
+		t0 = h_now_ns();
+		TRY(scif_fence_signal(ep, loff + (off_t)D, lval,
+				      roff + (off_t)D, rval,
+				      SCIF_FENCE_INIT_SELF | fl) == 0,
+		    "scif_fence_signal(INIT_SELF|SIGNAL_%s): %s",
+		    rounds[j].name, ename(errno));
+		sig_us = (h_now_ns() - t0) / 1000;
+		if (fl & SCIF_SIGNAL_REMOTE) {
+			uint64_t pl[3] = { (uint64_t)roff + D, rval,
+					   (uint64_t)roff };
+
+			step("SIGNAL_%s: the server waits for the value",
+			     rounds[j].name);
+			TRYR(srv(ep, OP_WAITVAL, 10000, D, pl, 3, r),
+			     "OP_WAITVAL");
+			TRY(r[0] != UINT64_MAX, "SIGNAL_%s: the remote value "
+			    "did not come within 10 s (the word is %#" PRIx64
+			    ")", rounds[j].name, r[1]);
+			TRY(r[1] == fnv(FNV0, lm, D), "SIGNAL_%s: the remote "
+			    "value came before the data (the server's "
+			    "checksum differs the moment it saw it)",
+			    rounds[j].name);
+			waited = r[0];
+		} else {
+			if (srv_has(ep, roff + (off_t)D, zero, 8, "SIGNAL_LOCAL "
+				    "only: the server's word was written") < 0)
+				return -1;
+		}
+		if (fl & SCIF_SIGNAL_LOCAL) {
+			step("SIGNAL_%s: the local value", rounds[j].name);
+			TRY(word_is(lm + D, lval, 10000), "SIGNAL_%s: the "
+			    "local value did not come within 10 s (%#" PRIx64
+			    ")", rounds[j].name, word(lm + D));
+			/* every write was complete when it was written */
+			if (srv_has(ep, roff, lm, D, g_step) < 0)
+				return -1;
+		} else {
+			TRY(word(lm + D) == 0, "SIGNAL_REMOTE only: the local "
+			    "word was written (%#" PRIx64 ")", word(lm + D));
+		}
+		if (j == 0)
+			note("INIT_SELF after %d async writes of %zu MiB: ",
+			     PIECES, D / PIECES / MiB);
+		note("%sSIGNAL_%s (returned in %lld us", j ? ", " : "",
+		     rounds[j].name, (long long)sig_us);
+		if (fl & SCIF_SIGNAL_REMOTE)
+			note(", the server saw the value %" PRIu64 " ms later",
+			     waited);
+		note(")");
+	}
+
+	/* the server writes into this side's window, without SCIF_RMA_SYNC */
+	step("INIT_PEER: the server's window");
+	if (srv_win(ep, SCIF_PROT_READ | SCIF_PROT_WRITE, D, 81, 0, &rsrc) < 0)
+		return -1;
+	for (int j = 0; j < 3; j++) {
+		const uint64_t lval = 0x50454552000000ull + (uint64_t)j + 1,
+			       rval = 0x50524d54000000ull + (uint64_t)j + 1;
+		uint64_t pl[2] = { (uint64_t)rsrc, (uint64_t)loff };
+		long long bad_at;
+		int64_t us;
+
+		step("INIT_PEER round %d: the server's writes", j);
+		if (j && srv_range(ep, OP_FILL, 81 + (uint32_t)j, rsrc, D,
+				   NULL) < 0)
+			return -1;
+		if (srv_range(ep, OP_FILL, 0, roff + (off_t)D, 8, NULL) < 0)
+			return -1;
+		memset(lm, 0, W);
+		TRYR(srv(ep, OP_RWRITE, PIECES, D, pl, 2, r), "OP_RWRITE");
+		TRY(r[0] != UINT64_MAX, "the server's scif_writeto: %s",
+		    ename((int)r[1]));
+		t0 = h_now_ns();
+		/* how many pieces already ended as the reply came (their last
+		 * 8 bytes; a piece may land in any order): for the note */
+		for (int k = 0; k < PIECES; k++)
+			early += mismatch(lm + D / PIECES * (size_t)(k + 1) - 8,
+					  8, 81 + (uint64_t)j,
+					  D / PIECES * (uint64_t)(k + 1) - 8) < 0;
+		if (j == 0) {
+			step("INIT_PEER: scif_fence_mark, scif_fence_wait");
+			TRY(scif_fence_mark(ep, SCIF_FENCE_INIT_PEER, &mark) == 0,
+			    "scif_fence_mark(INIT_PEER): %s", ename(errno));
+			TRY(scif_fence_wait(ep, mark) == 0,
+			    "scif_fence_wait(%#x): %s", (unsigned)mark,
+			    ename(errno));
+		} else {
+			int fl = SCIF_FENCE_INIT_PEER | SCIF_SIGNAL_LOCAL |
+				 (j == 2 ? SCIF_SIGNAL_REMOTE : 0);
+
+			step("INIT_PEER: scif_fence_signal(%s)", j == 2 ?
+			     "LOCAL|REMOTE" : "LOCAL");
+			TRY(scif_fence_signal(ep, loff + (off_t)D, lval,
+					      roff + (off_t)D, rval, fl) == 0,
+			    "%s: %s", g_step, ename(errno));
+			TRY(word_is(lm + D, lval, 10000), "%s: the local "
+			    "value did not come within 10 s", g_step);
+		}
+		us = (h_now_ns() - t0) / 1000;
+		bad_at = mismatch(lm, D, 81 + (uint64_t)j, 0);
+		TRY(bad_at < 0, "%s returned (%lld us) before the server's "
+		    "writes were visible: byte %lld differs", g_step,
+		    (long long)us, bad_at);
+		if (j == 2) {
+			uint64_t pw[3] = { (uint64_t)roff + D, rval, 0 };
+
+			TRYR(srv(ep, OP_WAITVAL, 10000, 0, pw, 3, r),
+			     "OP_WAITVAL");
+			TRY(r[0] != UINT64_MAX, "%s: the remote value did not "
+			    "come within 10 s (%#" PRIx64 ")", g_step, r[1]);
+		}
+		if (j == 0)
+			note("; INIT_PEER after the server's %d async writes: ",
+			     PIECES);
+		note("%s %lld us", j == 0 ? "mark+wait" : j == 1 ?
+		     ", signal(LOCAL)" : ", signal(LOCAL|REMOTE)",
+		     (long long)us);
+		if (j == 2)
+			note(" (%d of their %d pieces had ended when the "
+			     "server's reply came)", early, 3 * PIECES);
+	}
+	return 0;
+}
+
+/* scif_mmap gives @want (0: a mapping, checked against pattern @seed
+ * from @pos and unmapped). */
+static int mmap_is(scif_epd_t ep, size_t len, int prot, off_t off, int want,
+		   uint64_t seed, uint64_t pos, const char *what)
+{
+	void *m = scif_mmap(NULL, len, prot, 0, ep, off);
+	int e = m == SCIF_MMAP_FAILED ? errno : 0;
+
+	if (m != SCIF_MMAP_FAILED && want == 0) {
+		long long at = mismatch(m, len, seed, pos);
+
+		TRY(scif_munmap(m, len) == 0, "scif_munmap: %s", ename(errno));
+		TRY(at < 0, "scif_mmap %s: byte %lld differs", what, at);
+		return 0;
+	}
+	if (m != SCIF_MMAP_FAILED)
+		scif_munmap(m, len);
+	TRY(e == want, "scif_mmap %s: %s, want %s", what,
+	    e ? ename(e) : "a mapping", want ? ename(want) : "a mapping");
+	return 0;
+}
+
+static int c_mmap(void)
+{
+	const size_t pg = page_size();
+	const int rw_ = SCIF_PROT_READ | SCIF_PROT_WRITE;
+	/* across hosts nothing of the peer can be mapped (scif_mmap(3)) */
+	const int map_ok = g_remote ? ENXIO : 0;
+	off_t rw, ro;
+	scif_epd_t ep = -1;
+	unsigned char *m;
+
+	step("connect, windows");
+	TRYR(xconnect(g_node, g_port, &ep), "scif_connect");
+	if (srv_win(ep, rw_, 2 * pg, 71, RW_AT, &rw) < 0 ||
+	    srv_win(ep, SCIF_PROT_READ, pg, 72, RO_AT, &ro) < 0)
+		return -1;
+	step("arguments");
+	if (mmap_is(ep, pg, SCIF_PROT_READ, rw + 1, EINVAL, 0, 0,
+		    "at an offset not page-aligned") < 0 ||
+	    mmap_is(ep, 0, SCIF_PROT_READ, rw, EINVAL, 0, 0, "of 0 bytes") < 0 ||
+	    mmap_is(ep, pg, SCIF_PROT_READ, rw + 2 * (off_t)pg, ENXIO, 0, 0,
+		    "past the window") < 0 ||
+	    mmap_is(ep, 2 * pg, SCIF_PROT_READ, rw + (off_t)pg, ENXIO, 0, 0,
+		    "across the window's end") < 0)
+		return -1;
+	step("the windows");
+	if (mmap_is(ep, pg, SCIF_PROT_READ, ro, map_ok, 72, 0,
+		    "of a read-only window, PROT_READ") < 0 ||
+	    mmap_is(ep, pg, rw_, ro, g_remote ? ENXIO : EACCES, 0, 0,
+		    "of a read-only window, PROT_READ|PROT_WRITE") < 0 ||
+	    mmap_is(ep, pg, SCIF_PROT_READ, rw + (off_t)pg, map_ok, 71, pg,
+		    "of a window's second page, PROT_READ") < 0)
+		return -1;
+	if (g_remote) {
+		if (mmap_is(ep, 2 * pg, rw_, rw, ENXIO, 0, 0,
+			    "of a window, PROT_READ|PROT_WRITE") < 0)
+			return -1;
+		note("across hosts: ENXIO for every window and protection; "
+		     "EINVAL, ENXIO for bad arguments");
+		return 0;
+	}
+	step("a mapping, both ways");
+	m = scif_mmap(NULL, 2 * pg, rw_, 0, ep, rw);
+	TRY(m != SCIF_MMAP_FAILED, "scif_mmap of a window: %s", ename(errno));
+	{
+		long long at = mismatch(m, 2 * pg, 71, 0);
+		int ok = at < 0;
+
+		if (!ok)
+			bad("the mapping differs from the window: byte %lld",
+			    at);
+		if (ok) { /* this side's store, seen by the server */
+			fill(m + 100, 1000, 73, 0);
+			ok = srv_has(ep, rw + 100, m + 100, 1000,
+				     "a store through the mapping") == 0;
+		}
+		if (ok) /* the server's store, seen through the mapping */
+			ok = srv_range(ep, OP_FILL, 74, rw + (off_t)pg, 500,
+				       NULL) == 0;
+		if (ok && (at = mismatch(m + pg, 500, 74, 0)) >= 0) {
+			bad("the server's store is not seen through the "
+			    "mapping: byte %lld differs", at);
+			ok = 0;
+		}
+		TRY(scif_munmap(m, 2 * pg) == 0, "scif_munmap: %s",
+		    ename(errno));
+		if (!ok)
+			return -1;
+	}
+	note("a window mapped: its bytes, a store through the mapping seen "
+	     "by the server, the server's seen through it; a read-only "
+	     "window mapped to read, EACCES to write; EINVAL, ENXIO for bad "
+	     "arguments");
+	return 0;
+}
+
 static int c_exit(void)
 {
 	unsigned char r[16];
@@ -1396,7 +2423,9 @@ static const struct check {
 	{ "bulk", c_bulk, 1 },	   { "bound", c_bound, 1 },
 	{ "poll", c_poll, 1 },	   { "close", c_close, 1 },
 	{ "peer", c_peer, 1 },	   { "refuse", c_refuse, 1 },
-	{ "multi", c_multi, 1 },   { "exit", c_exit, 0 },
+	{ "multi", c_multi, 1 },   { "rma", c_rma, 0 },
+	{ "rmaerr", c_rmaerr, 0 }, { "fence", c_fence, 0 },
+	{ "mmap", c_mmap, 0 },	   { "exit", c_exit, 0 },
 	{ NULL, NULL, 0 },
 };
 
@@ -1413,6 +2442,9 @@ static int run_check(const struct check *c, int secs)
 	arm(0);
 	for (int i = 0; i < g_neps; i++)
 		scif_close(g_eps[i]);
+	for (int i = 0; i < g_nbufs; i++)
+		free(g_bufs[i]);
+	g_nbufs = 0;
 	if (r == 0)
 		printf("ok %s %s\n", c->name, g_msg);
 	else
@@ -1425,6 +2457,14 @@ static int role_client(int argc, char **argv)
 	const char *e = getenv("XHOST_WATCHDOG");
 	int secs = e && *e ? atoi(e) : 120, fails = 0, ran = 0;
 
+	/* --remote, anywhere: the server is on another host (mmap) */
+	for (int i = 0, j = 0; i <= argc; i++)
+		if (i == argc)
+			argc = j;
+		else if (strcmp(argv[i], "--remote") == 0)
+			g_remote = 1;
+		else
+			argv[j++] = argv[i];
 	if (argc < 2)
 		return 2;
 	g_node = (uint16_t)atoi(argv[0]);
@@ -1716,6 +2756,7 @@ static void local_pair(int snode, int cnode)
 	snprintf(tag, sizeof(tag), "client@%d", cnode);
 	{
 		const char *const args[] = { "client", node, port, "all",
+					     "rma", "rmaerr", "fence", "mmap",
 					     "exit", NULL };
 		start(&c, tag, cnode, args);
 	}
@@ -1809,7 +2850,8 @@ int main(int argc, char **argv)
 		return role_connect(argc - 2, argv + 2);
 	if (strcmp(role, "squat") == 0)
 		return role_squat(argc - 2, argv + 2);
-	fprintf(stderr, "usage: xhost serve PORT | client NODE PORT [CHECK...] "
+	fprintf(stderr, "usage: xhost serve PORT | client [--remote] NODE PORT "
+		"[CHECK...] "
 		"| hold NODE PORT | stream NODE PORT | connect NODE PORT "
 		"[RESULT [LPORT]] | squat NODE PORT SECS | local\n");
 	return 2;
