@@ -41,13 +41,22 @@
 #            (EACCES); a port 101 squatted on b by nobody (its name taken
 #            without scif_bind) refuses root's client on a, which sends it
 #            nothing (docs/SECURITY.md, boundaries 3 and 4)
+#   connreplay  CONN records of a host that is properly linked (link_replay
+#            --conn: it has the MUNGE key, so its credentials are genuine):
+#            a genuine CONN reaches a's listener and carries bytes; the same
+#            record again (munged: replayed), a credential for other fields
+#            (dst_port, uid, src_port, id), a src_node that is not the
+#            sender's or a dst_node that is not a's, a port below 1024 for a
+#            uid other than 0: each refused with the errno of PROTOCOL.md
+#            9.2 and logged; a stale boot id is not answered; the listener
+#            sees none of them
 #
 # Needs root (namespaces), ip (iproute2), munged and mungekey (munge); exits
 # 77 (ctest: skipped) with a "not root: ..." or "no ip/munged: ..." line
 # when it cannot run. Programs come from the environment: SKIFF_SCIFD,
 # SKIFF_SCIF, SKIFF_NODES (tests/netns_nodes), SKIFF_REPLAY
-# (tests/link_replay), SKIFF_XHOST (tests/xhost). Nothing sleeps to synchronise: scifd reports
-# readiness on --ready-fd, munged returns once it serves, and everything
+# (tests/link_replay), SKIFF_XHOST (tests/xhost). Nothing sleeps to
+# synchronise: scifd reports readiness on --ready-fd, munged returns once it serves, and everything
 # else is a condition polled until a deadline. Everything started is
 # stopped, and the namespaces deleted, on any exit (trap).
 # SKIFF_NETNS_KEEP=1 keeps the temporary directory (logs) for a post-mortem.
@@ -62,13 +71,18 @@ source "$(dirname "${BASH_SOURCE[0]}")/netns_lib.sh"
 case $CASE in
 two | ipv6 | kill | bye | linkcut | badkey | replay | hostile | uid | three) ;;
 msg | hostkill | cut | multi | lowport) ;;
-*) echo "usage: netns.sh two|ipv6|kill|bye|linkcut|badkey|replay|hostile|uid|three|msg|hostkill|cut|multi|lowport" >&2; exit 2 ;;
+connreplay) ;;
+*) echo "usage: netns.sh two|ipv6|kill|bye|linkcut|badkey|replay|hostile|uid|three|msg|hostkill|cut|multi|lowport|connreplay" >&2; exit 2 ;;
 esac
 netns_init SKIFF_SCIFD SKIFF_SCIF SKIFF_NODES
 
 # ---- tests/xhost on the hosts ----
 need_xhost() {
 	[[ -x ${SKIFF_XHOST:-} ]] || { echo "$NAME: SKIFF_XHOST is not set" >&2; exit 2; }
+}
+
+need_replay() {
+	[[ -x ${SKIFF_REPLAY:-} ]] || { echo "$NAME: SKIFF_REPLAY is not set" >&2; exit 2; }
 }
 
 # two_hosts: a (nodes 0-1) and b (2-4), linked.
@@ -446,6 +460,44 @@ lowport)
 	else
 		say "no connection reached the squatter"
 	fi
+	;;
+connreplay)
+	need_replay
+	need_xhost
+	add_host a 0-1
+	add_host r 2 # played by link_replay --conn
+	add_host c 3 # never started: a third host's node to name
+	for i in 0 1; do start_munged $i; done
+	start_scifd 0
+	serve_on 0 0 2000
+	ok=0
+	ip netns exec "$(ns 1)" "$SKIFF_REPLAY" --conn 0 2000 "$T/fabric" r a \
+		"$FAB" "$T/munged1.sock" >"$T/replay.log" 2>&1 && ok=1
+	sed "s/^/[$NAME]   /" "$T/replay.log"
+	((ok)) || fail "link_replay --conn: checks failed (above)"
+	# a's log says why, once per refusal (10 refusals: the relay logs at
+	# most 10 lines a second)
+	for want in \
+		"relay: refused a connection from host 'r' (2:3000 to 0:2000): credential refused by munged: Replayed credential" \
+		"relay: refused a connection from host 'r' (2:3003 to 0:2000): credential not made for this record" \
+		"relay: refused a connection from host 'r' (2:3004 to 0:2000): credential not made for this record" \
+		"relay: refused a connection from host 'r' (2:3006 to 0:2000): credential not made for this record" \
+		"relay: host 'r' asked for 0:2000 as 0:3008: not its node to ours" \
+		"relay: host 'r' asked for 0:2000 as 3:3009: not its node to ours" \
+		"relay: host 'r' asked for 3:2000 as 2:3010: not its node to ours" \
+		"relay: refused 2:100 from host 'r': a reserved port of uid 65534"; do
+		wait_for 5000 "a logs '$want'" log_has 0 "$want"
+	done
+	say "a: $(grep -c 'scifd: relay:' "$T/scifd0.log") relay lines, e.g. $(grep -m1 'Replayed' "$T/scifd0.log")"
+	# the server saw exactly the accepted ones: 2:3000, 2:100, 2:3015
+	acc() { (($(grep -c '^accepted' "$T/serve-0.log") >= 3)); }
+	wait_for 5000 "the server accepts 3 connections" acc
+	got=$(grep '^accepted' "$T/serve-0.log" | sed 's/.* node=/node=/' | sort | tr '\n' ' ')
+	[[ $got == "node=2 port=100 node=2 port=3000 node=2 port=3015 " ]] ||
+		fail "the server on a accepted: $got"
+	say "the server on a accepted: $got"
+	kill -0 "${SCIFD_PID[0]}" || fail "a's scifd died"
+	info_of 0 >/dev/null || fail "scif info on a does not answer"
 	;;
 esac
 
