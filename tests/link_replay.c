@@ -757,8 +757,9 @@ static int relay_flood(struct skiff_fab *f, unsigned n, uint16_t node,
 		skiff_fab_progress(f, on_rx, NULL);
 	}
 	run_until(f, NULL, 1000);
-	result(relayed_rx == 0, "unlinked", "%u records in %lld ms, %u "
-	       "answered", n, (long long)(now_ms() - t0), relayed_rx);
+	result(relayed_rx == 0, "unlinked", "%u records in %lld ms (%u lost "
+	       "on the way), %u answered", n, (long long)(now_ms() - t0),
+	       skiff_fab_drops(f, to), relayed_rx);
 	/* 2. linked */
 	if (link_up(f) < 0) {
 		result(0, "link", "the daemon did not acknowledge our HELLO");
@@ -814,8 +815,9 @@ static int relay_flood(struct skiff_fab *f, unsigned n, uint16_t node,
 			send_ctl(f, SKIFF_LINK_HEARTBEAT);
 	}
 	run_until(f, NULL, 1000);
-	printf("linked: %u records in %lld ms; back: %u CLOSE, %u CONN_ACK, "
-	       "%u in all\n", n, (long long)(now_ms() - t0), closes_rx,
+	printf("linked: %u records in %lld ms (%u lost on the way so far); "
+	       "back: %u CLOSE, %u CONN_ACK, %u in all\n", n,
+	       (long long)(now_ms() - t0), skiff_fab_drops(f, to), closes_rx,
 	       acks_rx, relayed_rx);
 	/* and still a working link */
 	c = open_conn(f, 203, 4003, node, port, &m, NULL);

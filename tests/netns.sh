@@ -71,8 +71,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/netns_lib.sh"
 case $CASE in
 two | ipv6 | kill | bye | linkcut | badkey | replay | hostile | uid | three) ;;
 msg | hostkill | cut | multi | lowport) ;;
-connreplay) ;;
-*) echo "usage: netns.sh two|ipv6|kill|bye|linkcut|badkey|replay|hostile|uid|three|msg|hostkill|cut|multi|lowport|connreplay" >&2; exit 2 ;;
+connreplay | relayhostile | relaylocal) ;;
+*) echo "usage: netns.sh two|ipv6|kill|bye|linkcut|badkey|replay|hostile|uid|three|msg|hostkill|cut|multi|lowport|connreplay|relayhostile|relaylocal" >&2; exit 2 ;;
 esac
 netns_init SKIFF_SCIFD SKIFF_SCIF SKIFF_NODES
 
@@ -497,6 +497,85 @@ connreplay)
 		fail "the server on a accepted: $got"
 	say "the server on a accepted: $got"
 	kill -0 "${SCIFD_PID[0]}" || fail "a's scifd died"
+	info_of 0 >/dev/null || fail "scif info on a does not answer"
+	;;
+relayhostile)
+	need_replay
+	need_xhost
+	add_host a 0-1
+	add_host b 2-4
+	add_host r 5 # played by link_replay --relayflood
+	for i in 0 1 2; do start_munged $i; done
+	for i in 0 1; do start_scifd $i; done
+	expect_nodes 0 0 0,1,2,3,4 10000
+	expect_nodes 1 2 0,1,2,3,4 10000
+	serve_on 1 2 2000 # the genuine connection's server, on b
+	serve_on 0 1 2001 # the hostile host's own connections land here
+	# the genuine connection: a's node 0 to b's node 2, checked echoes
+	# all through the flood
+	spawn_in 0 "$T/echo.log" env SCIF_NODE=0 XHOST_WATCHDOG=110 \
+		"$SKIFF_XHOST" echoloop 2 2000 "$T/stop"
+	echo_pid=$SPAWNED
+	connected "$T/echo.log"
+	before=$(wc -l <"$T/scifd0.log")
+	t0=$(now_ms)
+	ok=0
+	ip netns exec "$(ns 2)" "$SKIFF_REPLAY" --relayflood "${SKIFF_RELAYFLOOD_N:-4000}" 1 2001 \
+		"$T/fabric" r a "$FAB" "$T/munged2.sock" >"$T/replay.log" 2>&1 && ok=1
+	secs=$((($(now_ms) - t0) / 1000 + 1))
+	sed "s/^/[$NAME]   /" "$T/replay.log"
+	((ok)) || fail "link_replay --relayflood: checks failed (above)"
+	touch "$T/stop"
+	echo_done() { grep -qs '^echoloop:\|^FAIL\|^connect ' "$T/echo.log" || ! kill -0 "$echo_pid" 2>/dev/null; }
+	wait_for 20000 "the echoing client stops" echo_done
+	grep -q '^echoloop: .* bytes intact' "$T/echo.log" ||
+		fail "the genuine connection: $(cat "$T/echo.log")"
+	say "the genuine connection through the flood: $(grep '^echoloop:' "$T/echo.log")"
+	kill -0 "${SCIFD_PID[0]}" || fail "a's scifd died"
+	! log_has 0 "host 'b' down" || fail "the flood took b down on a: $(grep "host 'b' down" "$T/scifd0.log")"
+	lines=$(($(wc -l <"$T/scifd0.log") - before))
+	say "a logged $lines line(s) in about $secs s:"
+	tail -n "$lines" "$T/scifd0.log" | sort | uniq -c | sort -rn | head -n 8 | sed "s/^/[$NAME]   /"
+	# the relay logs at most 10 lines a second, the link its host's ups
+	# and downs
+	((lines <= 10 * (secs + 1) + 4)) || fail "a logged $lines lines in $secs s"
+	info_of 0 >/dev/null || fail "scif info on a does not answer"
+	xclient 0 0 "$T/again.log" 2 2000 echo peer || true
+	checks "$T/again.log" "a new connection after the flood" ||
+		fail "no working connection after the flood"
+	;;
+relaylocal)
+	need_xhost
+	[[ -x ${SKIFF_RELAY_ABUSE:-} ]] || { echo "$NAME: SKIFF_RELAY_ABUSE is not set" >&2; exit 2; }
+	two_hosts
+	serve_on 1 2 2000
+	nfd() { find "/proc/${SCIFD_PID[0]}/fd" -mindepth 1 -maxdepth 1 | wc -l; }
+	fds0=$(nfd)
+	spawn_in 0 "$T/abuse.log" env XHOST_WATCHDOG=60 "$SKIFF_RELAY_ABUSE" \
+		0 2 2000 "${SKIFF_RELAY_IDLE:-500}" 8
+	abuse_pid=$SPAWNED
+	holding() { grep -qs '^holding\|^PASS\|^FAIL' "$T/abuse.log" || ! kill -0 "$abuse_pid" 2>/dev/null; }
+	wait_for 30000 "the abuser holds its silent connections" holding
+	grep -q '^holding' "$T/abuse.log" || fail "relay_abuse: $(cat "$T/abuse.log")"
+	say "a's scifd: $fds0 descriptors before, $(nfd) with the silent connections"
+	# meanwhile, a genuine connection and scif info
+	xclient 0 0 "$T/during.log" 2 2000 echo peer || true
+	checks "$T/during.log" "a connection beside the silent ones" ||
+		fail "no working connection beside the silent ones"
+	info_of 0 >/dev/null || fail "scif info on a does not answer"
+	done_abuse() { ! kill -0 "$abuse_pid" 2>/dev/null; }
+	wait_for 40000 "relay_abuse ends" done_abuse
+	sed "s/^/[$NAME]   /" "$T/abuse.log"
+	grep -q '^PASS' "$T/abuse.log" || fail "relay_abuse: checks failed (above)"
+	kill -0 "${SCIFD_PID[0]}" || fail "a's scifd died"
+	# what the daemon took for them is given back (a few more: what a
+	# connection made since keeps, the log)
+	fds_back() { (($(nfd) <= fds0 + 4)); }
+	wait_for 10000 "a's scifd closes what it took ($(nfd) descriptors, $fds0 before)" fds_back
+	say "a's scifd: $(nfd) descriptors after"
+	xclient 0 0 "$T/after.log" 2 2000 echo peer || true
+	checks "$T/after.log" "a connection afterwards" ||
+		fail "no working connection afterwards"
 	info_of 0 >/dev/null || fail "scif info on a does not answer"
 	;;
 esac
