@@ -45,13 +45,22 @@
 #            mmap --remote): a client on a's node 0 against a server on b's
 #            node 2, then one on b's node 3 against a server on a's node 1;
 #            scif_mmap of a window on another host must fail (ENXIO)
+#   connreplay  CONN records of a host that is properly linked (link_replay
+#            --conn: it has the MUNGE key, so its credentials are genuine):
+#            a genuine CONN reaches a's listener and carries bytes; the same
+#            record again (munged: replayed), a credential for other fields
+#            (dst_port, uid, src_port, id), a src_node that is not the
+#            sender's or a dst_node that is not a's, a port below 1024 for a
+#            uid other than 0: each refused with the errno of PROTOCOL.md
+#            9.2 and logged; a stale boot id is not answered; the listener
+#            sees none of them
 #
 # Needs root (namespaces), ip (iproute2), munged and mungekey (munge); exits
 # 77 (ctest: skipped) with a "not root: ..." or "no ip/munged: ..." line
 # when it cannot run. Programs come from the environment: SKIFF_SCIFD,
 # SKIFF_SCIF, SKIFF_NODES (tests/netns_nodes), SKIFF_REPLAY
-# (tests/link_replay), SKIFF_XHOST (tests/xhost). Nothing sleeps to synchronise: scifd reports
-# readiness on --ready-fd, munged returns once it serves, and everything
+# (tests/link_replay), SKIFF_XHOST (tests/xhost). Nothing sleeps to
+# synchronise: scifd reports readiness on --ready-fd, munged returns once it serves, and everything
 # else is a condition polled until a deadline. Everything started is
 # stopped, and the namespaces deleted, on any exit (trap).
 # SKIFF_NETNS_KEEP=1 keeps the temporary directory (logs) for a post-mortem.
@@ -66,13 +75,18 @@ source "$(dirname "${BASH_SOURCE[0]}")/netns_lib.sh"
 case $CASE in
 two | ipv6 | kill | bye | linkcut | badkey | replay | hostile | uid | three) ;;
 msg | hostkill | cut | multi | lowport | rma) ;;
-*) echo "usage: netns.sh two|ipv6|kill|bye|linkcut|badkey|replay|hostile|uid|three|msg|hostkill|cut|multi|lowport|rma" >&2; exit 2 ;;
+connreplay | relayhostile | relaylocal) ;;
+*) echo "usage: netns.sh two|ipv6|kill|bye|linkcut|badkey|replay|hostile|uid|three|msg|hostkill|cut|multi|lowport|rma|connreplay|relayhostile|relaylocal" >&2; exit 2 ;;
 esac
 netns_init SKIFF_SCIFD SKIFF_SCIF SKIFF_NODES
 
 # ---- tests/xhost on the hosts ----
 need_xhost() {
 	[[ -x ${SKIFF_XHOST:-} ]] || { echo "$NAME: SKIFF_XHOST is not set" >&2; exit 2; }
+}
+
+need_replay() {
+	[[ -x ${SKIFF_REPLAY:-} ]] || { echo "$NAME: SKIFF_REPLAY is not set" >&2; exit 2; }
 }
 
 # two_hosts: a (nodes 0-1) and b (2-4), linked.
@@ -463,6 +477,123 @@ lowport)
 	else
 		say "no connection reached the squatter"
 	fi
+	;;
+connreplay)
+	need_replay
+	need_xhost
+	add_host a 0-1
+	add_host r 2 # played by link_replay --conn
+	add_host c 3 # never started: a third host's node to name
+	for i in 0 1; do start_munged $i; done
+	start_scifd 0
+	serve_on 0 0 2000
+	ok=0
+	ip netns exec "$(ns 1)" "$SKIFF_REPLAY" --conn 0 2000 "$T/fabric" r a \
+		"$FAB" "$T/munged1.sock" >"$T/replay.log" 2>&1 && ok=1
+	sed "s/^/[$NAME]   /" "$T/replay.log"
+	((ok)) || fail "link_replay --conn: checks failed (above)"
+	# a's log says why, once per refusal (10 refusals: the relay logs at
+	# most 10 lines a second)
+	for want in \
+		"relay: refused a connection from host 'r' (2:3000 to 0:2000): credential refused by munged: Replayed credential" \
+		"relay: refused a connection from host 'r' (2:3003 to 0:2000): credential not made for this record" \
+		"relay: refused a connection from host 'r' (2:3004 to 0:2000): credential not made for this record" \
+		"relay: refused a connection from host 'r' (2:3006 to 0:2000): credential not made for this record" \
+		"relay: host 'r' asked for 0:2000 as 0:3008: not its node to ours" \
+		"relay: host 'r' asked for 0:2000 as 3:3009: not its node to ours" \
+		"relay: host 'r' asked for 3:2000 as 2:3010: not its node to ours" \
+		"relay: refused 2:100 from host 'r': a reserved port of uid 65534"; do
+		wait_for 5000 "a logs '$want'" log_has 0 "$want"
+	done
+	say "a: $(grep -c 'scifd: relay:' "$T/scifd0.log") relay lines, e.g. $(grep -m1 'Replayed' "$T/scifd0.log")"
+	# the server saw exactly the accepted ones: 2:3000, 2:100, 2:3015
+	acc() { (($(grep -c '^accepted' "$T/serve-0.log") >= 3)); }
+	wait_for 5000 "the server accepts 3 connections" acc
+	got=$(grep '^accepted' "$T/serve-0.log" | sed 's/.* node=/node=/' | sort | tr '\n' ' ')
+	[[ $got == "node=2 port=100 node=2 port=3000 node=2 port=3015 " ]] ||
+		fail "the server on a accepted: $got"
+	say "the server on a accepted: $got"
+	kill -0 "${SCIFD_PID[0]}" || fail "a's scifd died"
+	info_of 0 >/dev/null || fail "scif info on a does not answer"
+	;;
+relayhostile)
+	need_replay
+	need_xhost
+	add_host a 0-1
+	add_host b 2-4
+	add_host r 5 # played by link_replay --relayflood
+	for i in 0 1 2; do start_munged $i; done
+	for i in 0 1; do start_scifd $i; done
+	expect_nodes 0 0 0,1,2,3,4 10000
+	expect_nodes 1 2 0,1,2,3,4 10000
+	serve_on 1 2 2000 # the genuine connection's server, on b
+	serve_on 0 1 2001 # the hostile host's own connections land here
+	# the genuine connection: a's node 0 to b's node 2, checked echoes
+	# all through the flood
+	spawn_in 0 "$T/echo.log" env SCIF_NODE=0 XHOST_WATCHDOG=110 \
+		"$SKIFF_XHOST" echoloop 2 2000 "$T/stop"
+	echo_pid=$SPAWNED
+	connected "$T/echo.log"
+	before=$(wc -l <"$T/scifd0.log")
+	t0=$(now_ms)
+	ok=0
+	ip netns exec "$(ns 2)" "$SKIFF_REPLAY" --relayflood "${SKIFF_RELAYFLOOD_N:-4000}" 1 2001 \
+		"$T/fabric" r a "$FAB" "$T/munged2.sock" >"$T/replay.log" 2>&1 && ok=1
+	secs=$((($(now_ms) - t0) / 1000 + 1))
+	sed "s/^/[$NAME]   /" "$T/replay.log"
+	((ok)) || fail "link_replay --relayflood: checks failed (above)"
+	touch "$T/stop"
+	echo_done() { grep -qs '^echoloop:\|^FAIL\|^connect ' "$T/echo.log" || ! kill -0 "$echo_pid" 2>/dev/null; }
+	wait_for 20000 "the echoing client stops" echo_done
+	grep -q '^echoloop: .* bytes intact' "$T/echo.log" ||
+		fail "the genuine connection: $(cat "$T/echo.log")"
+	say "the genuine connection through the flood: $(grep '^echoloop:' "$T/echo.log")"
+	kill -0 "${SCIFD_PID[0]}" || fail "a's scifd died"
+	! log_has 0 "host 'b' down" || fail "the flood took b down on a: $(grep "host 'b' down" "$T/scifd0.log")"
+	lines=$(($(wc -l <"$T/scifd0.log") - before))
+	say "a logged $lines line(s) in about $secs s:"
+	tail -n "$lines" "$T/scifd0.log" | sort | uniq -c | sort -rn | head -n 8 | sed "s/^/[$NAME]   /"
+	# the relay logs at most 10 lines a second, the link its host's ups
+	# and downs
+	((lines <= 10 * (secs + 1) + 4)) || fail "a logged $lines lines in $secs s"
+	info_of 0 >/dev/null || fail "scif info on a does not answer"
+	xclient 0 0 "$T/again.log" 2 2000 echo peer || true
+	checks "$T/again.log" "a new connection after the flood" ||
+		fail "no working connection after the flood"
+	;;
+relaylocal)
+	need_xhost
+	[[ -x ${SKIFF_RELAY_ABUSE:-} ]] || { echo "$NAME: SKIFF_RELAY_ABUSE is not set" >&2; exit 2; }
+	two_hosts
+	serve_on 1 2 2000
+	nfd() { find "/proc/${SCIFD_PID[0]}/fd" -mindepth 1 -maxdepth 1 | wc -l; }
+	fds0=$(nfd)
+	spawn_in 0 "$T/abuse.log" env XHOST_WATCHDOG=60 "$SKIFF_RELAY_ABUSE" \
+		0 2 2000 "${SKIFF_RELAY_IDLE:-500}" 8
+	abuse_pid=$SPAWNED
+	holding() { grep -qs '^holding\|^PASS\|^FAIL' "$T/abuse.log" || ! kill -0 "$abuse_pid" 2>/dev/null; }
+	wait_for 30000 "the abuser holds its silent connections" holding
+	grep -q '^holding' "$T/abuse.log" || fail "relay_abuse: $(cat "$T/abuse.log")"
+	say "a's scifd: $fds0 descriptors before, $(nfd) with the silent connections"
+	# meanwhile, a genuine connection and scif info
+	xclient 0 0 "$T/during.log" 2 2000 echo peer || true
+	checks "$T/during.log" "a connection beside the silent ones" ||
+		fail "no working connection beside the silent ones"
+	info_of 0 >/dev/null || fail "scif info on a does not answer"
+	done_abuse() { ! kill -0 "$abuse_pid" 2>/dev/null; }
+	wait_for 40000 "relay_abuse ends" done_abuse
+	sed "s/^/[$NAME]   /" "$T/abuse.log"
+	grep -q '^PASS' "$T/abuse.log" || fail "relay_abuse: checks failed (above)"
+	kill -0 "${SCIFD_PID[0]}" || fail "a's scifd died"
+	# what the daemon took for them is given back (a few more: what a
+	# connection made since keeps, the log)
+	fds_back() { (($(nfd) <= fds0 + 4)); }
+	wait_for 10000 "a's scifd closes what it took ($(nfd) descriptors, $fds0 before)" fds_back
+	say "a's scifd: $(nfd) descriptors after"
+	xclient 0 0 "$T/after.log" 2 2000 echo peer || true
+	checks "$T/after.log" "a connection afterwards" ||
+		fail "no working connection afterwards"
+	info_of 0 >/dev/null || fail "scif info on a does not answer"
 	;;
 esac
 

@@ -73,6 +73,8 @@
  *                          ERRNO_NAME"; exit 0 iff that is RESULT (ok)
  *   xhost squat NODE PORT SECS   not SCIF: take the port's name as a
  *                          hostile process would (see role_squat)
+ *   xhost echoloop NODE PORT STOPFILE   connect, echo checked 16 KiB
+ *                          rounds until STOPFILE exists (see role_echoloop)
  *   xhost local            the ctest: scifd --cards 2 in a private fabric,
  *                          servers and clients on nodes 0 and 1 both ways
  *                          (every check, the RMA ones too),
@@ -2630,6 +2632,74 @@ static int role_squat(int argc, char **argv)
 	return 0;
 }
 
+/*
+ * echoloop NODE PORT STOPFILE: connect, then echo 16 KiB of one endless
+ * pattern at a time (OP_ECHO), checking every byte that comes back, until
+ * STOPFILE exists; print "connected" after the first round, then
+ * "echoloop: R rounds, B bytes intact, slowest round M ms (round K), S
+ * round(s) of 100 ms or more" (exit 0), or
+ * "FAIL ..." (exit 1) at the first error or wrong byte. For tests that
+ * attack a relay while a genuine connection works through it.
+ */
+static int role_echoloop(int argc, char **argv)
+{
+	enum { CHUNK = 16 * 1024 };
+	struct scif_portID dst;
+	unsigned char *out = xmalloc(CHUNK), *in = xmalloc(CHUNK);
+	uint64_t off = 0, rounds = 0, slow_at = 0, slow_rounds = 0;
+	int64_t slowest = 0;
+	scif_epd_t ep;
+	int r = 0;
+
+	if (argc < 3)
+		return 2;
+	dst.node = (uint16_t)atoi(argv[0]);
+	dst.port = (uint16_t)atoi(argv[1]);
+	ep = scif_open();
+	if (ep < 0 || scif_connect(ep, &dst) < 0) {
+		printf("connect %s\n", ename(errno));
+		return 1;
+	}
+	do {
+		int64_t t0 = now_ms();
+		long long bad;
+
+		step("echo round %" PRIu64, rounds);
+		fill(out, CHUNK, 23, off);
+		if ((r = send_hdr(ep, OP_ECHO, 0, CHUNK)) < 0 ||
+		    (r = send_all(ep, out, CHUNK, NULL)) < 0 ||
+		    (r = recv_all(ep, in, CHUNK, NULL)) < 0) {
+			printf("FAIL echoloop: round %" PRIu64 ": %s\n", rounds,
+			       ename(-r));
+			break;
+		}
+		bad = mismatch(in, CHUNK, 23, off);
+		if (bad >= 0) {
+			printf("FAIL echoloop: byte %lld came back wrong\n", bad);
+			r = -EIO;
+			break;
+		}
+		off += CHUNK;
+		if (now_ms() - t0 > slowest) {
+			slowest = now_ms() - t0;
+			slow_at = rounds;
+		}
+		if (now_ms() - t0 >= 100)
+			slow_rounds++;
+		if (rounds++ == 0)
+			printf("connected\n");
+	} while (access(argv[2], F_OK) != 0);
+	if (r == 0)
+		printf("echoloop: %" PRIu64 " rounds, %" PRIu64 " bytes intact, "
+		       "slowest round %lld ms (round %" PRIu64 "), %" PRIu64
+		       " round(s) of 100 ms or more\n", rounds, off,
+		       (long long)slowest, slow_at, slow_rounds);
+	scif_close(ep);
+	free(out);
+	free(in);
+	return r < 0 ? 1 : 0;
+}
+
 /* ---- local: the ctest, on one host ------------------------------------- */
 
 struct child {
@@ -2850,9 +2920,12 @@ int main(int argc, char **argv)
 		return role_connect(argc - 2, argv + 2);
 	if (strcmp(role, "squat") == 0)
 		return role_squat(argc - 2, argv + 2);
+	if (strcmp(role, "echoloop") == 0)
+		return role_echoloop(argc - 2, argv + 2);
 	fprintf(stderr, "usage: xhost serve PORT | client [--remote] NODE PORT "
 		"[CHECK...] "
 		"| hold NODE PORT | stream NODE PORT | connect NODE PORT "
-		"[RESULT [LPORT]] | squat NODE PORT SECS | local\n");
+		"[RESULT [LPORT]] | squat NODE PORT SECS | echoloop NODE PORT "
+		"STOPFILE | local\n");
 	return 2;
 }
