@@ -532,7 +532,7 @@ int skiff_fab_rma(struct skiff_fab *f, unsigned peer, int write, void *buf,
 }
 
 int skiff_fab_mr(struct skiff_fab *f, void *buf, size_t len, void **mr,
-		 uint64_t *key)
+		 uint64_t *key, uint64_t *raddr)
 {
 	struct fid_mr *m;
 	int r;
@@ -546,6 +546,10 @@ int skiff_fab_mr(struct skiff_fab *f, void *buf, size_t len, void **mr,
 		return r == -FI_ENOMEM ? -ENOMEM : -EIO;
 	*mr = m;
 	*key = fi_mr_key(m);
+	/* without FI_MR_VIRT_ADDR the provider counts from the start of the
+	 * registration (tcp in libfabric 1.17 does, whatever was asked) */
+	*raddr = (f->info->domain_attr->mr_mode & FI_MR_VIRT_ADDR) ?
+			 (uint64_t)(uintptr_t)buf : 0;
 	return 0;
 }
 

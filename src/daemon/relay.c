@@ -494,14 +494,14 @@ static void rma_request(struct skiff_relay *r, struct rconn *c,
 	m.body.rma.len = q->len;
 	m.body.rma.nseg = (uint32_t)n;
 	for (int i = 0; i < n; i++) {
-		uint64_t key;
+		uint64_t key, ra;
 
 		st = EIO;
 		if (skiff_fab_mr(skiff_links_fab(r->links), seg[i].addr,
-				 seg[i].len, &o->mr[i], &key) < 0)
+				 seg[i].len, &o->mr[i], &key, &ra) < 0)
 			goto fail;
 		o->nmr++;
-		m.body.rma.seg[i].addr = (uint64_t)(uintptr_t)seg[i].addr;
+		m.body.rma.seg[i].addr = ra;
 		m.body.rma.seg[i].key = key;
 		m.body.rma.seg[i].len = seg[i].len;
 	}

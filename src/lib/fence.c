@@ -160,6 +160,37 @@ int skiff_api_fence_signal(scif_epd_t epd, off_t loff, uint64_t lval,
 	r = ep->rma;
 	s.lval = lval;
 	s.rval = rval;
+	if ((sig & SCIF_SIGNAL_REMOTE) && ep->tp->remote_signal) {
+		/* the peer's windows are on another host: the transport
+		 * writes there; our RMAs are complete when they return */
+		if (roff < 0)
+			SKIFF_RET(-ENXIO);
+		if (init == SCIF_FENCE_INIT_PEER) {
+			ret = ep->tp->peer_wait(ep, ep->tp->peer_submitted(ep));
+			if (ret < 0)
+				SKIFF_RET(ret);
+		}
+		if (sig & SCIF_SIGNAL_LOCAL) {
+			pthread_mutex_lock(&r->lock);
+			skiff_rma_sync_locked(ep);
+			ret = target(r, 0, loff, &s.lp);
+			pthread_mutex_unlock(&r->lock);
+			if (ret < 0)
+				SKIFF_RET(ret);
+		}
+		ret = ep->tp->remote_signal(ep, (uint64_t)roff, rval);
+		if (ret < 0)
+			SKIFF_RET(ret);
+		if (sig & SCIF_SIGNAL_LOCAL) {
+			pthread_mutex_lock(&r->lock);
+			skiff_rma_sync_locked(ep);
+			ret = target(r, 0, loff, &s.lp);
+			if (ret == 0)
+				skiff_sig_write(&s);
+			pthread_mutex_unlock(&r->lock);
+		}
+		SKIFF_RET(ret);
+	}
 	if (init == SCIF_FENCE_INIT_PEER) {
 		/* the peer's RMAs complete in the peer: wait for them without
 		 * the table lock (a slow or hostile peer must not hold up the

@@ -76,14 +76,28 @@ static int relayed_rma(struct skiff_ep *ep, const struct skiff_rma_req *q)
 		skiff_rma_complete(ep, seq);
 		return ret;
 	}
-	/* a v* call's buffer is the caller's again when the call returns,
-	 * and the daemon reads or writes it meanwhile: every v* call waits,
-	 * as SCIF_RMA_SYNC would (documented) */
-	if ((q->flags & SCIF_RMA_SYNC) || q->laddr) {
-		skiff_rma_wait(ep, seq);
-		ret = -r->rstatus[seq % SKIFF_RMA_TRACK];
-	}
-	return ret;
+	/* Every RMA between hosts returns once done, as SCIF_RMA_SYNC: the
+	 * peer's windows are known only to the other host, and an RMA
+	 * outside them must fail with ENXIO from the call itself (SCIF
+	 * allows an RMA to complete before it returns); a v* call's buffer
+	 * is also the caller's again when it returns. Fences then find
+	 * nothing of ours in flight. */
+	skiff_rma_wait(ep, seq);
+	return -r->rstatus[seq % SKIFF_RMA_TRACK];
+}
+
+/* A fence's signal to the peer's window: an 8-byte write like any other
+ * (ours are all complete when the call returns, so it is ordered after
+ * them); a window that cannot take it is ENXIO, as on one host. */
+static int relayed_signal(struct skiff_ep *ep, uint64_t roff, uint64_t rval)
+{
+	uint64_t v = rval;
+	struct skiff_rma_req q = { .dir = SKIFF_TO_PEER,
+				   .laddr = (unsigned char *)&v, .roff = roff,
+				   .len = sizeof(v), .flags = SCIF_RMA_SYNC };
+	int ret = relayed_rma(ep, &q);
+
+	return ret == -EACCES ? -ENXIO : ret;
 }
 
 static int relayed_mmap(struct skiff_ep *ep, unsigned char *dest, uint64_t off,
@@ -108,6 +122,7 @@ static int relayed_munmap(struct skiff_ep *ep, uint64_t off, size_t len)
 struct skiff_transport_ops skiff_relayed_transport = {
 	.name = "relayed",
 	.rma = relayed_rma,
+	.remote_signal = relayed_signal,
 	.mmap = relayed_mmap,
 	.munmap = relayed_munmap,
 	/* filled from the local transport's at load: windows are announced

@@ -60,6 +60,12 @@ struct skiff_transport_ops {
 	uint64_t (*peer_submitted)(struct skiff_ep *ep);
 	int (*peer_wait)(struct skiff_ep *ep, uint64_t seq);
 
+	/* scif_fence_signal's SCIF_SIGNAL_REMOTE when the peer's windows are
+	 * not mapped here (fence.c): write @rval at @roff of them once the
+	 * RMAs the fence orders are complete. NULL: fence.c writes through
+	 * the mapping. */
+	int (*remote_signal)(struct skiff_ep *ep, uint64_t roff, uint64_t rval);
+
 	/* scif_mmap (mmap.c): map [off, off + len) of the peer's windows at
 	 * @dest (reserved by the caller) with @prot (SCIF_PROT_*), and take
 	 * a reference the peer keeps until scif_munmap. A transport that
