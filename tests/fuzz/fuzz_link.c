@@ -97,6 +97,28 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		if (m.hdr.type == SKIFF_LINK_CLOSE && (c->value || c->peer_id))
 			abort();
+		if (m.hdr.type == SKIFF_LINK_RMA_DONE &&
+		    (!c->peer_id || c->value >= 4096))
+			abort();
+		if (m.hdr.type == SKIFF_LINK_RMA) {
+			/* what the daemon relies on: the segments cover the
+			 * length exactly, none wraps, the range cannot wrap */
+			const struct skiff_link_rma *q = &m.body.rma;
+			uint64_t sum = 0;
+
+			if (!c->peer_id || c->value > 1 || !q->nseg ||
+			    q->nseg > SKIFF_LINK_RMA_SEGS || !q->len ||
+			    q->roff > INT64_MAX - q->len)
+				abort();
+			for (unsigned i = 0; i < q->nseg; i++) {
+				if (!q->seg[i].len ||
+				    q->seg[i].addr > UINT64_MAX - q->seg[i].len)
+					abort();
+				sum += q->seg[i].len;
+			}
+			if (sum != q->len)
+				abort();
+		}
 	} else {
 		const struct skiff_link_ctl *c = &m.body.ctl;
 

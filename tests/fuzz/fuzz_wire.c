@@ -129,6 +129,24 @@ static void check_rma_decode(const uint8_t *data, size_t size)
 		if (m.hdr.body_len != sizeof(struct skiff_rma_range))
 			abort();
 		break;
+	case SKIFF_RMA_REQ: {
+		const struct skiff_rma_req_rec *q = &m.body.req;
+
+		/* what the daemon relies on: a length, a direction, and
+		 * ranges that cannot wrap */
+		if (m.hdr.body_len != sizeof(*q) || q->len == 0 ||
+		    q->len > SKIFF_RMA_REQ_MAX || q->dir > 1 ||
+		    (q->laddr && q->loff) || q->loff > INT64_MAX - q->len ||
+		    q->roff > INT64_MAX - q->len ||
+		    (q->laddr && q->laddr > UINT64_MAX - q->len))
+			abort();
+		break;
+	}
+	case SKIFF_RMA_DONE:
+		if (m.hdr.body_len != sizeof(struct skiff_rma_done_rec) ||
+		    m.body.done.reserved || m.body.done.status >= 4096)
+			abort();
+		break;
 	default:
 		abort(); /* an unknown type was accepted */
 	}
