@@ -369,6 +369,16 @@ static struct fab_slot *oldest(struct skiff_fab *f, int peer)
 	return s;
 }
 
+/* Records of @peer the provider took and has not completed. */
+static unsigned posted(const struct skiff_fab *f, int peer)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < FAB_TX_SLOTS; i++)
+		n += f->tx[i].busy == SLOT_POSTED && f->tx[i].peer == peer;
+	return n;
+}
+
 /* Hand queued records to the provider, oldest first for each peer; drop
  * stale ones; leave a peer that refuses until its retry time. */
 static void flush_queue(struct skiff_fab *f)
@@ -389,6 +399,17 @@ static void flush_queue(struct skiff_fab *f)
 			} else {
 				r = fi_send(f->ep, s->buf, s->len, NULL, pe->fa,
 					    &s->ctx);
+				if (r == -FI_EAGAIN && posted(f, (int)p)) {
+					/* a connected peer's flow control: room
+					 * comes with the completions of what is
+					 * in flight (the wait fd wakes us), not
+					 * with time; no back-off, or a relayed
+					 * connection would stall for up to a
+					 * second of doubling retries */
+					pe->backoff_ms = 0;
+					pe->retry_at = now + 1;
+					break;
+				}
 				if (r == -FI_EAGAIN) {
 					/* still connecting, or failing to:
 					 * keep the order, try later */
