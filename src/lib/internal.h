@@ -208,6 +208,10 @@ struct skiff_rma {
 	/* relayed connections (relayed.c): each RMA's outcome, by sequence
 	 * number, as the daemon reported it (allocated on first use) */
 	_Atomic int *rstatus;
+	/* every live state of this process, in its private memory (the
+	 * endpoint that points here is in shared memory, which a leak
+	 * checker does not read: a program may exit without scif_close) */
+	struct skiff_rma *live_prev, *live_next;
 };
 
 /* The stamp of the line where byte @pos of ring @r lives (region.h). */

@@ -29,6 +29,31 @@
 static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct skiff_rma *rma_cache[RMA_CACHE];
 static int rma_cached;
+static struct skiff_rma *rma_live; /* under cache_lock */
+
+static void live_add(struct skiff_rma *r)
+{
+	pthread_mutex_lock(&cache_lock);
+	r->live_prev = NULL;
+	r->live_next = rma_live;
+	if (rma_live)
+		rma_live->live_prev = r;
+	rma_live = r;
+	pthread_mutex_unlock(&cache_lock);
+}
+
+static void live_del(struct skiff_rma *r)
+{
+	pthread_mutex_lock(&cache_lock);
+	if (r->live_prev)
+		r->live_prev->live_next = r->live_next;
+	else if (rma_live == r)
+		rma_live = r->live_next;
+	if (r->live_next)
+		r->live_next->live_prev = r->live_prev;
+	r->live_prev = r->live_next = NULL;
+	pthread_mutex_unlock(&cache_lock);
+}
 
 int skiff_rma_attach(struct skiff_ep *ep, int ctl)
 {
@@ -53,6 +78,7 @@ int skiff_rma_attach(struct skiff_ep *ep, int ctl)
 	r->peer_ctl = &ep->region->rma[1 - ep->side];
 	r->next_auto = AUTO_BASE;
 	r->gen = skiff_fork_gen;
+	live_add(r);
 	ep->rma = r;
 	skiff_svc_add(ep);
 	return 0;
@@ -103,6 +129,9 @@ void skiff_rma_detach(struct skiff_ep *ep)
 	pthread_mutex_destroy(&r->clock);
 	pthread_cond_destroy(&r->ccond);
 	ep->rma = NULL;
+	free(r->rstatus);
+	r->rstatus = NULL;
+	live_del(r);
 	pthread_mutex_lock(&cache_lock);
 	if (rma_cached < RMA_CACHE) {
 		rma_cache[rma_cached++] = r;
@@ -133,6 +162,8 @@ void skiff_rma_release(struct skiff_ep *ep, int mine)
 	free(r->lwin);
 	free(r->rwin);
 	free(r->grave);
+	free(r->rstatus);
+	live_del(r);
 	free(r); /* ep->rma is shared: left as it is */
 }
 
