@@ -44,8 +44,9 @@ struct skiff_rma_req_rec {
 
 struct skiff_rma_done_rec {
 	uint64_t seq;	 /* as in the RMA_REQ */
-	uint32_t status; /* 0 or an errno: ENXIO, EACCES, EFAULT, ENOMEM,
-			  * ECONNRESET, EIO */
+	uint32_t status; /* 0 or the call's errno: ENXIO, EACCES, EFAULT,
+			  * ENOMEM, ECONNRESET (the daemons or libfabric
+			  * failed) */
 	uint32_t reserved;
 };
 

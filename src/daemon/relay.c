@@ -496,7 +496,7 @@ static void rma_request(struct skiff_relay *r, struct rconn *c,
 	for (int i = 0; i < n; i++) {
 		uint64_t key, ra;
 
-		st = EIO;
+		st = ECONNRESET; /* the transport failed: SCIF's word for it */
 		if (skiff_fab_mr(skiff_links_fab(r->links), seg[i].addr,
 				 seg[i].len, &o->mr[i], &key, &ra) < 0)
 			goto fail;
@@ -598,7 +598,7 @@ static void rma_target(struct skiff_relay *r, struct rconn *c, unsigned h,
 				  m->seg[ri].key, target_part_done, t) < 0) {
 			o->pending--;
 			free(t);
-			o->status = EIO;
+			o->status = ECONNRESET;
 			break;
 		}
 		lo += k;
@@ -621,7 +621,7 @@ static void target_part(struct skiff_relay *r, struct rop *o, int status)
 	struct rconn *c;
 
 	if (status && !o->status)
-		o->status = EIO;
+		o->status = ECONNRESET; /* libfabric failed it: as a lost link */
 	if (--o->pending)
 		return;
 	c = op_conn(r, o);
@@ -1182,9 +1182,4 @@ void skiff_relay_run(struct skiff_relay *r, int64_t now_ms)
 			free_conn(r, c);
 		}
 	}
-}
-
-unsigned skiff_relay_count(const struct skiff_relay *r)
-{
-	return r->count;
 }

@@ -35,7 +35,4 @@ int skiff_relay_timeout(struct skiff_relay *r, int64_t now_ms);
 /* Serve what is ready, expire what waited too long. */
 void skiff_relay_run(struct skiff_relay *r, int64_t now_ms);
 
-/* Connections relayed now, for scif info. */
-unsigned skiff_relay_count(const struct skiff_relay *r);
-
 #endif
