@@ -73,8 +73,9 @@
  *                          ERRNO_NAME"; exit 0 iff that is RESULT (ok)
  *   xhost squat NODE PORT SECS   not SCIF: take the port's name as a
  *                          hostile process would (see role_squat)
- *   xhost echoloop NODE PORT STOPFILE   connect, echo checked 16 KiB
- *                          rounds until STOPFILE exists (see role_echoloop)
+ *   xhost echoloop NODE PORT STOPFILE [ROUNDS]   connect, echo checked
+ *                          16 KiB rounds until STOPFILE exists or ROUNDS
+ *                          were made (see role_echoloop)
  *   xhost local            the ctest: scifd --cards 2 in a private fabric,
  *                          servers and clients on nodes 0 and 1 both ways
  *                          (every check, the RMA ones too),
@@ -2638,7 +2639,8 @@ static int role_squat(int argc, char **argv)
 /*
  * echoloop NODE PORT STOPFILE: connect, then echo 16 KiB of one endless
  * pattern at a time (OP_ECHO), checking every byte that comes back, until
- * STOPFILE exists; print "connected" after the first round, then
+ * STOPFILE exists (or ROUNDS rounds were made, if given); print
+ * "connected" after the first round, then
  * "echoloop: R rounds, B bytes intact, slowest round M ms (round K), S
  * round(s) of 100 ms or more" (exit 0), or
  * "FAIL ..." (exit 1) at the first error or wrong byte. For tests that
@@ -2649,7 +2651,7 @@ static int role_echoloop(int argc, char **argv)
 	enum { CHUNK = 16 * 1024 };
 	struct scif_portID dst;
 	unsigned char *out = xmalloc(CHUNK), *in = xmalloc(CHUNK);
-	uint64_t off = 0, rounds = 0, slow_at = 0, slow_rounds = 0;
+	uint64_t off = 0, rounds = 0, slow_at = 0, slow_rounds = 0, max = 0;
 	int64_t slowest = 0;
 	scif_epd_t ep;
 	int r = 0;
@@ -2658,6 +2660,10 @@ static int role_echoloop(int argc, char **argv)
 		return 2;
 	dst.node = (uint16_t)atoi(argv[0]);
 	dst.port = (uint16_t)atoi(argv[1]);
+	if (argc > 3)
+		max = strtoull(argv[3], NULL, 10);
+	if (argc > 3)
+		max = strtoull(argv[3], NULL, 10);
 	ep = scif_open();
 	if (ep < 0 || scif_connect(ep, &dst) < 0) {
 		printf("connect %s\n", ename(errno));
@@ -2691,7 +2697,7 @@ static int role_echoloop(int argc, char **argv)
 			slow_rounds++;
 		if (rounds++ == 0)
 			printf("connected\n");
-	} while (access(argv[2], F_OK) != 0);
+	} while ((!max || rounds < max) && access(argv[2], F_OK) != 0);
 	if (r == 0)
 		printf("echoloop: %" PRIu64 " rounds, %" PRIu64 " bytes intact, "
 		       "slowest round %lld ms (round %" PRIu64 "), %" PRIu64
