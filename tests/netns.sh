@@ -164,20 +164,31 @@ broken() {
 		"$SKIFF_XHOST" hold 2 2000
 	spawn_in 0 "$T/stream.log" env SCIF_NODE=0 XHOST_WATCHDOG=120 \
 		"$SKIFF_XHOST" stream 2 2000
+	# and one whose RMAs keep b's daemon reading a's memory (libfabric
+	# operations in flight on both hosts when the link goes)
+	spawn_in 0 "$T/rma.log" env SCIF_NODE=0 XHOST_WATCHDOG=120 \
+		"$SKIFF_XHOST" rmaloop 2 2000
 	connected "$T/hold.log"
 	connected "$T/stream.log"
-	# the server has both (hold sends nothing: its accept is the sign)
-	acc() { (($(grep -c '^accepted' "$T/serve-2.log") >= 2)); }
-	wait_for 10000 "the server accepts both" acc
+	connected "$T/rma.log"
+	# the server has all three (hold sends nothing: its accept is the sign)
+	acc() { (($(grep -c '^accepted' "$T/serve-2.log") >= 3)); }
+	wait_for 10000 "the server accepts all three" acc
 	t0=$(now_ms)
 	$cut
 	say "$what"
 	ended_in "$T/hold.log" "$t0" 5000
 	ended_in "$T/stream.log" "$t0" 5000
-	# and the server's end of both
-	srv_ended() { (($(grep -c '^ended id=' "$T/serve-2.log") >= 2)); }
-	wait_for 10000 "the server on b sees both connections end" srv_ended
+	ended_in "$T/rma.log" "$t0" 5000
+	# and the server's end of all three, within the same 5 s (an RMA in
+	# flight on b's side must not keep its connection)
+	srv_ended() { (($(grep -c '^ended id=' "$T/serve-2.log") >= 3)); }
+	wait_for 10000 "the server on b sees all three connections end" srv_ended
 	say "the server on b: $(grep '^ended id=' "$T/serve-2.log" | tr '\n' ';')"
+	while read -r line; do
+		wall=${line##*wall=}
+		((wall - t0 <= 5000)) || fail "the server on b: '$line': $((wall - t0)) ms after, want <= 5000"
+	done < <(grep '^ended id=' "$T/serve-2.log")
 	expect_nodes 0 0 0,1 5000
 	run_in 0 env SCIF_NODE=0 "$SKIFF_XHOST" connect 2 2000 ENODEV \
 		>"$T/connect.log" 2>&1 || fail "connect to node 2 with b gone: $(cat "$T/connect.log")"

@@ -73,6 +73,9 @@
  *                          ERRNO_NAME"; exit 0 iff that is RESULT (ok)
  *   xhost squat NODE PORT SECS   not SCIF: take the port's name as a
  *                          hostile process would (see role_squat)
+ *   xhost rmaloop NODE PORT   connect, scif_writeto(SYNC) 64 MiB to a
+ *                          window of the server until a call fails
+ *                          (see role_rmaloop)
  *   xhost echoloop NODE PORT STOPFILE [ROUNDS]   connect, echo checked
  *                          16 KiB rounds until STOPFILE exists or ROUNDS
  *                          were made (see role_echoloop)
@@ -817,7 +820,7 @@ static void *serve_conn(void *a)
 		}
 	}
 out:
-	printf("ended id=%u: %s\n", c->id, end);
+	printf("ended id=%u: %s wall=%lld\n", c->id, end, (long long)wall_ms());
 	conn_free(c);
 	return NULL;
 }
@@ -2709,6 +2712,57 @@ static int role_echoloop(int argc, char **argv)
 	return r < 0 ? 1 : 0;
 }
 
+/*
+ * rmaloop NODE PORT: connect, have the server register a 64 MiB window,
+ * print "connected", then write it again and again with
+ * scif_writeto(SCIF_RMA_SYNC) until a call fails; print "ended ERRNO after
+ * T ms wall=W rmas=N" (exit 0 for ECONNRESET). Between hosts each write is
+ * the other host's daemon reading our memory with libfabric, so a host or
+ * link lost meanwhile most likely finds one in flight on both sides.
+ */
+static int role_rmaloop(int argc, char **argv)
+{
+	enum { WIN = 64 * MiB };
+	struct scif_portID dst;
+	uint64_t rmas = 0;
+	void *mem = NULL;
+	off_t roff, loff;
+	int64_t t0;
+	scif_epd_t ep;
+	int r, e;
+
+	if (argc < 2)
+		return 2;
+	dst.node = (uint16_t)atoi(argv[0]);
+	dst.port = (uint16_t)atoi(argv[1]);
+	ep = scif_open();
+	if (ep < 0 || scif_connect(ep, &dst) < 0) {
+		printf("connect %s\n", ename(errno));
+		return 1;
+	}
+	if (srv_win(ep, SCIF_PROT_READ | SCIF_PROT_WRITE, WIN, 29, 0, &roff) < 0 ||
+	    posix_memalign(&mem, page_size(), WIN)) {
+		printf("FAIL rmaloop: no window\n");
+		return 1;
+	}
+	fill(mem, WIN, 31, 0);
+	loff = scif_register(ep, mem, WIN, 0, SCIF_PROT_READ | SCIF_PROT_WRITE, 0);
+	if (loff == SCIF_REGISTER_FAILED) {
+		printf("FAIL rmaloop: scif_register: %s\n", ename(errno));
+		return 1;
+	}
+	t0 = now_ms();
+	do {
+		r = scif_writeto(ep, loff, WIN, roff, SCIF_RMA_SYNC);
+		if (r == 0 && rmas++ == 0)
+			printf("connected\n");
+	} while (r == 0 || (r < 0 && errno == EINTR));
+	e = errno;
+	printf("ended %s after %lld ms wall=%lld rmas=%" PRIu64 "\n", ename(e),
+	       (long long)(now_ms() - t0), (long long)wall_ms(), rmas);
+	return e == ECONNRESET ? 0 : 1;
+}
+
 /* ---- local: the ctest, on one host ------------------------------------- */
 
 struct child {
@@ -2931,10 +2985,12 @@ int main(int argc, char **argv)
 		return role_squat(argc - 2, argv + 2);
 	if (strcmp(role, "echoloop") == 0)
 		return role_echoloop(argc - 2, argv + 2);
+	if (strcmp(role, "rmaloop") == 0)
+		return role_rmaloop(argc - 2, argv + 2);
 	fprintf(stderr, "usage: xhost serve PORT | client [--remote] NODE PORT "
 		"[CHECK...] "
 		"| hold NODE PORT | stream NODE PORT | connect NODE PORT "
 		"[RESULT [LPORT]] | squat NODE PORT SECS | echoloop NODE PORT "
-		"STOPFILE | local\n");
+		"STOPFILE [ROUNDS] | rmaloop NODE PORT | local\n");
 	return 2;
 }

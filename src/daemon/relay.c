@@ -77,6 +77,12 @@ struct rop {
 	pid_t pid;
 	unsigned pending; /* TARGET: libfabric operations in flight */
 	int status;
+	/* The other host and its incarnation; TARGET: the requester's id
+	 * for the connection, to answer even once ours has ended. */
+	unsigned host;
+	uint64_t boot;
+	uint32_t peer_conn;
+	int told; /* INIT: the process has its answer (ECONNRESET) */
 	struct rop *next;
 };
 
@@ -201,6 +207,19 @@ static void watch(struct skiff_relay *r, struct rconn *c, uint32_t ev)
 		c->events = ev + 1; /* + 1: registered, even with no events */
 }
 
+/* The connection ends with RMAs of its process waiting: ECONNRESET for
+ * each. Their memory stays registered until the other daemon is done with
+ * it (see on_host_down). */
+static void answer_all(struct skiff_relay *r, struct rconn *c)
+{
+	for (struct rop *o = r->ops; o; o = o->next)
+		if (o->kind == OP_INIT && !o->told && o->slot == (unsigned)(c - r->c) &&
+		    o->conn_id == c->id) {
+			skiff_relay_rma_done(c->fd, o->proc_seq, ECONNRESET);
+			o->told = 1;
+		}
+}
+
 static void free_conn(struct skiff_relay *r, struct rconn *c)
 {
 	if (c->nops && (c->state == C_OPEN || c->state == C_DRAIN)) {
@@ -210,6 +229,14 @@ static void free_conn(struct skiff_relay *r, struct rconn *c)
 		if (c->events)
 			epoll_ctl(r->ep, EPOLL_CTL_DEL, c->fd, NULL);
 		c->events = 0;
+		/* but the process learns now that its connection is over
+		 * (ECONNRESET), and so do its RMAs waiting for an answer: an
+		 * operation on a link that was cut may take the provider
+		 * minutes to fail */
+		if (c->state == C_OPEN) {
+			answer_all(r, c);
+			shutdown(c->fd, SHUT_RDWR);
+		}
 		c->state = C_DRAIN;
 		c->peer_id = 0;
 		return;
@@ -418,6 +445,9 @@ static struct rop *op_new(struct skiff_relay *r, struct rconn *c, int kind)
 	o->kind = kind;
 	o->slot = (unsigned)(c - r->c);
 	o->conn_id = c->id;
+	o->host = c->host;
+	o->boot = skiff_links_boot(r->links, c->host);
+	o->peer_conn = c->peer_id;
 	o->next = r->ops;
 	r->ops = o;
 	c->nops++;
@@ -530,6 +560,12 @@ static void rma_finished(struct skiff_relay *r, unsigned h,
 	c = op_conn(r, o);
 	if (!c || c->host != h || c->id != m->id)
 		return;
+	if (c->state != C_OPEN || o->told) {
+		/* answered already (ECONNRESET): the other daemon is done
+		 * with our memory, which is all we waited for */
+		op_free(r, o);
+		return;
+	}
 	if (st == 0 && o->bounce && o->dir == 1) {
 		struct iovec li = { o->bounce, o->len };
 		struct iovec ri = { (void *)(uintptr_t)o->laddr, o->len };
@@ -537,8 +573,7 @@ static void rma_finished(struct skiff_relay *r, unsigned h,
 		if (process_vm_writev(o->pid, &li, 1, &ri, 1, 0) != (ssize_t)o->len)
 			st = EFAULT;
 	}
-	if (c->state == C_OPEN)
-		skiff_relay_rma_done(c->fd, o->proc_seq, st);
+	skiff_relay_rma_done(c->fd, o->proc_seq, st);
 	op_free(r, o);
 }
 
@@ -625,8 +660,14 @@ static void target_part(struct skiff_relay *r, struct rop *o, int status)
 	if (--o->pending)
 		return;
 	c = op_conn(r, o);
+	/* also when our connection ended meanwhile: the requester keeps
+	 * its memory registered until it hears that we are done with it */
 	if (c && c->state == C_OPEN)
 		send_done(r, c->host, c->peer_id, o->id, o->status);
+	else if (skiff_links_is_up(r->links, o->host) &&
+		 skiff_links_boot(r->links, o->host) == o->boot)
+		send_done(r, o->host, o->peer_conn, o->id,
+			  o->status ? o->status : ECONNRESET);
 	op_free(r, o);
 }
 
@@ -920,22 +961,33 @@ static void on_record(void *arg, unsigned h, const struct skiff_link_msg *m)
 	}
 }
 
+/* Requests answered at a host's loss whose memory that host's daemon can
+ * no longer reach: it came back as another incarnation (its libfabric
+ * connection to us, and anything it had in flight, died with the old). */
+static void forget_old(struct skiff_relay *r)
+{
+	for (struct rop *o = r->ops, *next; o; o = next) {
+		next = o->next;
+		if (o->kind == OP_INIT && o->told &&
+		    skiff_links_is_up(r->links, o->host) &&
+		    skiff_links_boot(r->links, o->host) != o->boot)
+			op_free(r, o);
+	}
+}
+
 static void on_host_down(void *arg, unsigned h)
 {
 	struct skiff_relay *r = arg;
 
-	/* our requests to it will never be answered; its requests to us
-	 * end with their libfabric operations (which fail now) */
-	for (struct rop *o = r->ops, *next; o; o = next) {
-		struct rconn *c = op_conn(r, o);
-
-		next = o->next;
-		if (o->kind == OP_INIT && c && c->host == h) {
-			if (c->state == C_OPEN)
-				skiff_relay_rma_done(c->fd, o->proc_seq, ECONNRESET);
-			op_free(r, o);
-		}
-	}
+	/* Its connections end (free_conn): our requests to it get
+	 * ECONNRESET for their processes now. But the memory stays
+	 * registered: the other daemon may still be reading or writing it
+	 * (a cut link comes back, and libfabric resumes where it stopped);
+	 * freed under it, the provider's stream to that host broke and the
+	 * link never came back. It goes once that daemon says it is done,
+	 * or a new incarnation of it is up (forget_old). Its requests to us
+	 * end with their libfabric operations, and are answered if it is
+	 * still there to hear (target_part). */
 	for (unsigned i = 0; i < r->hi; i++) {
 		struct rconn *c = &r->c[i];
 
@@ -1140,6 +1192,8 @@ void skiff_relay_run(struct skiff_relay *r, int64_t now_ms)
 			break;
 		}
 	}
+	if (r->ops)
+		forget_old(r);
 	/* timers, links that lost records, and connections the link had no
 	 * room for */
 	for (unsigned h = 0; h < r->conf->nhosts && h < SKIFF_FHOSTS_MAX; h++) {
