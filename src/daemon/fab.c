@@ -3,7 +3,9 @@
 #include "fab.h"
 #include "link_wire.h"
 
+#include <dlfcn.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -192,9 +194,64 @@ static struct fi_info *get_info(const char *addr, uint16_t port, int source,
 	return info;
 }
 
+static int fab_open(struct skiff_fab **out, const char *addr, uint16_t port,
+		    const struct skiff_fab_peer *peers, unsigned npeers,
+		    char *why, size_t whylen);
+
+/*
+ * libfabric loads every provider it has; psm2's and infinipath's install
+ * handlers for SIGINT, SIGTERM and the crash signals (printing and exit 1)
+ * in any process that opens libfabric: the daemon's own stay (a crash
+ * must dump core as without a fabric; its stop signals are read from a
+ * signalfd).
+ */
+static const int fab_sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGILL,
+				SIGABRT, SIGBUS, SIGFPE, SIGSEGV };
+#define FAB_NSIGS (sizeof(fab_sigs) / sizeof(fab_sigs[0]))
+
+/* Some of those libraries install theirs from a constructor, before
+ * main(): whatever handler lives in one of them goes back to the default
+ * (a sanitizer's, or the daemon's own, stays). */
+static void unhook(int sig)
+{
+	struct sigaction sa;
+	Dl_info di;
+	void *h;
+
+	if (sigaction(sig, NULL, &sa) < 0)
+		return;
+	h = (sa.sa_flags & SA_SIGINFO) ? (void *)sa.sa_sigaction :
+					 (void *)sa.sa_handler;
+	if (sa.sa_handler == SIG_DFL || sa.sa_handler == SIG_IGN ||
+	    !dladdr(h, &di) || !di.dli_fname)
+		return;
+	if (strstr(di.dli_fname, "psm") || strstr(di.dli_fname, "infinipath")) {
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_handler = SIG_DFL;
+		sigaction(sig, &sa, NULL);
+	}
+}
+
 int skiff_fab_open(struct skiff_fab **out, const char *addr, uint16_t port,
 		   const struct skiff_fab_peer *peers, unsigned npeers,
 		   char *why, size_t whylen)
+{
+	struct sigaction sa[FAB_NSIGS];
+	int r;
+
+	for (size_t i = 0; i < FAB_NSIGS; i++)
+		sigaction(fab_sigs[i], NULL, &sa[i]);
+	r = fab_open(out, addr, port, peers, npeers, why, whylen);
+	for (size_t i = 0; i < FAB_NSIGS; i++) {
+		sigaction(fab_sigs[i], &sa[i], NULL);
+		unhook(fab_sigs[i]);
+	}
+	return r;
+}
+
+static int fab_open(struct skiff_fab **out, const char *addr, uint16_t port,
+		    const struct skiff_fab_peer *peers, unsigned npeers,
+		    char *why, size_t whylen)
 {
 	struct skiff_fab *f;
 	struct fi_av_attr av_attr = { .type = FI_AV_TABLE };
