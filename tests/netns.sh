@@ -74,9 +74,9 @@ source "$(dirname "${BASH_SOURCE[0]}")/netns_lib.sh"
 
 case $CASE in
 two | ipv6 | kill | bye | linkcut | badkey | replay | hostile | uid | three) ;;
-msg | echo | hostkill | cut | multi | lowport | rma) ;;
+msg | echo | micmem | hostkill | cut | multi | lowport | rma) ;;
 connreplay | relayhostile | relaylocal) ;;
-*) echo "usage: netns.sh two|ipv6|kill|bye|linkcut|badkey|replay|hostile|uid|three|msg|echo|hostkill|cut|multi|lowport|rma|connreplay|relayhostile|relaylocal" >&2; exit 2 ;;
+*) echo "usage: netns.sh two|ipv6|kill|bye|linkcut|badkey|replay|hostile|uid|three|msg|echo|micmem|hostkill|cut|multi|lowport|rma|connreplay|relayhostile|relaylocal" >&2; exit 2 ;;
 esac
 netns_init SKIFF_SCIFD SKIFF_SCIF SKIFF_NODES
 
@@ -423,6 +423,46 @@ msg)
 	xclient 1 3 "$T/client-b3.log" 1 2001 all exit || true
 	checks "$T/client-b3.log" "client on b's node 3, server on a's node 1" || ok=0
 	((ok)) || fail "checks failed (above)"
+	;;
+micmem)
+	# micmem on another host's card: a's boards are its card (node 1),
+	# then b's (3, 4); b's are 3, 4, then a's 1 (--card-mem 1M)
+	need_xhost
+	command -v setpriv >/dev/null 2>&1 || skip "no setpriv (util-linux)"
+	two_hosts
+	mm() { local i=$1; shift; run_in "$i" env SCIF_NODE="${HNODES[i]%%-*}" "$SKIFF_XHOST" mm "$@" 2>&1; }
+	out=$(mm 0 put 1 0x40000 0x80000 7) || fail "a: host2dev/dev2host on b's card 3: $out"
+	say "a, board 1 (b's card 3): $out"
+	[[ $out == "mm put ok devsize=1048576" ]] || fail "a: board 1: $out"
+	out=$(mm 1 check 0 0x40000 0x80000 7) || fail "b: the bytes on card 3: $out"
+	say "b, board 0 (card 3) through micmem_devmap: $out"
+	out=$(mm 1 put 2 0 0x10000 9) || fail "b: host2dev/dev2host on a's card 1: $out"
+	say "b, board 2 (a's card 1): $out"
+	out=$(mm 0 check 0 0 0x10000 9) || fail "a: the bytes on card 1: $out"
+	say "a, board 0 (card 1): $out"
+	out=$(mm 0 devmap 1)
+	[[ $out == "mm devmap ENXIO" ]] || fail "a: micmem_devmap of b's card: $out, want ENXIO"
+	say "a: micmem_devmap of board 1 (b's card): $out"
+	out=$(mm 0 open 3)
+	[[ $out == "mm open ENODEV" ]] || fail "a: board 3 (there is none): $out, want ENODEV"
+	# card memory is its daemon's user's only (root's here), also from
+	# another host: nobody on a is refused by b
+	out=$(run_in 0 env SCIF_NODE=0 setpriv --reuid=65534 --regid=65534 \
+		--clear-groups "$SKIFF_XHOST" mm open 1 2>&1)
+	[[ $out == "mm open EPERM" ]] || fail "nobody on a opening b's card: $out, want EPERM"
+	say "nobody on a opening b's card: $out"
+	wait_for 5000 "b logs the refusal" log_has 1 "refused card 3's memory to uid 65534 of host 'a'"
+	# b going away: a board of a's process on b's card then fails with
+	# ENODEV (micmem's word for a board whose daemon stopped)
+	spawn_in 0 "$T/mmhold.log" env SCIF_NODE=0 "$SKIFF_XHOST" mm hold 1 "$T/mmstop"
+	wait_for 10000 "a's process holds b's card" grep -qs '^mm held' "$T/mmhold.log"
+	kill_scifd 1
+	wait_for 10000 "a sees b go" log_has 0 "host 'b' down"
+	touch "$T/mmstop"
+	wait_for 10000 "a's process tries again" grep -qs '^mm after\|^FAIL' "$T/mmhold.log"
+	out=$(grep '^mm after\|^FAIL' "$T/mmhold.log")
+	[[ $out == "mm after ENODEV" ]] || fail "a transfer to b's card with b gone: $out, want ENODEV"
+	say "a transfer to b's card with b gone: $out"
 	;;
 echo)
 	# 16 KiB echo rounds through both relays: a missed wake-up between a

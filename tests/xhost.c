@@ -73,6 +73,8 @@
  *                          ERRNO_NAME"; exit 0 iff that is RESULT (ok)
  *   xhost squat NODE PORT SECS   not SCIF: take the port's name as a
  *                          hostile process would (see role_squat)
+ *   xhost mm OP BOARD [DEV LEN SEED]   micmem on a board of this host or
+ *                          another (see role_mm)
  *   xhost rmaloop NODE PORT   connect, scif_writeto(SYNC) 64 MiB to a
  *                          window of the server until a call fails
  *                          (see role_rmaloop)
@@ -93,6 +95,7 @@
  * { u32 op; u32 arg; u64 n }, then what the op says.
  */
 #include "harness.h"
+#include "micmem.h"
 
 #include <fcntl.h>
 #include <inttypes.h>
@@ -102,6 +105,7 @@
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
 #include <stddef.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -2763,6 +2767,128 @@ static int role_rmaloop(int argc, char **argv)
 	return e == ECONNRESET ? 0 : 1;
 }
 
+/*
+ * mm OP BOARD [DEV LEN SEED]: micmem on board BOARD (this host's cards
+ * first, then the other hosts' in the fabric file's order). OP put: open
+ * it, map two page-aligned ranges, host2dev LEN bytes of pattern(SEED) to
+ * device address DEV, dev2host them back into the other range, compare;
+ * prints "mm put ok devsize=N". OP check: micmem_devmap the bytes (a board
+ * of this host) and compare; "mm check ok". OP open: "mm open OK" or "mm
+ * open ERRNO". OP devmap: one page; "mm devmap OK" or "mm devmap ERRNO".
+ * Exit 0 when the line says what happened without a wrong byte.
+ */
+static int role_mm(int argc, char **argv)
+{
+	uint32_t board;
+	uint64_t dev = 0, len = 0, seed = 0, size = 0;
+	unsigned char *a = NULL, *b = NULL;
+	int h, r = 1;
+	long long bad;
+
+	if (argc < 2)
+		return 2;
+	board = (uint32_t)strtoul(argv[1], NULL, 0);
+	if (argc >= 5) {
+		dev = strtoull(argv[2], NULL, 0);
+		len = strtoull(argv[3], NULL, 0);
+		seed = strtoull(argv[4], NULL, 0);
+	}
+	if (strcmp(argv[0], "devmap") == 0) {
+		void *m = micmem_devmap(board, 0, 4096, PROT_READ);
+
+		printf("mm devmap %s\n", m == MICMEM_MAP_FAILED ? ename(errno) : "OK");
+		if (m != MICMEM_MAP_FAILED)
+			micmem_devunmap(m, 4096);
+		return 0;
+	}
+	if (strcmp(argv[0], "check") == 0) {
+		unsigned char *m = micmem_devmap(board, dev, len, PROT_READ);
+
+		if (m == MICMEM_MAP_FAILED) {
+			printf("FAIL mm check: devmap: %s\n", ename(errno));
+			return 1;
+		}
+		bad = mismatch(m, len, seed, 0);
+		if (bad >= 0)
+			printf("FAIL mm check: byte %lld differs\n", bad);
+		else
+			printf("mm check ok\n");
+		micmem_devunmap(m, len);
+		return bad >= 0;
+	}
+	h = micmem_open();
+	if (h < 0) {
+		printf("FAIL mm: micmem_open: %s\n", ename(errno));
+		return 1;
+	}
+	if (micmem_opendev(h, board) < 0) {
+		printf("mm open %s\n", ename(errno));
+		micmem_close(h);
+		return strcmp(argv[0], "open") == 0 ? 0 : 1;
+	}
+	if (strcmp(argv[0], "open") == 0) {
+		printf("mm open OK\n");
+		micmem_close(h);
+		return 0;
+	}
+	if (strcmp(argv[0], "hold") == 0 && argc >= 3) {
+		/* hold BOARD STOPFILE: a transfer, "mm held", then once
+		 * STOPFILE exists another: "mm after ERRNO|OK" */
+		struct timespec ts = { 0, 10 * 1000 * 1000 };
+
+		if (posix_memalign((void **)&a, 4096, 65536) ||
+		    micmem_maprange(h, a, 65536) < 0 ||
+		    micmem_host2dev(h, a, 0, 0, 65536, MICMEM_AUTO) < 0) {
+			printf("FAIL mm hold: %s\n", ename(errno));
+			goto out;
+		}
+		printf("mm held\n");
+		fflush(stdout);
+		while (access(argv[2], F_OK) != 0)
+			nanosleep(&ts, NULL); /* the harness's event: a file */
+		r = micmem_host2dev(h, a, 0, 0, 65536, MICMEM_AUTO);
+		printf("mm after %s\n", r < 0 ? ename(errno) : "OK");
+		r = 0;
+		goto out;
+	}
+	if (micmem_devsize(h, &size) < 0 || len == 0 || len % 4096 ||
+	    posix_memalign((void **)&a, 4096, len) ||
+	    posix_memalign((void **)&b, 4096, len)) {
+		printf("FAIL mm put: devsize or buffers: %s\n", ename(errno));
+		goto out;
+	}
+	fill(a, len, seed, 0);
+	memset(b, 0, len);
+	if (micmem_maprange(h, a, len) < 0 || micmem_maprange(h, b, len) < 0) {
+		printf("FAIL mm put: maprange: %s\n", ename(errno));
+		goto out;
+	}
+	if (micmem_host2dev(h, a, 0, dev, len, MICMEM_AUTO) < 0 ||
+	    micmem_dev2host(h, b, 0, dev, len, MICMEM_AUTO) < 0) {
+		printf("FAIL mm put: transfer: %s\n", ename(errno));
+		goto out;
+	}
+	/* beyond the device's end: EINVAL, as on one host */
+	if (micmem_host2dev(h, a, 0, size - 4096, 8192, MICMEM_AUTO) == 0 ||
+	    errno != EINVAL) {
+		printf("FAIL mm put: a transfer past the device's end: %s\n",
+		       ename(errno));
+		goto out;
+	}
+	bad = mismatch(b, len, seed, 0);
+	if (bad >= 0) {
+		printf("FAIL mm put: byte %lld came back wrong\n", bad);
+		goto out;
+	}
+	printf("mm put ok devsize=%llu\n", (unsigned long long)size);
+	r = 0;
+out:
+	micmem_close(h);
+	free(a);
+	free(b);
+	return r;
+}
+
 /* ---- local: the ctest, on one host ------------------------------------- */
 
 struct child {
@@ -2987,10 +3113,13 @@ int main(int argc, char **argv)
 		return role_echoloop(argc - 2, argv + 2);
 	if (strcmp(role, "rmaloop") == 0)
 		return role_rmaloop(argc - 2, argv + 2);
+	if (strcmp(role, "mm") == 0)
+		return role_mm(argc - 2, argv + 2);
 	fprintf(stderr, "usage: xhost serve PORT | client [--remote] NODE PORT "
 		"[CHECK...] "
 		"| hold NODE PORT | stream NODE PORT | connect NODE PORT "
 		"[RESULT [LPORT]] | squat NODE PORT SECS | echoloop NODE PORT "
-		"STOPFILE [ROUNDS] | rmaloop NODE PORT | local\n");
+		"STOPFILE [ROUNDS] | rmaloop NODE PORT | mm OP BOARD [DEV LEN SEED] "
+		"| local\n");
 	return 2;
 }

@@ -16,6 +16,7 @@
 #include "fab.h"
 #include "link.h"
 #include "link_wire.h"
+#include "mm_wire.h"
 #include "names.h"
 #include "wire_rma.h"
 #include "relay_ep.h" /* libscif's side (src/lib) */
@@ -31,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -53,7 +55,7 @@
 #define RELAY_BOUNCE_MAX (256ull << 20)
 #define RELAY_RMA_QUEUE 4096 /* requests waiting for the loop */
 
-enum { C_FREE, C_LREQ, C_OUT, C_IN, C_OPEN, C_DRAIN };
+enum { C_FREE, C_LREQ, C_OUT, C_IN, C_OPEN, C_DRAIN, C_CARD };
 
 /* An RMA this daemon takes part in. INIT: our process asked; we
  * registered its memory and wait for the other daemon's RMA_DONE. TARGET:
@@ -133,6 +135,13 @@ struct skiff_relay {
 	pthread_mutex_t qlock;
 	struct rreq *q;
 	unsigned nq;
+	/* micmem of other hosts' processes on our cards (C_CARD): the
+	 * cards' memory, mapped on first use, and the one user it is for */
+	uid_t card_owner;
+	unsigned ncards;
+	uint64_t card_size;
+	int card_fd[SKIFF_RELAY_CARDS];
+	unsigned char *card_map[SKIFF_RELAY_CARDS];
 };
 
 static struct skiff_link_sink sink;
@@ -222,6 +231,14 @@ static void answer_all(struct skiff_relay *r, struct rconn *c)
 
 static void free_conn(struct skiff_relay *r, struct rconn *c)
 {
+	if (c->state == C_CARD) {
+		/* its RMAs' memory is the card's, mapped while we run */
+		c->state = C_FREE;
+		r->count--;
+		while (r->hi && r->c[r->hi - 1].state == C_FREE)
+			r->hi--;
+		return;
+	}
 	if (c->nops && (c->state == C_OPEN || c->state == C_DRAIN)) {
 		/* libfabric may still move data from or into the process's
 		 * windows as mapped here: keep the endpoint (and so the
@@ -279,7 +296,8 @@ static void send_cx(struct skiff_relay *r, unsigned host, uint16_t type,
 /* End an open (or opening) connection and tell the other host. */
 static void end_conn(struct skiff_relay *r, struct rconn *c)
 {
-	if ((c->state == C_OPEN || c->state == C_IN) && c->peer_id)
+	if ((c->state == C_OPEN || c->state == C_IN || c->state == C_CARD) &&
+	    c->peer_id)
 		send_cx(r, c->host, SKIFF_LINK_CLOSE, c->peer_id, 0, 0);
 	free_conn(r, c);
 }
@@ -408,7 +426,8 @@ static struct rconn *op_conn(struct skiff_relay *r, const struct rop *o)
 {
 	struct rconn *c = &r->c[o->slot];
 
-	return (c->state == C_OPEN || c->state == C_DRAIN) && c->id == o->conn_id ?
+	return (c->state == C_OPEN || c->state == C_DRAIN || c->state == C_CARD) &&
+			       c->id == o->conn_id ?
 		       c : NULL;
 }
 
@@ -580,6 +599,87 @@ static void rma_finished(struct skiff_relay *r, unsigned h,
 static void target_part_done(void *arg, int status);
 static void target_part(struct skiff_relay *r, struct rop *o, int status);
 
+/* --- micmem of another host's process on one of our cards --- */
+
+/* A card connection's RMA range: the card's memory itself. */
+static int card_resolve(struct skiff_relay *r, const struct rconn *c,
+			uint64_t off, uint64_t len, struct skiff_relay_seg *seg)
+{
+	unsigned k = c->dst_node - r->conf->host[r->self].first - 1;
+
+	if (k >= r->ncards || !r->card_map[k])
+		return -ENXIO;
+	if (len == 0 || off > r->card_size || len > r->card_size - off)
+		return -ENXIO; /* as an RMA outside the peer's windows */
+	seg[0].addr = r->card_map[k] + off;
+	seg[0].len = len;
+	return 1;
+}
+
+/*
+ * CONN to SKIFF_MICMEM_PORT of one of our cards (micmem_opendev of a board
+ * of ours in a process of another host; its daemon checked nothing but the
+ * credential): the card's memory is the owner's only, as for a process
+ * here. Accepted either way, then told in the first bytes (struct
+ * skiff_mm_hello: status, size); refused ones end after them.
+ */
+static void card_conn(struct skiff_relay *r, unsigned h,
+		      const struct skiff_link_conn *m)
+{
+	unsigned k = m->dst_node - r->conf->host[r->self].first - 1;
+	struct skiff_link_msg d;
+	struct skiff_mm_hello hi = { .magic = SKIFF_MM_HELLO_MAGIC,
+				     .version = SKIFF_MM_HELLO_VERSION };
+	struct rconn *c = alloc_conn(r);
+
+	if (!c) {
+		send_cx(r, h, SKIFF_LINK_CONN_ACK, m->id, 0, ENOMEM);
+		return;
+	}
+	c->state = C_CARD;
+	c->host = h;
+	c->peer_id = m->id;
+	c->src_node = m->src_node;
+	c->src_port = m->src_port;
+	c->dst_node = m->dst_node;
+	c->dst_port = m->dst_port;
+	if (m->uid != r->card_owner) {
+		say(r, "relay: refused card %u's memory to uid %u of host '%s' "
+		    "(it is uid %u's)", m->dst_node, m->uid,
+		    r->conf->host[h].name, (unsigned)r->card_owner);
+		hi.status = EPERM;
+	} else if (!r->card_map[k]) {
+		void *p = r->card_fd[k] < 0 ? MAP_FAILED :
+			  mmap(NULL, r->card_size, PROT_READ | PROT_WRITE,
+			       MAP_SHARED, r->card_fd[k], 0);
+
+		if (p == MAP_FAILED)
+			hi.status = ENOMEM;
+		else
+			r->card_map[k] = p;
+	}
+	if (!hi.status)
+		hi.size = r->card_size;
+	send_cx(r, h, SKIFF_LINK_CONN_ACK, m->id, c->id, 0);
+	skiff_link_init(&d, SKIFF_LINK_DATA);
+	d.body.cx.id = m->id;
+	memcpy(d.body.data.data, &hi, sizeof(hi));
+	if (skiff_links_send(r->links, h, &d,
+			     skiff_link_data_len(&d, sizeof(hi))) < 0 ||
+	    hi.status)
+		end_conn(r, c);
+}
+
+void skiff_relay_cards(struct skiff_relay *r, uid_t owner, const int *fds,
+		       unsigned ncards, uint64_t size)
+{
+	r->card_owner = owner;
+	r->ncards = ncards < SKIFF_RELAY_CARDS ? ncards : SKIFF_RELAY_CARDS;
+	r->card_size = size;
+	for (unsigned i = 0; i < r->ncards; i++)
+		r->card_fd[i] = fds[i];
+}
+
 struct tpart {
 	struct skiff_relay *r;
 	struct rop *o;
@@ -601,15 +701,18 @@ static void rma_target(struct skiff_relay *r, struct rconn *c, unsigned h,
 		return;
 	}
 	o->id = m->cx.peer_id;
-	n = skiff_relay_resolve(c->fd, m->roff, m->len,
-				wr ? SCIF_PROT_READ : SCIF_PROT_WRITE, seg,
-				SKIFF_LINK_RMA_SEGS, &o->ep_seq);
+	if (c->state == C_CARD)
+		n = card_resolve(r, c, m->roff, m->len, seg);
+	else
+		n = skiff_relay_resolve(c->fd, m->roff, m->len,
+					wr ? SCIF_PROT_READ : SCIF_PROT_WRITE,
+					seg, SKIFF_LINK_RMA_SEGS, &o->ep_seq);
 	if (n < 0) {
 		send_done(r, h, c->peer_id, o->id, -n);
 		op_free(r, o);
 		return;
 	}
-	o->have_seq = 1;
+	o->have_seq = c->state != C_CARD;
 	o->pending = 1; /* ours, until every part is posted */
 	/* walk both lists of pieces at once, in chunks */
 	while (li < (unsigned)n && ri < m->nseg) {
@@ -662,7 +765,7 @@ static void target_part(struct skiff_relay *r, struct rop *o, int status)
 	c = op_conn(r, o);
 	/* also when our connection ended meanwhile: the requester keeps
 	 * its memory registered until it hears that we are done with it */
-	if (c && c->state == C_OPEN)
+	if (c && (c->state == C_OPEN || c->state == C_CARD))
 		send_done(r, c->host, c->peer_id, o->id, o->status);
 	else if (skiff_links_is_up(r->links, o->host) &&
 		 skiff_links_boot(r->links, o->host) == o->boot)
@@ -831,6 +934,11 @@ static void on_conn(struct skiff_relay *r, unsigned h,
 		status = EACCES;
 		goto refuse;
 	}
+	if (m->dst_port == SKIFF_MICMEM_PORT && m->dst_node > me->first &&
+	    (unsigned)(m->dst_node - me->first) <= r->ncards) {
+		card_conn(r, h, m);
+		return;
+	}
 	c = alloc_conn(r);
 	if (!c) {
 		status = ENOMEM;
@@ -932,6 +1040,17 @@ static void on_record(void *arg, unsigned h, const struct skiff_link_msg *m)
 		break;
 	}
 	c = find(r, m->body.cx.id, h);
+	if (c && c->state == C_CARD) {
+		if (m->hdr.type == SKIFF_LINK_RMA)
+			rma_target(r, c, h, &m->body.rma);
+		else if (m->hdr.type == SKIFF_LINK_CLOSE) {
+			c->peer_id = 0;
+			free_conn(r, c);
+		}
+		/* its process has nothing to say to the card (a DATA is
+		 * dropped; so is a CREDIT, we send one record only) */
+		return;
+	}
 	if (!c || c->state != C_OPEN)
 		return; /* ended here meanwhile: nothing to do */
 	switch (m->hdr.type) {
@@ -1095,6 +1214,9 @@ void skiff_relay_close(struct skiff_relay *r)
 	for (unsigned i = 0; i < RELAY_MAX; i++)
 		if (r->c[i].state != C_FREE)
 			free_conn(r, &r->c[i]);
+	for (unsigned i = 0; i < r->ncards; i++)
+		if (r->card_map[i])
+			munmap(r->card_map[i], r->card_size);
 	close(r->lfd);
 	close(r->ep);
 	close(r->evfd);
@@ -1123,7 +1245,7 @@ int skiff_relay_timeout(struct skiff_relay *r, int64_t now_ms)
 			continue;
 		if (c->blocked)
 			return RELAY_RETRY_MS;
-		if (c->state == C_OPEN || c->state == C_DRAIN)
+		if (c->state == C_OPEN || c->state == C_DRAIN || c->state == C_CARD)
 			continue;
 		w = c->deadline - now_ms;
 		if (w < 0)
@@ -1226,8 +1348,8 @@ void skiff_relay_run(struct skiff_relay *r, int64_t now_ms)
 				pump_out(r, c);
 			continue;
 		}
-		if (c->state == C_DRAIN)
-			continue; /* its RMAs end it */
+		if (c->state == C_DRAIN || c->state == C_CARD)
+			continue; /* its RMAs end it; the other end ends it */
 		if (now_ms >= c->deadline) {
 			if (c->state == C_IN)
 				send_cx(r, c->host, SKIFF_LINK_CONN_ACK,

@@ -14,6 +14,7 @@
 #define SKIFF_RELAY_H_DAEMON
 
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "fconf.h"
 
@@ -30,6 +31,12 @@ void skiff_relay_close(struct skiff_relay *r);
 
 /* A descriptor for poll() (POLLIN): the relay's epoll set. */
 int skiff_relay_fd(struct skiff_relay *r);
+/* Our cards, for micmem of processes of other hosts (mm_wire.h): their
+ * memfds (card k: node FIRST + 1 + k), each @size bytes, for @owner only.
+ * The descriptors stay the caller's and must outlive the relay. */
+#define SKIFF_RELAY_CARDS 256
+void skiff_relay_cards(struct skiff_relay *r, uid_t owner, const int *fds,
+		       unsigned ncards, uint64_t size);
 /* Milliseconds poll() may sleep before skiff_relay_run is due (-1). */
 int skiff_relay_timeout(struct skiff_relay *r, int64_t now_ms);
 /* Serve what is ready, expire what waited too long. */

@@ -850,6 +850,9 @@ int main(int argc, char **argv)
 			fprintf(stderr, "scifd: host '%s': %s\n", host, why);
 			return 1;
 		}
+		/* micmem of other hosts' processes on our cards */
+		skiff_relay_cards(D.relay, D.owner, &D.card_fd[D.self_node + 1],
+				  D.ncards, D.card_mem);
 		fprintf(stderr, "scifd: host '%s' (%s port %u), %u other "
 			"host%s in the fabric file\n", host,
 			D.conf->host[self].addr,

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -93,11 +94,12 @@ static int recv_reply(int fd, struct skiff_wire_msg *m, int *fds, int *nfds)
 	return skiff_wire_decode(buf, (size_t)n, m);
 }
 
-int mm_board_node(uint32_t board, uint32_t *node)
+int mm_board_node(uint32_t board, uint32_t *node, int *remote)
 {
 	char fabric[SKIFF_FABRIC_MAX + 1];
 	struct skiff_node_info info;
-	int r;
+	struct skiff_host_info *hosts;
+	int r, n;
 
 	if (skiff_fabric(fabric) < 0)
 		return -ENODEV;
@@ -106,10 +108,40 @@ int mm_board_node(uint32_t board, uint32_t *node)
 	r = skiff_query_nodes(fabric, &info);
 	if (r < 0)
 		return r == -ENOMEM ? r : -ENODEV;
-	if (board >= info.ncards)
+	*remote = 0;
+	if (board < info.ncards) {
+		*node = info.self_node + 1 + board;
+		return 0;
+	}
+	/* then the other hosts' cards, in the fabric file's order (whether
+	 * they are up or not, so that numbers do not move) */
+	if (!(info.flags & SKIFF_NODE_INFO_HOSTS))
 		return -ENODEV;
-	*node = info.self_node + 1 + board;
-	return 0;
+	hosts = calloc(SKIFF_HOSTS_MAX, sizeof(*hosts));
+	if (!hosts)
+		return -ENOMEM;
+	n = skiff_query_hosts(fabric, hosts, SKIFF_HOSTS_MAX);
+	r = -ENODEV;
+	board -= info.ncards;
+	for (int i = 0; i < n; i++) {
+		const struct skiff_host_info *h = &hosts[i];
+		uint32_t cards;
+
+		if (h->state == SKIFF_HOST_SELF || h->last < h->first)
+			continue;
+		cards = (uint32_t)(h->last - h->first);
+		if (board < cards) {
+			if (skiff_node_bit(&info, h->first + 1 + board)) {
+				*node = h->first + 1 + board;
+				*remote = 1;
+				r = 0;
+			}
+			break;
+		}
+		board -= cards;
+	}
+	free(hosts);
+	return r;
 }
 
 int mm_card_mem(uint32_t node, int *memfd, uint64_t *size, int *sock)

@@ -30,6 +30,8 @@ struct mm_range {
 	uint8_t *huge;     /* bit k: unit k is THP-backed and inside the range */
 	uint64_t huge_segs, small_segs;
 	int locked;
+	int has_win;  /* a board of another host: registered there (remote.c) */
+	uint64_t win; /* at this offset of its connection */
 };
 
 /* Pin [base, base + size) (populate, mlock if allowed) and describe it in
@@ -117,10 +119,25 @@ uint64_t mm_dual_min(void);
  * -ENODEV (no daemon, card not online), -EPERM (not the fabric owner's
  * user), or another -errno.
  */
-/* The node of this host's card @board (its self node + 1 + board): 0 or
- * -ENODEV (no such card, no daemon). */
-int mm_board_node(uint32_t board, uint32_t *node);
+/* The node of card @board: this host's cards first (its self node + 1 +
+ * board), then those of the fabric file's other hosts in its order, with
+ * *remote = 1 for those. 0 or -ENODEV (no such card, not online, no
+ * daemon). */
+int mm_board_node(uint32_t board, uint32_t *node, int *remote);
 int mm_card_mem(uint32_t node, int *memfd, uint64_t *size, int *sock);
+
+/* ---- a board of another host (remote.c) ---- */
+
+/* Connect to card @node's daemon: the connection in *epd, the card's
+ * memory size in *size. -ENODEV, -EPERM (another user's card), -ENOMEM. */
+int mm_remote_open(uint32_t node, int *epd, uint64_t *size);
+void mm_remote_close(int epd);
+/* A mapped range becomes a window of the connection (its offset in *off). */
+int mm_remote_register(int epd, void *base, uint64_t size, uint64_t *off);
+void mm_remote_unregister(int epd, uint64_t off, uint64_t size);
+/* One transfer between window offset @win and device address @dev. */
+int mm_remote_copy(int epd, uint64_t win, uint64_t dev, uint64_t len,
+		   enum mm_dir dir);
 
 /* ---- the implementations behind the exported calls (micmem.c; the
  * exported micmem_X wrappers in api.c keep errno on success) ---- */

@@ -29,6 +29,8 @@ struct mm_handle {
 	/* the board; all under lock */
 	int board;              /* -1: none */
 	int dsock;              /* connection to the board's scifd */
+	int ep;                 /* a board of another host: its SCIF
+				 * connection (remote.c); -1 otherwise */
 	char *dev;
 	uint64_t dev_size;
 	int offline;            /* atomic: scifd went away */
@@ -142,6 +144,7 @@ int mm_api_open(void)
 	p->refs = 1;
 	p->board = -1;
 	p->dsock = -1;
+	p->ep = -1;
 	handle_lock_init(p);
 	pthread_rwlock_wrlock(&tab_lock);
 	for (h = 0; h < MM_MAX_HANDLES && tab[h]; h++)
@@ -170,10 +173,16 @@ static void unmap_ranges(struct mm_handle *p)
 /* Under the exclusive lock. */
 static void release_board(struct mm_handle *p)
 {
-	mm_engine_stop(&p->eng);
-	unmap_ranges(p);
-	munmap(p->dev, p->dev_size);
-	close(p->dsock);
+	if (p->ep >= 0) {
+		mm_remote_close(p->ep); /* its windows go with it */
+		p->ep = -1;
+		unmap_ranges(p);
+	} else {
+		mm_engine_stop(&p->eng);
+		unmap_ranges(p);
+		munmap(p->dev, p->dev_size);
+		close(p->dsock);
+	}
 	p->dev = NULL;
 	p->dev_size = 0;
 	p->dsock = -1;
@@ -208,7 +217,7 @@ int mm_api_opendev(int h, uint32_t board)
 {
 	struct mm_handle *p;
 	uint64_t size;
-	int r, fd, sock;
+	int r, fd, sock, remote = 0;
 	uint32_t node = 0;
 	void *m;
 
@@ -223,7 +232,16 @@ int mm_api_opendev(int h, uint32_t board)
 		r = -ENODEV;
 		goto out;
 	}
-	r = mm_board_node(board, &node);
+	r = mm_board_node(board, &node, &remote);
+	if (r == 0 && remote) {
+		r = mm_remote_open(node, &p->ep, &size);
+		if (r == 0) {
+			p->dev_size = size;
+			p->board = (int)board;
+			__atomic_store_n(&p->offline, 0, __ATOMIC_RELAXED);
+		}
+		goto out;
+	}
 	if (r == 0)
 		r = mm_card_mem(node, &fd, &size, &sock);
 	if (r < 0)
@@ -312,6 +330,10 @@ int mm_api_maprange(int h, void *addr, uint64_t size)
 		r = -ENODEV;
 	else if (overlaps(p, b, size))
 		r = -EINVAL; /* another thread mapped it meanwhile */
+	else if (p->ep >= 0) {
+		r = mm_remote_register(p->ep, addr, size, &rg->win);
+		rg->has_win = r == 0;
+	}
 	if (r < 0) {
 		mm_range_free(rg);
 	} else {
@@ -345,6 +367,8 @@ int mm_api_unmaprange(int h, void *addr)
 			struct mm_range *rg = *pp;
 
 			*pp = rg->next;
+			if (rg->has_win && p->ep >= 0)
+				mm_remote_unregister(p->ep, rg->win, rg->size);
 			mm_range_free(rg);
 			r = 0;
 			break;
@@ -420,7 +444,8 @@ static int transfer(int h, void *host, uint64_t host_off, uint64_t dev_off,
 	p = hlock(h, 0, &r);
 	if (!p)
 		return fail(r);
-	if (p->board < 0 || !board_online(p)) {
+	if (p->board < 0 || (p->ep < 0 && !board_online(p)) ||
+	    __atomic_load_n(&p->offline, __ATOMIC_RELAXED)) {
 		r = -ENODEV;
 		goto out;
 	}
@@ -439,9 +464,16 @@ static int transfer(int h, void *host, uint64_t host_off, uint64_t dev_off,
 		r = -EFAULT;
 		goto out;
 	}
-	if (size)
+	if (size && p->ep >= 0) {
+		/* another host's card: one RMA (flags choose among local
+		 * copy engines; the daemons' libfabric moves this one) */
+		r = mm_remote_copy(p->ep, rg->win + host_off, dev_off, size, dir);
+		if (r == -ENODEV)
+			__atomic_store_n(&p->offline, 1, __ATOMIC_RELAXED);
+	} else if (size) {
 		mm_transfer(&p->eng, rg, host_off, p->dev + dev_off, size, dir,
 			    flags);
+	}
 out:
 	hunlock(p);
 	return r < 0 ? fail(r) : 0;
@@ -463,7 +495,7 @@ void *mm_api_devmap(uint32_t board, uint64_t dev_addr, uint64_t size,
 			      int prot)
 {
 	uint64_t dsize;
-	int r, fd;
+	int r, fd, remote = 0;
 	uint32_t node = 0;
 	void *m;
 
@@ -476,7 +508,9 @@ void *mm_api_devmap(uint32_t board, uint64_t dev_addr, uint64_t size,
 		errno = ENODEV;
 		return MICMEM_MAP_FAILED;
 	}
-	r = mm_board_node(board, &node);
+	r = mm_board_node(board, &node, &remote);
+	if (r == 0 && remote)
+		r = -ENXIO; /* no memory is shared between hosts */
 	if (r == 0)
 		r = mm_card_mem(node, &fd, &dsize, NULL);
 	if (r < 0) {

@@ -7,6 +7,7 @@
  * After a successful decode, the result must be what the protocol promises
  * (docs/PROTOCOL.md); any violation abort()s so libFuzzer reports it.
  */
+#include "mm_wire.h"
 #include "names.h"
 #include "nodeq.h"
 #include "wire.h"
@@ -200,6 +201,26 @@ static void check_host_decode(const uint8_t *data, size_t size)
 	check_field(i->addr, sizeof(i->addr), 1, 0);
 }
 
+/* The hello of a card of another host (mm_wire.h), which libmicmem reads
+ * from that host's daemon. */
+static void check_mm_hello(const uint8_t *data, size_t size)
+{
+	struct skiff_mm_hello h;
+	uint64_t sz = 0;
+	int r;
+
+	if (size < sizeof(h))
+		return;
+	memcpy(&h, data, sizeof(h));
+	r = skiff_mm_hello_check(&h, &sz);
+	if (r == 0 && (h.magic != SKIFF_MM_HELLO_MAGIC || h.status || h.reserved ||
+		       sz != h.size || sz == 0 || sz % 4096 ||
+		       sz > SKIFF_MM_SIZE_MAX))
+		abort();
+	if (r != 0 && r != -ENODEV && r != -EPERM && r != -ENOMEM)
+		abort();
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -208,5 +229,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check_rma_decode(data, size);
 	check_host_decode(data, size);
 	check_port_name(data, size);
+	check_mm_hello(data, size);
 	return 0;
 }
