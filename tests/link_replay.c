@@ -89,6 +89,7 @@ static int linked;		/* we acknowledged its HELLO: up on both sides */
 static int64_t last_beat;
 static unsigned relayed_rx;	/* records of types CONN..CLOSE received */
 static unsigned closes_rx, acks_rx;
+static unsigned acks_eacces, acks_refused; /* CONN_ACKs with those values */
 static struct skiff_fab *g_fab;
 
 static struct cx *cx_of(uint32_t id)
@@ -133,8 +134,11 @@ static void on_rx(void *arg, int src, const void *buf, size_t len)
 		return;
 	if (m.hdr.type == SKIFF_LINK_CLOSE)
 		closes_rx++;
-	if (m.hdr.type == SKIFF_LINK_CONN_ACK)
+	if (m.hdr.type == SKIFF_LINK_CONN_ACK) {
 		acks_rx++;
+		acks_eacces += m.body.cx.value == EACCES;
+		acks_refused += m.body.cx.value == ECONNREFUSED;
+	}
 	c = cx_of(m.body.cx.id);
 	if (!c)
 		return;
@@ -830,6 +834,71 @@ static int relay_flood(struct skiff_fab *f, unsigned n, uint16_t node,
 	return g_fails ? 1 : 0;
 }
 
+/*
+ * --connflood N NODE PORT: linked, N CONNs with forged credentials to
+ * NODE:PORT as fast as the link takes them (each costs the daemon a MUNGE
+ * check): print how many were answered and how (EACCES: checked and
+ * refused; ECONNREFUSED: refused unchecked, over the daemon's rate), then
+ * check that a genuine CONN is still accepted.
+ */
+static int conn_flood(struct skiff_fab *f, unsigned n, uint16_t node,
+		      uint16_t port)
+{
+	struct skiff_link_msg m;
+	struct cx *c;
+	char b[96];
+	int64_t t0;
+
+	if (link_up(f) < 0) {
+		result(0, "link", "the daemon did not acknowledge our HELLO");
+		return 1;
+	}
+	relayed_rx = closes_rx = acks_rx = 0;
+	acks_eacces = acks_refused = 0;
+	t0 = now_ms();
+	for (unsigned k = 0; k < n; k++) {
+		size_t len = forged_conn(&m, node, port);
+
+		send_paced(f, to, &m, len);
+		skiff_fab_progress(f, on_rx, NULL);
+		if (now_ms() - last_beat >= 400)
+			send_ctl(f, SKIFF_LINK_HEARTBEAT);
+	}
+	printf("connflood: %u forged CONNs sent in %lld ms\n", n,
+	       (long long)(now_ms() - t0));
+	/* their answers, as the daemon gets to them, until none came for
+	 * 3 s (answers that do not fit its link to us are dropped: ours is a
+	 * host that does not read fast enough) */
+	{
+		int64_t end = now_ms() + 30000, last = now_ms(), last_at = t0;
+		unsigned seen = acks_rx;
+
+		while (acks_rx < n && now_ms() < end && now_ms() - last < 3000) {
+			run_until(f, NULL, 100);
+			if (acks_rx != seen) {
+				seen = acks_rx;
+				last = last_at = now_ms();
+			}
+			if (now_ms() - last_beat >= 400)
+				send_ctl(f, SKIFF_LINK_HEARTBEAT);
+		}
+		printf("connflood: %u answered, the last %lld ms after the "
+		       "first CONN: %u EACCES (checked), %u ECONNREFUSED "
+		       "(refused unchecked)\n", acks_rx,
+		       (long long)(last_at - t0), acks_eacces, acks_refused);
+	}
+	result(acks_rx > 0 && acks_eacces + acks_refused == acks_rx, "answered",
+	       "%u of %u CONNs answered, each EACCES or ECONNREFUSED", acks_rx, n);
+	c = open_conn(f, 204, 4004, node, port, &m, NULL);
+	result(c->acked && c->value == 0, "genuine-after", "%s",
+	       ack_str(c, b, sizeof(b)));
+	if (c->acked && c->value == 0)
+		send_cx(f, SKIFF_LINK_CLOSE, c->peer_id, 0, 0);
+	run_until(f, NULL, 200);
+	printf(g_fails ? "FAIL: %d check(s)\n" : "PASS\n", g_fails);
+	return g_fails ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct skiff_fab_peer peers[SKIFF_FHOSTS_MAX];
@@ -841,7 +910,7 @@ int main(int argc, char **argv)
 	char why[512];
 	size_t len;
 	int once = argc > 1 && strcmp(argv[1], "--once") == 0;
-	unsigned nflood = 0, nrelay = 0;
+	unsigned nflood = 0, nrelay = 0, nconn = 0;
 	int conn = 0, ret = 0;
 	uint16_t cnode = 0, cport = 0;
 
@@ -857,6 +926,12 @@ int main(int argc, char **argv)
 		cport = (uint16_t)strtoul(argv[3], NULL, 10);
 		argv += 3;
 		argc -= 3;
+	} else if (argc > 4 && strcmp(argv[1], "--connflood") == 0) {
+		nconn = (unsigned)strtoul(argv[2], NULL, 10);
+		cnode = (uint16_t)strtoul(argv[3], NULL, 10);
+		cport = (uint16_t)strtoul(argv[4], NULL, 10);
+		argv += 4;
+		argc -= 4;
 	} else if (argc > 4 && strcmp(argv[1], "--relayflood") == 0) {
 		nrelay = (unsigned)strtoul(argv[2], NULL, 10);
 		cnode = (uint16_t)strtoul(argv[3], NULL, 10);
@@ -866,7 +941,8 @@ int main(int argc, char **argv)
 	}
 	if (argc != 6) {
 		fprintf(stderr, "usage: link_replay [--once | --flood N | "
-			"--conn NODE PORT | --relayflood N NODE PORT] "
+			"--conn NODE PORT | --relayflood N NODE PORT | "
+			"--connflood N NODE PORT] "
 			"FABRIC_FILE HOST TO FABRIC MUNGE_SOCKET\n");
 		return 2;
 	}
@@ -913,6 +989,10 @@ int main(int argc, char **argv)
 	}
 	if (nrelay) {
 		ret = relay_flood(f, nrelay, cnode, cport);
+		goto out;
+	}
+	if (nconn) {
+		ret = conn_flood(f, nconn, cnode, cport);
 		goto out;
 	}
 	if (nflood) {

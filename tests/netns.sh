@@ -75,8 +75,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/netns_lib.sh"
 case $CASE in
 two | ipv6 | kill | bye | linkcut | badkey | replay | hostile | uid | three) ;;
 msg | echo | micmem | hostkill | cut | multi | lowport | rma) ;;
-connreplay | relayhostile | relaylocal) ;;
-*) echo "usage: netns.sh two|ipv6|kill|bye|linkcut|badkey|replay|hostile|uid|three|msg|echo|micmem|hostkill|cut|multi|lowport|rma|connreplay|relayhostile|relaylocal" >&2; exit 2 ;;
+connreplay | relayhostile | connflood | relaylocal) ;;
+*) echo "usage: netns.sh two|ipv6|kill|bye|linkcut|badkey|replay|hostile|uid|three|msg|echo|micmem|hostkill|cut|multi|lowport|rma|connreplay|relayhostile|connflood|relaylocal" >&2; exit 2 ;;
 esac
 netns_init SKIFF_SCIFD SKIFF_SCIF SKIFF_NODES
 
@@ -639,6 +639,44 @@ relayhostile)
 	xclient 0 0 "$T/again.log" 2 2000 echo peer || true
 	checks "$T/again.log" "a new connection after the flood" ||
 		fail "no working connection after the flood"
+	;;
+connflood)
+	# a linked host sends forged CONNs as fast as its link takes them:
+	# each costs a MUNGE check; the genuine connection through the same
+	# daemon keeps working and no round of it stalls
+	need_replay
+	need_xhost
+	add_host a 0-1
+	add_host b 2-4
+	add_host r 5 # played by link_replay --connflood
+	for i in 0 1 2; do start_munged $i; done
+	for i in 0 1; do start_scifd $i; done
+	expect_nodes 0 0 0,1,2,3,4 10000
+	expect_nodes 1 2 0,1,2,3,4 10000
+	serve_on 1 2 2000
+	serve_on 0 1 2001
+	spawn_in 0 "$T/echo.log" env SCIF_NODE=0 XHOST_WATCHDOG=110 \
+		"$SKIFF_XHOST" echoloop 2 2000 "$T/stop"
+	echo_pid=$SPAWNED
+	connected "$T/echo.log"
+	ok=0
+	ip netns exec "$(ns 2)" "$SKIFF_REPLAY" --connflood "${SKIFF_CONNFLOOD_N:-20000}" 1 2001 \
+		"$T/fabric" r a "$FAB" "$T/munged2.sock" >"$T/replay.log" 2>&1 && ok=1
+	sed "s/^/[$NAME]   /" "$T/replay.log"
+	((ok)) || fail "link_replay --connflood: checks failed (above)"
+	touch "$T/stop"
+	echo_done() { grep -qs '^echoloop:\|^FAIL\|^connect ' "$T/echo.log" || ! kill -0 "$echo_pid" 2>/dev/null; }
+	wait_for 20000 "the echoing client stops" echo_done
+	grep -q '^echoloop: .* bytes intact' "$T/echo.log" ||
+		fail "the genuine connection: $(cat "$T/echo.log")"
+	line=$(grep '^echoloop:' "$T/echo.log")
+	say "the genuine connection through the flood: $line"
+	slowest=$(sed -n 's/.*slowest round \([0-9]*\) ms.*/\1/p' <<<"$line")
+	((slowest < 500)) || fail "a round of the genuine connection took $slowest ms"
+	! log_has 0 "host 'b' down" || fail "the flood took b down on a"
+	# most of the flood was refused without a check (its budget spent)
+	unchecked=$(sed -n 's/.* \([0-9]*\) ECONNREFUSED (refused unchecked).*/\1/p' "$T/replay.log")
+	((${unchecked:-0} > 0)) || fail "a checked every forged CONN of the flood"
 	;;
 relaylocal)
 	need_xhost

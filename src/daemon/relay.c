@@ -47,6 +47,18 @@
 /* credit back once the process took this much (a quarter window: the
  * sender keeps at least 3/4 of its window while the receiver keeps up) */
 #define RELAY_CREDIT_AT (SKIFF_LINK_WINDOW / 4)
+/*
+ * Each CONN costs a MUNGE check: a round trip to munged that blocks the
+ * loop (0.3 ms for a good credential, 1.8 ms for a forged one, measured
+ * here: munged logs each failure). A host gets at most CONN_BUDGET_US of
+ * checking per second (up to a second's worth at once); its CONNs beyond
+ * wait in its queue of CONN_QUEUE, and those beyond that are refused
+ * unchecked (ECONNREFUSED). So one host flooding forged CONNs takes a
+ * tenth of the loop, and a burst of genuine ones (a job's ranks connecting
+ * at once) is served in turn instead of refused.
+ */
+#define CONN_BUDGET_US 100000
+#define CONN_QUEUE 1024
 #define TAG_LISTEN UINT64_MAX
 #define TAG_EVENT (UINT64_MAX - 1)
 /* RMA between hosts: one libfabric operation moves at most this much; a
@@ -113,6 +125,14 @@ struct rconn {
 	uint32_t boff, blen;
 };
 
+/* A host's CONNs waiting for their check (a ring, allocated on need). */
+struct connq {
+	struct skiff_link_conn *q;
+	unsigned head, n;
+	int64_t budget_us; /* checking time it may still use */
+	int64_t refill_ms; /* when the budget was last topped up */
+};
+
 struct skiff_relay {
 	struct skiff_links *links;
 	const struct skiff_fconf *conf;
@@ -142,6 +162,8 @@ struct skiff_relay {
 	uint64_t card_size;
 	int card_fd[SKIFF_RELAY_CARDS];
 	unsigned char *card_map[SKIFF_RELAY_CARDS];
+	struct connq cq[SKIFF_FHOSTS_MAX];
+	unsigned cq_waiting; /* hosts with CONNs queued */
 };
 
 static struct skiff_link_sink sink;
@@ -1021,6 +1043,84 @@ static void on_ack(struct skiff_relay *r, unsigned h,
 	pump_out(r, c);
 }
 
+static int64_t mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* Topped up at CONN_BUDGET_US a second (on the clock, not r->now: records
+ * arrive between the relay's turns). */
+static void refill(struct connq *q)
+{
+	int64_t now = mono_us() / 1000, dt = now - q->refill_ms;
+
+	if (dt <= 0)
+		return;
+	q->refill_ms = now;
+	q->budget_us += dt * (CONN_BUDGET_US / 1000);
+	if (q->budget_us > CONN_BUDGET_US)
+		q->budget_us = CONN_BUDGET_US;
+}
+
+/* Check one CONN, charging its host's budget with the time it took. */
+static void check_conn(struct skiff_relay *r, unsigned h,
+		       const struct skiff_link_conn *m)
+{
+	int64_t t0 = mono_us();
+
+	on_conn(r, h, m);
+	r->cq[h].budget_us -= mono_us() - t0;
+}
+
+static void conn_admit(struct skiff_relay *r, unsigned h,
+		       const struct skiff_link_conn *m)
+{
+	struct connq *q;
+
+	if (h >= SKIFF_FHOSTS_MAX)
+		return;
+	q = &r->cq[h];
+	refill(q);
+	if (!q->n && q->budget_us > 0) {
+		check_conn(r, h, m);
+		return;
+	}
+	if (!q->q)
+		q->q = malloc(CONN_QUEUE * sizeof(*q->q));
+	if (!q->q || q->n == CONN_QUEUE) {
+		say(r, "relay: host '%s' sends connection requests faster than "
+		    "they are checked: refused unchecked", r->conf->host[h].name);
+		send_cx(r, h, SKIFF_LINK_CONN_ACK, m->id, 0, ECONNREFUSED);
+		return;
+	}
+	if (!q->n)
+		r->cq_waiting++;
+	q->q[(q->head + q->n++) % CONN_QUEUE] = *m;
+}
+
+/* Check the queued CONNs their hosts' budgets allow now. */
+static void conn_queued(struct skiff_relay *r)
+{
+	for (unsigned h = 0; h < r->conf->nhosts && r->cq_waiting; h++) {
+		struct connq *q = &r->cq[h];
+
+		if (!q->n)
+			continue;
+		refill(q);
+		while (q->n && q->budget_us > 0) {
+			struct skiff_link_conn m = q->q[q->head];
+
+			q->head = (q->head + 1) % CONN_QUEUE;
+			if (!--q->n)
+				r->cq_waiting--;
+			check_conn(r, h, &m);
+		}
+	}
+}
+
 static void on_record(void *arg, unsigned h, const struct skiff_link_msg *m)
 {
 	struct skiff_relay *r = arg;
@@ -1028,7 +1128,7 @@ static void on_record(void *arg, unsigned h, const struct skiff_link_msg *m)
 
 	switch (m->hdr.type) {
 	case SKIFF_LINK_CONN:
-		on_conn(r, h, &m->body.conn);
+		conn_admit(r, h, &m->body.conn);
 		return;
 	case SKIFF_LINK_CONN_ACK:
 		on_ack(r, h, &m->body.cx);
@@ -1097,6 +1197,11 @@ static void forget_old(struct skiff_relay *r)
 static void on_host_down(void *arg, unsigned h)
 {
 	struct skiff_relay *r = arg;
+
+	if (h < SKIFF_FHOSTS_MAX && r->cq[h].n) {
+		r->cq[h].n = 0; /* nobody to answer */
+		r->cq_waiting--;
+	}
 
 	/* Its connections end (free_conn): our requests to it get
 	 * ECONNRESET for their processes now. But the memory stays
@@ -1217,6 +1322,8 @@ void skiff_relay_close(struct skiff_relay *r)
 	for (unsigned i = 0; i < r->ncards; i++)
 		if (r->card_map[i])
 			munmap(r->card_map[i], r->card_size);
+	for (unsigned h = 0; h < SKIFF_FHOSTS_MAX; h++)
+		free(r->cq[h].q);
 	close(r->lfd);
 	close(r->ep);
 	close(r->evfd);
@@ -1235,8 +1342,10 @@ int skiff_relay_timeout(struct skiff_relay *r, int64_t now_ms)
 {
 	int64_t t = -1;
 
+	if (r->cq_waiting)
+		t = 5; /* CONNs wait for their hosts' budgets */
 	if (!r->count)
-		return -1;
+		return (int)t;
 	for (unsigned i = 0; i < r->hi; i++) {
 		const struct rconn *c = &r->c[i];
 		int64_t w;
@@ -1316,6 +1425,8 @@ void skiff_relay_run(struct skiff_relay *r, int64_t now_ms)
 	}
 	if (r->ops)
 		forget_old(r);
+	if (r->cq_waiting)
+		conn_queued(r);
 	/* timers, links that lost records, and connections the link had no
 	 * room for */
 	for (unsigned h = 0; h < r->conf->nhosts && h < SKIFF_FHOSTS_MAX; h++) {
