@@ -55,16 +55,29 @@
 
 enum { C_FREE, C_LREQ, C_OUT, C_IN, C_OPEN, C_DRAIN };
 
-/* An RMA this daemon takes part in. INIT: our process asked; we
- * registered its memory and wait for the other daemon's RMA_DONE. TARGET:
- * the other daemon asked; we move the data against our process's windows
- * with libfabric and answer. */
+/* An RMA this daemon takes part in. INIT: our process asked; TARGET: the
+ * other daemon asked, about our process's windows. Whoever holds the data
+ * writes it (fi_write): toward the other host's process (scif_writeto), we
+ * ask for its registered range (RMA, answered RMA_GO), write into it and
+ * tell the other daemon (RMA_WROTE); from it (scif_readfrom), we register
+ * our process's memory and the other daemon writes into it, then answers
+ * RMA_DONE. (fi_read, the other way round, took a third longer: the
+ * reading side waits for the sleeping holder's daemon to answer.) */
 enum { OP_INIT, OP_TARGET };
+enum {
+	OP_WAIT_GO,   /* INIT toward the peer: RMA sent, waiting for RMA_GO */
+	OP_WRITING,   /* INIT toward the peer, TARGET from ours: fi_writes */
+	OP_WAIT_DONE, /* INIT from the peer: waiting for its RMA_DONE */
+	OP_EXPOSED,   /* TARGET toward ours: registered, waiting RMA_WROTE */
+};
 
 struct rop {
 	int kind;
+	int state;
 	unsigned slot;	   /* the connection's slot, and its id then */
 	uint32_t conn_id;
+	unsigned host;	   /* the other host */
+	uint32_t peer_conn; /* the other daemon's id for the connection */
 	uint32_t id;	   /* INIT: ours; TARGET: the requester's */
 	uint64_t proc_seq; /* INIT: the process's sequence number */
 	uint64_t ep_seq;   /* keeps the process's windows mapped here */
@@ -72,11 +85,15 @@ struct rop {
 	int dir;	   /* 0: data toward the target process */
 	void *mr[SKIFF_LINK_RMA_SEGS];
 	unsigned nmr;
+	struct skiff_relay_seg lseg[SKIFF_LINK_RMA_SEGS]; /* INIT toward */
+	unsigned nlseg;
 	unsigned char *bounce; /* INIT of a v* call */
-	uint64_t laddr, len;
+	uint64_t laddr, roff, len;
 	pid_t pid;
-	unsigned pending; /* TARGET: libfabric operations in flight */
-	int status;
+	unsigned pending; /* libfabric operations in flight (+1 posting) */
+	int status;	  /* a libfabric operation failed: ECONNRESET */
+	int lstatus;	  /* INIT: our side failed (EFAULT), reported first */
+	int reported;	  /* INIT: the process was told */
 	struct rop *next;
 };
 
@@ -431,11 +448,79 @@ static void send_done(struct skiff_relay *r, unsigned host, uint32_t conn,
 		send_cx(r, host, SKIFF_LINK_RMA_DONE, conn, req, (uint32_t)status);
 }
 
+/* Tell our process how its RMA ended (once; not if it is gone). */
+static void init_report(struct skiff_relay *r, struct rop *o, int status)
+{
+	struct rconn *c = op_conn(r, o);
+
+	if (o->reported)
+		return;
+	o->reported = 1;
+	if (c && c->state == C_OPEN)
+		skiff_relay_rma_done(c->fd, o->proc_seq, status);
+}
+
+static void part_done(void *arg, int status);
+static void part_end(struct skiff_relay *r, struct rop *o, int status);
+
+struct part {
+	struct skiff_relay *r;
+	struct rop *o;
+};
+
+/* Post fi_writes of @o's data: from @src (pieces of our memory) to @dst
+ * (the other daemon's registered pieces), both covering the same length,
+ * at most RELAY_RMA_CHUNK each. @mode: SKIFF_FAB_DELIVERED or 1. Counts
+ * them in o->pending; a failure to post sets o->status. */
+static void post_writes(struct skiff_relay *r, struct rop *o,
+			const struct skiff_relay_seg *src, unsigned nsrc,
+			const struct skiff_link_rma *dst, int mode)
+{
+	unsigned li = 0, ri = 0;
+	uint64_t lo = 0, ro = 0;
+
+	/* walk both lists of pieces at once, in chunks */
+	while (li < nsrc && ri < dst->nseg) {
+		uint64_t k = src[li].len - lo;
+		struct part *t;
+
+		if (k > dst->seg[ri].len - ro)
+			k = dst->seg[ri].len - ro;
+		if (k > RELAY_RMA_CHUNK)
+			k = RELAY_RMA_CHUNK;
+		t = malloc(sizeof(*t));
+		if (!t) {
+			o->status = ENOMEM;
+			break;
+		}
+		t->r = r;
+		t->o = o;
+		o->pending++;
+		if (skiff_fab_rma(skiff_links_fab(r->links), o->host, mode,
+				  src[li].addr + lo, k, dst->seg[ri].addr + ro,
+				  dst->seg[ri].key, part_done, t) < 0) {
+			o->pending--;
+			free(t);
+			o->status = ECONNRESET;
+			break;
+		}
+		lo += k;
+		ro += k;
+		if (lo == src[li].len) {
+			li++;
+			lo = 0;
+		}
+		if (ro == dst->seg[ri].len) {
+			ri++;
+			ro = 0;
+		}
+	}
+}
+
 /* Our process asked for an RMA (its RMA_REQ, queued by the hook). */
 static void rma_request(struct skiff_relay *r, struct rconn *c,
 			const struct skiff_rma_req_rec *q)
 {
-	struct skiff_relay_seg seg[SKIFF_LINK_RMA_SEGS];
 	struct skiff_link_msg m;
 	struct rop *o;
 	int n, st;
@@ -446,8 +531,11 @@ static void rma_request(struct skiff_relay *r, struct rconn *c,
 		skiff_relay_rma_done(c->fd, q->seq, ENOMEM);
 		return;
 	}
+	o->host = c->host;
+	o->peer_conn = c->peer_id;
 	o->proc_seq = q->seq;
 	o->dir = (int)q->dir;
+	o->roff = q->roff;
 	o->len = q->len;
 	if (q->laddr) {
 		/* a v* call: its buffer is the process's own memory, which
@@ -462,27 +550,20 @@ static void rma_request(struct skiff_relay *r, struct rconn *c,
 			goto fail;
 		o->pid = uc.pid;
 		o->laddr = q->laddr;
-		if (q->dir == 0) {
-			struct iovec li = { o->bounce, q->len };
-			struct iovec ri = { (void *)(uintptr_t)q->laddr, q->len };
-
-			st = EFAULT;
-			if (process_vm_readv(o->pid, &li, 1, &ri, 1, 0) != (ssize_t)q->len)
-				goto fail;
-		}
-		seg[0].addr = o->bounce;
-		seg[0].len = q->len;
+		o->lseg[0].addr = o->bounce;
+		o->lseg[0].len = q->len;
 		n = 1;
 	} else {
 		n = skiff_relay_resolve(c->fd, q->loff, q->len,
 					q->dir == 0 ? SCIF_PROT_READ : SCIF_PROT_WRITE,
-					seg, SKIFF_LINK_RMA_SEGS, &o->ep_seq);
+					o->lseg, SKIFF_LINK_RMA_SEGS, &o->ep_seq);
 		if (n < 0) {
 			st = -n;
 			goto fail;
 		}
 		o->have_seq = 1;
 	}
+	o->nlseg = (unsigned)n;
 	len = skiff_link_init(&m, SKIFF_LINK_RMA);
 	m.body.rma.cx.id = c->peer_id;
 	do {
@@ -492,44 +573,68 @@ static void rma_request(struct skiff_relay *r, struct rconn *c,
 	m.body.rma.cx.value = q->dir;
 	m.body.rma.roff = q->roff;
 	m.body.rma.len = q->len;
-	m.body.rma.nseg = (uint32_t)n;
-	for (int i = 0; i < n; i++) {
-		uint64_t key, ra;
+	if (q->dir == 1) {
+		/* from the peer: it writes into our process's memory */
+		m.body.rma.nseg = (uint32_t)n;
+		for (int i = 0; i < n; i++) {
+			uint64_t key, ra;
 
-		st = ECONNRESET; /* the transport failed: SCIF's word for it */
-		if (skiff_fab_mr(skiff_links_fab(r->links), seg[i].addr,
-				 seg[i].len, &o->mr[i], &key, &ra) < 0)
-			goto fail;
-		o->nmr++;
-		m.body.rma.seg[i].addr = ra;
-		m.body.rma.seg[i].key = key;
-		m.body.rma.seg[i].len = seg[i].len;
+			st = ECONNRESET; /* the transport failed: SCIF's word */
+			if (skiff_fab_mr(skiff_links_fab(r->links),
+					 o->lseg[i].addr, o->lseg[i].len,
+					 &o->mr[i], &key, &ra) < 0)
+				goto fail;
+			o->nmr++;
+			m.body.rma.seg[i].addr = ra;
+			m.body.rma.seg[i].key = key;
+			m.body.rma.seg[i].len = o->lseg[i].len;
+		}
 	}
 	st = ECONNRESET;
 	if (skiff_links_send(r->links, c->host, &m, len) < 0)
 		goto fail;
+	o->state = q->dir == 0 ? OP_WAIT_GO : OP_WAIT_DONE;
+	if (q->dir == 0 && o->bounce) {
+		/* while the other daemon resolves and registers: a failure
+		 * is reported once it answered (its registration released) */
+		struct iovec li = { o->bounce, q->len };
+		struct iovec ri = { (void *)(uintptr_t)q->laddr, q->len };
+
+		if (process_vm_readv(o->pid, &li, 1, &ri, 1, 0) != (ssize_t)q->len)
+			o->lstatus = EFAULT;
+	}
 	return;
 fail:
+	o->reported = 1;
 	skiff_relay_rma_done(c->fd, q->seq, st);
 	op_free(r, o);
 }
 
-/* RMA_DONE from the other daemon for one of ours. */
+/* An INIT op of ours named by the other daemon's record: its request id,
+ * from the host and about the connection that carries it, else NULL. */
+static struct rop *init_op(struct skiff_relay *r, unsigned h,
+			   const struct skiff_link_cx *m)
+{
+	for (struct rop *o = r->ops; o; o = o->next)
+		if (o->kind == OP_INIT && o->id == m->peer_id)
+			return o->host == h && o->conn_id == m->id ? o : NULL;
+	return NULL;
+}
+
+/* RMA_DONE from the other daemon for one of ours: the RMA is over (it
+ * wrote into our process's memory, or refused before RMA_GO). */
 static void rma_finished(struct skiff_relay *r, unsigned h,
 			 const struct skiff_link_cx *m)
 {
-	struct rop *o;
-	struct rconn *c;
+	struct rop *o = init_op(r, h, m);
 	int st = (int)m->value;
 
-	for (o = r->ops; o; o = o->next)
-		if (o->kind == OP_INIT && o->id == m->peer_id)
-			break;
-	if (!o)
-		return;
-	c = op_conn(r, o);
-	if (!c || c->host != h || c->id != m->id)
-		return;
+	if (!o || (o->state != OP_WAIT_GO && o->state != OP_WAIT_DONE))
+		return; /* not one waiting for it: nothing to end */
+	if (st == 0 && o->state == OP_WAIT_GO)
+		st = ECONNRESET; /* "done" without our data: not an answer */
+	if (o->lstatus)
+		st = o->lstatus;
 	if (st == 0 && o->bounce && o->dir == 1) {
 		struct iovec li = { o->bounce, o->len };
 		struct iovec ri = { (void *)(uintptr_t)o->laddr, o->len };
@@ -537,28 +642,52 @@ static void rma_finished(struct skiff_relay *r, unsigned h,
 		if (process_vm_writev(o->pid, &li, 1, &ri, 1, 0) != (ssize_t)o->len)
 			st = EFAULT;
 	}
-	if (c->state == C_OPEN)
-		skiff_relay_rma_done(c->fd, o->proc_seq, st);
+	init_report(r, o, st);
 	op_free(r, o);
 }
 
-static void target_part_done(void *arg, int status);
-static void target_part(struct skiff_relay *r, struct rop *o, int status);
+/* RMA_GO from the other daemon: its process's range, registered for us to
+ * write our process's data into. */
+static void rma_go(struct skiff_relay *r, unsigned h,
+		   const struct skiff_link_rma *m)
+{
+	struct rop *o = init_op(r, h, &m->cx);
+	struct rconn *c;
 
-struct tpart {
-	struct skiff_relay *r;
-	struct rop *o;
-};
+	if (!o || o->state != OP_WAIT_GO)
+		return;
+	c = op_conn(r, o);
+	if (m->roff != o->roff || m->len != o->len) {
+		/* not the range we asked for */
+		o->lstatus = ECONNRESET;
+		send_cx(r, h, SKIFF_LINK_RMA_WROTE, o->peer_conn, o->id, EPROTO);
+	} else if (o->lstatus || !c || c->state != C_OPEN) {
+		/* our copy failed, or our process is gone: write nothing */
+		send_cx(r, h, SKIFF_LINK_RMA_WROTE, o->peer_conn, o->id, ECANCELED);
+	} else {
+		o->state = OP_WRITING;
+		o->pending = 1; /* ours, until every part is posted */
+		post_writes(r, o, o->lseg, o->nlseg, m, SKIFF_FAB_DELIVERED);
+		if (--o->pending)
+			return;
+		/* none posted: fall through to end it (o->status is set) */
+		send_cx(r, h, SKIFF_LINK_RMA_WROTE, o->peer_conn, o->id,
+			(uint32_t)o->status);
+	}
+	init_report(r, o, o->lstatus ? o->lstatus : o->status);
+	op_free(r, o);
+}
 
-/* The other daemon asks us to move data against our process's windows. */
+/* The other daemon asks us to take part in an RMA with our process's
+ * windows. */
 static void rma_target(struct skiff_relay *r, struct rconn *c, unsigned h,
 		       const struct skiff_link_rma *m)
 {
 	struct skiff_relay_seg seg[SKIFF_LINK_RMA_SEGS];
+	struct skiff_link_msg g;
 	struct rop *o;
 	int n, wr = m->cx.value == 1; /* out of our process's windows */
-	unsigned li = 0, ri = 0;
-	uint64_t lo = 0, ro = 0;
+	size_t len;
 
 	o = op_new(r, c, OP_TARGET);
 	if (!o) {
@@ -566,6 +695,8 @@ static void rma_target(struct skiff_relay *r, struct rconn *c, unsigned h,
 		return;
 	}
 	o->id = m->cx.peer_id;
+	o->host = h;
+	o->peer_conn = c->peer_id;
 	n = skiff_relay_resolve(c->fd, m->roff, m->len,
 				wr ? SCIF_PROT_READ : SCIF_PROT_WRITE, seg,
 				SKIFF_LINK_RMA_SEGS, &o->ep_seq);
@@ -575,67 +706,87 @@ static void rma_target(struct skiff_relay *r, struct rconn *c, unsigned h,
 		return;
 	}
 	o->have_seq = 1;
-	o->pending = 1; /* ours, until every part is posted */
-	/* walk both lists of pieces at once, in chunks */
-	while (li < (unsigned)n && ri < m->nseg) {
-		uint64_t k = seg[li].len - lo;
-		struct tpart *t;
-
-		if (k > m->seg[ri].len - ro)
-			k = m->seg[ri].len - ro;
-		if (k > RELAY_RMA_CHUNK)
-			k = RELAY_RMA_CHUNK;
-		t = malloc(sizeof(*t));
-		if (!t) {
-			o->status = ENOMEM;
-			break;
-		}
-		t->r = r;
-		t->o = o;
-		o->pending++;
-		if (skiff_fab_rma(skiff_links_fab(r->links), h, wr,
-				  seg[li].addr + lo, k, m->seg[ri].addr + ro,
-				  m->seg[ri].key, target_part_done, t) < 0) {
-			o->pending--;
-			free(t);
-			o->status = ECONNRESET;
-			break;
-		}
-		lo += k;
-		ro += k;
-		if (lo == seg[li].len) {
-			li++;
-			lo = 0;
-		}
-		if (ro == m->seg[ri].len) {
-			ri++;
-			ro = 0;
-		}
+	if (wr) {
+		/* we hold the data: write it into the initiator's memory */
+		o->state = OP_WRITING;
+		o->pending = 1; /* ours, until every part is posted */
+		post_writes(r, o, seg, (unsigned)n, m, 1);
+		part_end(r, o, 0);
+		return;
 	}
-	target_part(r, o, 0);
+	/* the initiator holds it: let it write into our process's range */
+	len = skiff_link_init(&g, SKIFF_LINK_RMA_GO);
+	g.body.rma.cx.id = c->peer_id;
+	g.body.rma.cx.peer_id = o->id;
+	g.body.rma.roff = m->roff;
+	g.body.rma.len = m->len;
+	g.body.rma.nseg = (uint32_t)n;
+	for (int i = 0; i < n; i++) {
+		uint64_t key, ra;
+
+		if (skiff_fab_mr(skiff_links_fab(r->links), seg[i].addr,
+				 seg[i].len, &o->mr[i], &key, &ra) < 0) {
+			send_done(r, h, c->peer_id, o->id, ECONNRESET);
+			op_free(r, o);
+			return;
+		}
+		o->nmr++;
+		g.body.rma.seg[i].addr = ra;
+		g.body.rma.seg[i].key = key;
+		g.body.rma.seg[i].len = seg[i].len;
+	}
+	if (skiff_links_send(r->links, h, &g, len) < 0) {
+		/* the link lost it: the initiator's request ends with the
+		 * link (host down) or with this answer */
+		send_done(r, h, c->peer_id, o->id, ECONNRESET);
+		op_free(r, o);
+		return;
+	}
+	o->state = OP_EXPOSED;
 }
 
-/* One part of a TARGET op ended (or the posting of them: @status 0). */
-static void target_part(struct skiff_relay *r, struct rop *o, int status)
+/* RMA_WROTE from the initiator: it is done with the range we registered
+ * for its RMA_GO (whatever the outcome): release it. */
+static void rma_wrote(struct skiff_relay *r, unsigned h,
+		      const struct skiff_link_cx *m)
 {
-	struct rconn *c;
+	for (struct rop *o = r->ops; o; o = o->next)
+		if (o->kind == OP_TARGET && o->state == OP_EXPOSED &&
+		    o->host == h && o->id == m->peer_id && o->conn_id == m->id) {
+			op_free(r, o);
+			return;
+		}
+}
 
+/* One libfabric operation of @o ended (or the posting of them: @status
+ * 0): once none is left, the op ends. */
+static void part_end(struct skiff_relay *r, struct rop *o, int status)
+{
 	if (status && !o->status)
 		o->status = ECONNRESET; /* libfabric failed it: as a lost link */
 	if (--o->pending)
 		return;
-	c = op_conn(r, o);
-	if (c && c->state == C_OPEN)
-		send_done(r, c->host, c->peer_id, o->id, o->status);
+	if (o->kind == OP_INIT) {
+		/* our writes are in the other process's memory (delivery
+		 * complete): tell ours, then let the other daemon release */
+		init_report(r, o, o->status);
+		send_cx(r, o->host, SKIFF_LINK_RMA_WROTE, o->peer_conn, o->id,
+			(uint32_t)o->status);
+		op_free(r, o);
+		return;
+	}
+	/* even if our end closed meanwhile: the initiator's daemon waits
+	 * for it to let go of its process's memory */
+	send_done(r, o->host, o->peer_conn, o->id, o->status);
 	op_free(r, o);
 }
 
-static void target_part_done(void *arg, int status)
+static void part_done(void *arg, int status)
 {
-	struct tpart t = *(struct tpart *)arg;
+	struct part t = *(struct part *)arg;
 
 	free(arg);
-	target_part(t.r, t.o, status);
+	part_end(t.r, t.o, status);
 }
 
 /* libscif's control service thread: an RMA_REQ of a process we relay.
@@ -887,6 +1038,12 @@ static void on_record(void *arg, unsigned h, const struct skiff_link_msg *m)
 	case SKIFF_LINK_RMA_DONE:
 		rma_finished(r, h, &m->body.cx);
 		return;
+	case SKIFF_LINK_RMA_GO:
+		rma_go(r, h, &m->body.rma);
+		return;
+	case SKIFF_LINK_RMA_WROTE:
+		rma_wrote(r, h, &m->body.cx);
+		return;
 	default:
 		break;
 	}
@@ -924,16 +1081,20 @@ static void on_host_down(void *arg, unsigned h)
 {
 	struct skiff_relay *r = arg;
 
-	/* our requests to it will never be answered; its requests to us
-	 * end with their libfabric operations (which fail now) */
+	/* our requests to it will never be answered, its RMA_WROTE will
+	 * never come; the libfabric operations of either end when they fail
+	 * (which they do now) */
 	for (struct rop *o = r->ops, *next; o; o = next) {
-		struct rconn *c = op_conn(r, o);
-
 		next = o->next;
-		if (o->kind == OP_INIT && c && c->host == h) {
-			if (c->state == C_OPEN)
-				skiff_relay_rma_done(c->fd, o->proc_seq, ECONNRESET);
-			op_free(r, o);
+		if (o->host != h)
+			continue;
+		if (o->kind == OP_INIT) {
+			init_report(r, o, ECONNRESET);
+			/* its fi_writes, if any, end it when they fail */
+			if (!o->pending)
+				op_free(r, o);
+		} else if (o->state == OP_EXPOSED) {
+			op_free(r, o); /* nobody will write there any more */
 		}
 	}
 	for (unsigned i = 0; i < r->hi; i++) {
