@@ -352,6 +352,10 @@ void skiff_ctl_close(struct skiff_rma *r);
  * says there are none */
 void skiff_rma_sync(struct skiff_ep *ep, int force);
 void skiff_rma_sync_locked(struct skiff_ep *ep); /* rma->lock held */
+/* take in the RMA_REQs at the head of the control socket, at most @max,
+ * nothing else (rma->lock held; scifd's loop, relay_ep.h); 1 if another
+ * record is next, else 0 */
+int skiff_rma_take_reqs(struct skiff_ep *ep, int max);
 /* scifd's relay: who takes a process's RMA_REQ records (relay_ep.h) */
 struct skiff_rma_req_rec;
 void skiff_svc_set_rma_hook(void (*fn)(int epd, const struct skiff_rma_req_rec *q));

@@ -47,6 +47,17 @@ int skiff_relay_connect(uint16_t src_node, uint16_t src_port,
 struct skiff_rma_req_rec;
 void skiff_svc_set_rma_hook(void (*fn)(int epd, const struct skiff_rma_req_rec *q));
 
+/* The control socket of the daemon's end @epd of a relayed connection
+ * (-1 if none), for the daemon's own poll loop, which then calls
+ * skiff_relay_take(@epd) when it is readable: the RMA_REQs at the head of
+ * the socket are taken in at once (they reach the hook, on the caller's
+ * thread). Returns 1 if what is left is the control service's: the
+ * endpoint was busy (the service or a call holds it), or the next record
+ * is not an RMA_REQ (a WIN_DEL waits for the daemon's RMAs in flight: the
+ * loop must never wait for itself); else 0. */
+int skiff_relay_ctl_fd(int epd);
+int skiff_relay_take(int epd);
+
 /* A range of a relayed process's windows, as mapped in the daemon. */
 struct skiff_relay_seg {
 	unsigned char *addr;

@@ -142,6 +142,34 @@ __attribute__((constructor)) static void relayed_init(void)
 
 /* --- the daemon's end (relay_ep.h) --- */
 
+int skiff_relay_ctl_fd(int epd)
+{
+	struct skiff_ep *ep;
+
+	if (skiff_ep_get(epd, &ep) < 0 || !ep->rma ||
+	    ep->relayed != SKIFF_RELAYED_DAEMON)
+		return -1;
+	return ep->rma->ctl;
+}
+
+int skiff_relay_take(int epd)
+{
+	struct skiff_ep *ep;
+	struct skiff_rma *r;
+	int ret;
+
+	if (skiff_ep_get(epd, &ep) < 0 || !ep->rma ||
+	    ep->relayed != SKIFF_RELAYED_DAEMON)
+		return 1;
+	r = ep->rma;
+	/* busy: its holder takes the records in */
+	if (pthread_mutex_trylock(&r->lock) != 0)
+		return 1;
+	ret = skiff_rma_take_reqs(ep, 64);
+	pthread_mutex_unlock(&r->lock);
+	return ret;
+}
+
 int skiff_relay_resolve(int epd, uint64_t off, uint64_t len, int need,
 			struct skiff_relay_seg *out, unsigned max,
 			uint64_t *seq)
