@@ -54,6 +54,7 @@
 #define RELAY_RMA_CHUNK (4u << 20)
 #define RELAY_BOUNCE_MAX (256ull << 20)
 #define RELAY_RMA_QUEUE 4096 /* requests waiting for the loop */
+#define RELAY_SPARE_MS 2000
 
 enum { C_FREE, C_LREQ, C_OUT, C_IN, C_OPEN, C_DRAIN };
 
@@ -142,6 +143,12 @@ struct skiff_relay {
 	int64_t log_ms;
 	unsigned log_n;
 	struct rop *ops;
+	/* the last v* bounce buffer, kept for the next (a fresh one of 64
+	 * MiB is 16384 page faults, and every one above glibc's mmap
+	 * threshold is fresh); freed after RELAY_SPARE_MS unused */
+	unsigned char *spare;
+	uint64_t spare_len;
+	int64_t spare_at;
 	uint32_t next_op;
 	/* RMA_REQ records, queued by libscif's control service thread */
 	int evfd;
@@ -428,6 +435,36 @@ static struct rconn *op_conn(struct skiff_relay *r, const struct rop *o)
 		       c : NULL;
 }
 
+/* A bounce buffer of at least @len bytes: the spare if it is large
+ * enough. What it held before (another call's data) is overwritten before
+ * anything of it leaves the daemon: a write copies @len bytes in first, a
+ * read gives the process only what the other daemon wrote, all of it. */
+static unsigned char *bounce_get(struct skiff_relay *r, uint64_t len)
+{
+	unsigned char *b;
+
+	if (r->spare && r->spare_len >= len) {
+		b = r->spare;
+		r->spare = NULL;
+		return b;
+	}
+	return malloc(len);
+}
+
+static void bounce_put(struct skiff_relay *r, unsigned char *b, uint64_t len)
+{
+	if (!b)
+		return;
+	if (r->spare && r->spare_len >= len) {
+		free(b);
+		return;
+	}
+	free(r->spare); /* keep the larger */
+	r->spare = b;
+	r->spare_len = len;
+	r->spare_at = r->now;
+}
+
 /* The op is over: let go of the memory, and of the connection if it only
  * waited for that. */
 static void op_free(struct skiff_relay *r, struct rop *o)
@@ -448,7 +485,7 @@ static void op_free(struct skiff_relay *r, struct rop *o)
 			*pp = o->next;
 			break;
 		}
-	free(o->bounce);
+	bounce_put(r, o->bounce, o->len);
 	free(o);
 }
 
@@ -572,7 +609,7 @@ static void rma_request(struct skiff_relay *r, struct rconn *c,
 		st = ENOMEM;
 		if (q->len > RELAY_BOUNCE_MAX ||
 		    getsockopt(c->fd, SOL_SOCKET, SO_PEERCRED, &uc, &ul) < 0 ||
-		    !(o->bounce = malloc(q->len)))
+		    !(o->bounce = bounce_get(r, q->len)))
 			goto fail;
 		o->pid = uc.pid;
 		o->laddr = q->laddr;
@@ -1245,6 +1282,7 @@ void skiff_relay_close(struct skiff_relay *r)
 	close(r->ep);
 	close(r->evfd);
 	pthread_mutex_destroy(&r->qlock);
+	free(r->spare);
 	free(r->q);
 	free(r->c);
 	free(r);
@@ -1360,6 +1398,10 @@ void skiff_relay_run(struct skiff_relay *r, int64_t now_ms)
 		default:
 			break;
 		}
+	}
+	if (r->spare && now_ms - r->spare_at > RELAY_SPARE_MS) {
+		free(r->spare);
+		r->spare = NULL;
 	}
 	/* timers, links that lost records, and connections the link had no
 	 * room for */
