@@ -88,10 +88,12 @@ int skiff_fab_rma(struct skiff_fab *f, unsigned peer, int write, void *buf,
 		  size_t len, uint64_t raddr, uint64_t key,
 		  skiff_fab_rma_fn done, void *arg);
 
-/* Register [buf, buf + len) for the peers' RMA: a handle for
- * skiff_fab_mr_close, the key and the address to advertise (@buf with
- * FI_MR_VIRT_ADDR, else 0: the provider counts from the registration's
- * start). 0 or -errno (-EOPNOTSUPP: no RMA). */
+/* Register [buf, buf + len) for the peers' fi_writes (remote write only:
+ * no peer reads our memory): a handle for skiff_fab_mr_close, the key
+ * (the provider's, or a random one unique among ours alive) and the
+ * address to advertise (@buf with FI_MR_VIRT_ADDR, else 0: the provider
+ * counts from the registration's start). 0 or -errno (-EOPNOTSUPP: no
+ * RMA). */
 int skiff_fab_mr(struct skiff_fab *f, void *buf, size_t len, void **mr,
 		 uint64_t *key, uint64_t *raddr);
 void skiff_fab_mr_close(void *mr);
