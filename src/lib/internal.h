@@ -392,6 +392,9 @@ void skiff_rma_complete(struct skiff_ep *ep, uint64_t seq);
  * now (the connection ended). */
 void skiff_rma_abort(struct skiff_ep *ep);
 int skiff_rma_wait(struct skiff_ep *ep, uint64_t seq);
+/* the same without spinning first: for what takes a round trip between
+ * hosts at least, where a spin only takes a CPU from the daemons */
+int skiff_rma_wait_sleep(struct skiff_ep *ep, uint64_t seq);
 void skiff_copy(unsigned char *dst, const unsigned char *src, size_t n);
 void skiff_copy_ordered(struct skiff_seg *segs, size_t nseg, size_t total);
 void skiff_sig_write(const struct skiff_sig *s);
