@@ -1901,12 +1901,65 @@ static int c_rma(void)
 			goto out;
 		}
 	}
+	/* and of ours: the local range in two pieces too, each direction
+	 * (each piece a registration of its own in our daemon) */
+	step("across two windows of the client and of the server");
+	{
+		const size_t pg = page_size();
+		unsigned char *m1 = pbuf(4 * pg), *m2 = pbuf(4 * pg);
+		const off_t l1 = 0x50000000, l2 = l1 + 4 * (off_t)pg;
+		long long at;
+
+		if (scif_register(ep, m1, 4 * pg, l1,
+				  SCIF_PROT_READ | SCIF_PROT_WRITE,
+				  SCIF_MAP_FIXED) != l1 ||
+		    scif_register(ep, m2, 4 * pg, l2,
+				  SCIF_PROT_READ | SCIF_PROT_WRITE,
+				  SCIF_MAP_FIXED) != l2) {
+			bad("scif_register of two adjacent windows: %s",
+			    ename(errno));
+			goto out;
+		}
+		fill(m1, 4 * pg, 35, 0);
+		fill(m2, 4 * pg, 36, 0);
+		/* 2 pages from the end of the first through 1 of the second */
+		if (scif_writeto(ep, l1 + 2 * (off_t)pg + 9, 3 * pg - 20,
+				 span + 3 * (off_t)pg + 11, SCIF_RMA_SYNC) < 0) {
+			bad("scif_writeto from two windows: %s", ename(errno));
+			goto out;
+		}
+		memcpy(vb, m1 + 2 * pg + 9, 2 * pg - 9);
+		memcpy(vb + 2 * pg - 9, m2, pg - 11);
+		if (srv_has(ep, span + 3 * (off_t)pg + 11, vb, 3 * pg - 20,
+			    "scif_writeto from two windows") < 0)
+			goto out;
+		if (srv_range(ep, OP_FILL, 37, span + 200, 3 * pg - 20, NULL) < 0)
+			goto out;
+		memset(m1, GUARD, 4 * pg);
+		memset(m2, GUARD, 4 * pg);
+		if (scif_readfrom(ep, l1 + 2 * (off_t)pg + 9, 3 * pg - 20,
+				  span + 200, SCIF_RMA_SYNC) < 0) {
+			bad("scif_readfrom into two windows: %s", ename(errno));
+			goto out;
+		}
+		memcpy(vb, m1 + 2 * pg + 9, 2 * pg - 9);
+		memcpy(vb + 2 * pg - 9, m2, pg - 11);
+		if ((at = mismatch(vb, 3 * pg - 20, 37, 0)) >= 0) {
+			bad("scif_readfrom into two windows: byte %lld differs",
+			    at);
+			goto out;
+		}
+		if (m1[2 * pg + 8] != GUARD || m2[pg - 11] != GUARD) {
+			bad("scif_readfrom into two windows: wrote past the range");
+			goto out;
+		}
+	}
 	note("scif_writeto, scif_vwriteto, scif_readfrom, scif_vreadfrom of "
 	     "1 B, 4 KiB, 1 MiB, 16 MiB at unaligned offsets, flags");
 	for (int k = 0; k < NRFLAGS; k++)
 		note(" %s", rflags[k].name);
 	note(" (USECACHE on v* every other), checked at both ends; across "
-	     "two windows; 16 MiB mean:");
+	     "two windows of either; 16 MiB mean:");
 	{
 		static const char *const op[] = { "writeto", "vwriteto",
 						   "readfrom", "vreadfrom" };

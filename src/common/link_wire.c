@@ -30,8 +30,10 @@ size_t skiff_link_body_len(uint16_t type)
 	case SKIFF_LINK_CREDIT:
 	case SKIFF_LINK_CLOSE:
 	case SKIFF_LINK_RMA_DONE:
+	case SKIFF_LINK_RMA_WROTE:
 		return sizeof(struct skiff_link_cx);
 	case SKIFF_LINK_RMA:
+	case SKIFF_LINK_RMA_GO:
 		return sizeof(struct skiff_link_rma);
 	default:
 		return 0;
@@ -133,18 +135,24 @@ static int cx_ok(uint16_t type, const struct skiff_link_cx *c)
 		       c->value <= SKIFF_LINK_WINDOW;
 	case SKIFF_LINK_RMA:
 		return c->peer_id != 0 && c->value <= 1;
+	case SKIFF_LINK_RMA_GO:
+		return c->peer_id != 0 && c->value == 0;
 	case SKIFF_LINK_RMA_DONE:
+	case SKIFF_LINK_RMA_WROTE:
 		return c->peer_id != 0 && c->value < 4096;
 	default:
 		return c->peer_id == 0 && c->value == 0;
 	}
 }
 
-static int rma_ok(const struct skiff_link_rma *m)
+/* RMA and RMA_GO: a request toward the receiver's process (RMA with
+ * value 0) carries no segments, every other one 1..SEGS covering len. */
+static int rma_ok(uint16_t type, const struct skiff_link_rma *m)
 {
 	uint64_t sum = 0;
+	int bare = type == SKIFF_LINK_RMA && m->cx.value == 0;
 
-	if (!cx_ok(SKIFF_LINK_RMA, &m->cx) || m->nseg == 0 ||
+	if (!cx_ok(type, &m->cx) || (bare ? m->nseg != 0 : m->nseg == 0) ||
 	    m->nseg > SKIFF_LINK_RMA_SEGS || m->reserved || m->len == 0 ||
 	    m->len > INT64_MAX || m->roff > INT64_MAX - m->len)
 		return 0;
@@ -159,7 +167,7 @@ static int rma_ok(const struct skiff_link_rma *m)
 			return 0;
 		sum += m->seg[i].len;
 	}
-	return sum == m->len;
+	return bare || sum == m->len;
 }
 
 static int ctl_ok(const struct skiff_link_ctl *c)
@@ -199,13 +207,15 @@ int skiff_link_decode(const void *buf, size_t len, struct skiff_link_msg *out)
 		ok = conn_ok(&out->body.conn);
 		break;
 	case SKIFF_LINK_RMA:
-		ok = rma_ok(&out->body.rma);
+	case SKIFF_LINK_RMA_GO:
+		ok = rma_ok(h.type, &out->body.rma);
 		break;
 	case SKIFF_LINK_CONN_ACK:
 	case SKIFF_LINK_DATA:
 	case SKIFF_LINK_CREDIT:
 	case SKIFF_LINK_CLOSE:
 	case SKIFF_LINK_RMA_DONE:
+	case SKIFF_LINK_RMA_WROTE:
 		ok = cx_ok(h.type, &out->body.cx) &&
 		     (h.type != SKIFF_LINK_DATA ||
 		      out->body.cx.value == h.body_len - fixed);

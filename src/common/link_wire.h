@@ -26,9 +26,11 @@ enum skiff_link_type {
 	SKIFF_LINK_DATA = 7,	  /* bytes of a connection, in order */
 	SKIFF_LINK_CREDIT = 8,	  /* the receiver took bytes: room for more */
 	SKIFF_LINK_CLOSE = 9,	  /* my end of the connection is gone */
-	SKIFF_LINK_RMA = 10,	  /* carry out an RMA against my memory */
+	SKIFF_LINK_RMA = 10,	  /* carry out an RMA with your process */
 	SKIFF_LINK_RMA_DONE = 11, /* that RMA ended */
-	SKIFF_LINK_TYPE_MAX = 11
+	SKIFF_LINK_RMA_GO = 12,	  /* write the RMA's data there */
+	SKIFF_LINK_RMA_WROTE = 13, /* I wrote it: release those segments */
+	SKIFF_LINK_TYPE_MAX = 13
 };
 
 #define SKIFF_LINK_NAME_LEN 64	 /* fabric and host names, NUL padded */
@@ -103,8 +105,8 @@ struct skiff_link_cx {
 	uint64_t peer_boot;
 	uint32_t peer_id;   /* CONN_ACK: the sender's id for it (0 if refused);
 			     * else zero */
-	uint32_t value;	    /* RMA_DONE: 0 or an errno (peer_id: the
-			     * request); CONN_ACK: 0 or an errno (ECONNREFUSED,
+	uint32_t value;	    /* RMA_DONE, RMA_WROTE: 0 or an errno
+			     * (peer_id: the request); CONN_ACK: 0 or an errno (ECONNREFUSED,
 			     * ENODEV, EACCES, ENOMEM); DATA: payload bytes,
 			     * 1..DATA_MAX, after this struct; CREDIT: bytes
 			     * taken, 1..WINDOW; CLOSE: zero */
@@ -112,17 +114,24 @@ struct skiff_link_cx {
 
 #define SKIFF_LINK_RMA_SEGS 16
 
-/* RMA: the initiator's daemon registered its process's memory of the
- * transfer (@seg: libfabric addresses and keys); the receiver resolves
- * [roff, roff + len) in its process's windows and moves the data with
- * fi_read (cx.value 0: into its process's windows) or fi_write (1: out of
- * them), then answers RMA_DONE. */
+/* RMA: the receiver resolves [roff, roff + len) in its process's windows.
+ * cx.value 1 (data out of them): the initiator's daemon registered its
+ * process's memory of the transfer (@seg: libfabric addresses and keys);
+ * the receiver moves the data there with fi_write, then answers RMA_DONE.
+ * cx.value 0 (data into them): no segments; the receiver registers the
+ * range and answers RMA_GO with its segments (or RMA_DONE with an errno);
+ * the initiator writes the data there (fi_write, delivery complete) and
+ * answers RMA_WROTE, on which the receiver closes the registrations.
+ * RMA_GO: the same body, cx.id the initiator's connection, roff and len
+ * those of the request, segments 1..SKIFF_LINK_RMA_SEGS. */
 struct skiff_link_rma {
 	struct skiff_link_cx cx; /* id: the receiver's connection; peer_id:
-				  * the request, not 0; value: the direction */
+				  * the request, not 0; value: the direction
+				  * (RMA_GO: 0) */
 	uint64_t roff;
 	uint64_t len;	/* the sum of the segments' */
-	uint32_t nseg;	/* 1..SKIFF_LINK_RMA_SEGS; the rest zero */
+	uint32_t nseg;	/* 1..SKIFF_LINK_RMA_SEGS (RMA with value 0: 0);
+			 * the rest zero */
 	uint32_t reserved;
 	struct {
 		uint64_t addr, key, len;

@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/random.h>
+#include <sys/uio.h>
 
 #include <rdma/fabric.h>
 #include <rdma/fi_cm.h>
@@ -536,6 +538,16 @@ static int post_op(struct skiff_fab *f, struct fab_op *o)
 {
 	struct fab_peer *p = &f->peer[o->peer];
 
+	if (o->write == SKIFF_FAB_DELIVERED) {
+		struct iovec iov = { o->buf, o->len };
+		struct fi_rma_iov ri = { o->raddr, o->len, o->key };
+		struct fi_msg_rma m = { .msg_iov = &iov, .iov_count = 1,
+					.addr = p->fa, .rma_iov = &ri,
+					.rma_iov_count = 1, .context = &o->ctx };
+
+		return (int)fi_writemsg(f->ep, &m,
+					FI_COMPLETION | FI_DELIVERY_COMPLETE);
+	}
 	if (o->write)
 		return (int)fi_write(f->ep, o->buf, o->len, NULL, p->fa, o->raddr,
 				     o->key, &o->ctx);
@@ -612,22 +624,39 @@ int skiff_fab_rma(struct skiff_fab *f, unsigned peer, int write, void *buf,
 int skiff_fab_mr(struct skiff_fab *f, void *buf, size_t len, void **mr,
 		 uint64_t *key, uint64_t *raddr)
 {
-	struct fid_mr *m;
-	int r;
+	const struct fi_domain_attr *da = f->info->domain_attr;
+	struct fid_mr *m = NULL;
+	int r = -FI_ENOKEY;
 
 	if (!f->rma)
 		return -EOPNOTSUPP;
-	r = fi_mr_reg(f->domain, buf, len,
-		      FI_READ | FI_WRITE | FI_REMOTE_READ | FI_REMOTE_WRITE, 0,
-		      0, 0, &m, NULL);
+	/* The other daemon only ever writes into what we register (whoever
+	 * holds the data writes it): no remote read. A provider that leaves
+	 * the keys to us (no FI_MR_PROV_KEY, as tcp in libfabric 1.17) gets
+	 * random ones: unique among the registrations alive (a key in use
+	 * is refused, FI_ENOKEY: draw again) and not guessable from the
+	 * ones a peer saw. */
+	for (int tries = 0; tries < 8 && r == -FI_ENOKEY; tries++) {
+		uint64_t want = 0;
+
+		if (!(da->mr_mode & FI_MR_PROV_KEY)) {
+			if (getrandom(&want, sizeof(want), 0) != sizeof(want))
+				return -EIO;
+			if (da->mr_key_size && da->mr_key_size < sizeof(want))
+				want &= (1ull << (8 * da->mr_key_size)) - 1;
+		}
+		r = fi_mr_reg(f->domain, buf, len, FI_REMOTE_WRITE, 0, want, 0,
+			      &m, NULL);
+		if (da->mr_mode & FI_MR_PROV_KEY)
+			break;
+	}
 	if (r)
 		return r == -FI_ENOMEM ? -ENOMEM : -EIO;
 	*mr = m;
 	*key = fi_mr_key(m);
 	/* without FI_MR_VIRT_ADDR the provider counts from the start of the
 	 * registration (tcp in libfabric 1.17 does, whatever was asked) */
-	*raddr = (f->info->domain_attr->mr_mode & FI_MR_VIRT_ADDR) ?
-			 (uint64_t)(uintptr_t)buf : 0;
+	*raddr = (da->mr_mode & FI_MR_VIRT_ADDR) ? (uint64_t)(uintptr_t)buf : 0;
 	return 0;
 }
 

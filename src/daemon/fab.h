@@ -75,20 +75,25 @@ unsigned skiff_fab_drops(const struct skiff_fab *f, unsigned peer);
 /*
  * RMA against a peer's registered memory (another daemon's, advertised in
  * a record): fi_write (@write) of [buf, buf + len) to @raddr/@key, or
- * fi_read from there into it. @done runs from skiff_fab_progress with 0
+ * fi_read from there into it (@write 0). @write SKIFF_FAB_DELIVERED: an
+ * fi_write that completes only once the data is in the peer's memory
+ * (FI_DELIVERY_COMPLETE), not merely sent. @done runs from skiff_fab_progress with 0
  * or -EIO. 0 if posted or queued (the provider refused for now: retried
  * in order by skiff_fab_progress), -EOPNOTSUPP if the provider has no RMA,
  * another -errno (then @done never runs).
  */
+#define SKIFF_FAB_DELIVERED 2
 typedef void (*skiff_fab_rma_fn)(void *arg, int status);
 int skiff_fab_rma(struct skiff_fab *f, unsigned peer, int write, void *buf,
 		  size_t len, uint64_t raddr, uint64_t key,
 		  skiff_fab_rma_fn done, void *arg);
 
-/* Register [buf, buf + len) for the peers' RMA: a handle for
- * skiff_fab_mr_close, the key and the address to advertise (@buf with
- * FI_MR_VIRT_ADDR, else 0: the provider counts from the registration's
- * start). 0 or -errno (-EOPNOTSUPP: no RMA). */
+/* Register [buf, buf + len) for the peers' fi_writes (remote write only:
+ * no peer reads our memory): a handle for skiff_fab_mr_close, the key
+ * (the provider's, or a random one unique among ours alive) and the
+ * address to advertise (@buf with FI_MR_VIRT_ADDR, else 0: the provider
+ * counts from the registration's start). 0 or -errno (-EOPNOTSUPP: no
+ * RMA). */
 int skiff_fab_mr(struct skiff_fab *f, void *buf, size_t len, void **mr,
 		 uint64_t *key, uint64_t *raddr);
 void skiff_fab_mr_close(void *mr);

@@ -49,36 +49,51 @@
 #define RELAY_CREDIT_AT (SKIFF_LINK_WINDOW / 4)
 /*
  * Each CONN costs a MUNGE check: a round trip to munged that blocks the
- * loop (0.3 ms for a good credential, 1.8 ms for a forged one, measured
- * here: munged logs each failure). A host gets at most CONN_BUDGET_US of
- * checking per second (up to a second's worth at once); its CONNs beyond
- * wait in its queue of CONN_QUEUE, and those beyond that are refused
- * unchecked (ECONNREFUSED). So one host flooding forged CONNs takes a
- * tenth of the loop, and a burst of genuine ones (a job's ranks connecting
- * at once) is served in turn instead of refused.
+ * loop (60 us to 2 ms here, more when munged is busy). A host gets at most
+ * CONN_BUDGET_US of checking per second (up to a second's worth at once);
+ * its CONNs beyond wait in its queue of CONN_QUEUE, and those beyond that
+ * are refused unchecked (ECONNREFUSED). So one host flooding forged CONNs
+ * takes a tenth of the loop, and a burst of genuine ones (a job's ranks
+ * connecting at once) is served in turn instead of refused.
  */
 #define CONN_BUDGET_US 100000
 #define CONN_QUEUE 1024
 #define TAG_LISTEN UINT64_MAX
 #define TAG_EVENT (UINT64_MAX - 1)
+/* the control socket of the connection in slot N: TAG_CTL | N */
+#define TAG_CTL (1ull << 32)
 /* RMA between hosts: one libfabric operation moves at most this much; a
  * v* call's bounce buffer is at most RELAY_BOUNCE_MAX */
 #define RELAY_RMA_CHUNK (4u << 20)
 #define RELAY_BOUNCE_MAX (256ull << 20)
 #define RELAY_RMA_QUEUE 4096 /* requests waiting for the loop */
+#define RELAY_SPARE_MS 2000
 
 enum { C_FREE, C_LREQ, C_OUT, C_IN, C_OPEN, C_DRAIN, C_CARD };
 
-/* An RMA this daemon takes part in. INIT: our process asked; we
- * registered its memory and wait for the other daemon's RMA_DONE. TARGET:
- * the other daemon asked; we move the data against our process's windows
- * with libfabric and answer. */
+/* An RMA this daemon takes part in. INIT: our process asked; TARGET: the
+ * other daemon asked, about our process's windows. Whoever holds the data
+ * writes it (fi_write): toward the other host's process (scif_writeto), we
+ * ask for its registered range (RMA, answered RMA_GO), write into it and
+ * tell the other daemon (RMA_WROTE); from it (scif_readfrom), we register
+ * our process's memory and the other daemon writes into it, then answers
+ * RMA_DONE. (fi_read, the other way round, took a third longer: the
+ * reading side waits for the sleeping holder's daemon to answer.) */
 enum { OP_INIT, OP_TARGET };
+enum {
+	OP_WAIT_GO,   /* INIT toward the peer: RMA sent, waiting for RMA_GO */
+	OP_WRITING,   /* INIT toward the peer, TARGET from ours: fi_writes */
+	OP_WAIT_DONE, /* INIT from the peer: waiting for its RMA_DONE */
+	OP_EXPOSED,   /* TARGET toward ours: registered, waiting RMA_WROTE */
+};
 
 struct rop {
 	int kind;
+	int state;
 	unsigned slot;	   /* the connection's slot, and its id then */
 	uint32_t conn_id;
+	unsigned host;	   /* the other host */
+	uint32_t peer_conn; /* the other daemon's id for the connection */
 	uint32_t id;	   /* INIT: ours; TARGET: the requester's */
 	uint64_t proc_seq; /* INIT: the process's sequence number */
 	uint64_t ep_seq;   /* keeps the process's windows mapped here */
@@ -86,17 +101,15 @@ struct rop {
 	int dir;	   /* 0: data toward the target process */
 	void *mr[SKIFF_LINK_RMA_SEGS];
 	unsigned nmr;
+	struct skiff_relay_seg lseg[SKIFF_LINK_RMA_SEGS]; /* INIT toward */
+	unsigned nlseg;
 	unsigned char *bounce; /* INIT of a v* call */
-	uint64_t laddr, len;
+	uint64_t laddr, roff, len;
 	pid_t pid;
-	unsigned pending; /* TARGET: libfabric operations in flight */
-	int status;
-	/* The other host and its incarnation; TARGET: the requester's id
-	 * for the connection, to answer even once ours has ended. */
-	unsigned host;
-	uint64_t boot;
-	uint32_t peer_conn;
-	int told; /* INIT: the process has its answer (ECONNRESET) */
+	unsigned pending; /* libfabric operations in flight (+1 posting) */
+	int status;	  /* a libfabric operation failed: ECONNRESET */
+	int lstatus;	  /* INIT: our side failed (EFAULT), reported first */
+	int reported;	  /* INIT: the process was told */
 	struct rop *next;
 };
 
@@ -121,6 +134,8 @@ struct rconn {
 	int peer_closed;  /* CLOSE received: end once buf is delivered */
 	unsigned nops;	  /* RMAs in flight on it: its memory must stay */
 	int blocked;	  /* the link had no room: retry on a timer */
+	int ctl;	  /* OPEN: its control socket, watched here too (-1) */
+	int ctl_off;	  /* ... but not now: the service has work there */
 	unsigned char *buf; /* from the link, not yet in the local ring */
 	uint32_t boff, blen;
 };
@@ -149,6 +164,12 @@ struct skiff_relay {
 	int64_t log_ms;
 	unsigned log_n;
 	struct rop *ops;
+	/* the last v* bounce buffer, kept for the next (a fresh one of 64
+	 * MiB is 16384 page faults, and every one above glibc's mmap
+	 * threshold is fresh); freed after RELAY_SPARE_MS unused */
+	unsigned char *spare;
+	uint64_t spare_len;
+	int64_t spare_at;
 	uint32_t next_op;
 	/* RMA_REQ records, queued by libscif's control service thread */
 	int evfd;
@@ -218,7 +239,7 @@ static struct rconn *alloc_conn(struct skiff_relay *r)
 			memset(c, 0, sizeof(*c));
 			r->gen[i]++;
 			c->id = (i + 1) | (uint32_t)r->gen[i] << 16;
-			c->fd = c->memfd = -1;
+			c->fd = c->memfd = c->ctl = -1;
 			r->count++;
 			if (i + 1 > r->hi)
 				r->hi = i + 1;
@@ -238,21 +259,43 @@ static void watch(struct skiff_relay *r, struct rconn *c, uint32_t ev)
 		c->events = ev + 1; /* + 1: registered, even with no events */
 }
 
+/* Watch an open connection's control socket: its process's RMA_REQ is
+ * taken in by this loop as soon as it arrives, not only by libscif's
+ * control service thread, which would then have to wake us (a hop of
+ * 10-40 us on a 2-vCPU VM). Whichever comes first takes it. */
+static void watch_ctl(struct skiff_relay *r, struct rconn *c)
+{
+	struct epoll_event e = { .events = EPOLLIN,
+				 .data.u64 = TAG_CTL | (uint64_t)(c - r->c) };
+	int fd = skiff_relay_ctl_fd(c->fd);
+
+	if (fd >= 0 && epoll_ctl(r->ep, EPOLL_CTL_ADD, fd, &e) == 0)
+		c->ctl = fd;
+}
+
+static void unwatch_ctl(struct skiff_relay *r, struct rconn *c)
+{
+	if (c->ctl >= 0)
+		epoll_ctl(r->ep, EPOLL_CTL_DEL, c->ctl, NULL);
+	c->ctl = -1;
+}
+
+static void init_report(struct skiff_relay *r, struct rop *o, int status);
+
 /* The connection ends with RMAs of its process waiting: ECONNRESET for
- * each. Their memory stays registered until the other daemon is done with
- * it (see on_host_down). */
+ * each. Memory they exposed stays registered until the other daemon is
+ * done with it (see on_host_down). */
 static void answer_all(struct skiff_relay *r, struct rconn *c)
 {
 	for (struct rop *o = r->ops; o; o = o->next)
-		if (o->kind == OP_INIT && !o->told && o->slot == (unsigned)(c - r->c) &&
-		    o->conn_id == c->id) {
-			skiff_relay_rma_done(c->fd, o->proc_seq, ECONNRESET);
-			o->told = 1;
-		}
+		if (o->kind == OP_INIT && !o->reported &&
+		    o->slot == (unsigned)(c - r->c) && o->conn_id == c->id)
+			init_report(r, o, ECONNRESET);
 }
 
 static void free_conn(struct skiff_relay *r, struct rconn *c)
 {
+	unwatch_ctl(r, c);
 	if (c->state == C_CARD) {
 		/* its RMAs' memory is the card's, mapped while we run */
 		c->state = C_FREE;
@@ -453,6 +496,36 @@ static struct rconn *op_conn(struct skiff_relay *r, const struct rop *o)
 		       c : NULL;
 }
 
+/* A bounce buffer of at least @len bytes: the spare if it is large
+ * enough. What it held before (another call's data) is overwritten before
+ * anything of it leaves the daemon: a write copies @len bytes in first, a
+ * read gives the process only what the other daemon wrote, all of it. */
+static unsigned char *bounce_get(struct skiff_relay *r, uint64_t len)
+{
+	unsigned char *b;
+
+	if (r->spare && r->spare_len >= len) {
+		b = r->spare;
+		r->spare = NULL;
+		return b;
+	}
+	return malloc(len);
+}
+
+static void bounce_put(struct skiff_relay *r, unsigned char *b, uint64_t len)
+{
+	if (!b)
+		return;
+	if (r->spare && r->spare_len >= len) {
+		free(b);
+		return;
+	}
+	free(r->spare); /* keep the larger */
+	r->spare = b;
+	r->spare_len = len;
+	r->spare_at = r->now;
+}
+
 /* The op is over: let go of the memory, and of the connection if it only
  * waited for that. */
 static void op_free(struct skiff_relay *r, struct rop *o)
@@ -473,7 +546,7 @@ static void op_free(struct skiff_relay *r, struct rop *o)
 			*pp = o->next;
 			break;
 		}
-	free(o->bounce);
+	bounce_put(r, o->bounce, o->len);
 	free(o);
 }
 
@@ -487,7 +560,6 @@ static struct rop *op_new(struct skiff_relay *r, struct rconn *c, int kind)
 	o->slot = (unsigned)(c - r->c);
 	o->conn_id = c->id;
 	o->host = c->host;
-	o->boot = skiff_links_boot(r->links, c->host);
 	o->peer_conn = c->peer_id;
 	o->next = r->ops;
 	r->ops = o;
@@ -502,11 +574,79 @@ static void send_done(struct skiff_relay *r, unsigned host, uint32_t conn,
 		send_cx(r, host, SKIFF_LINK_RMA_DONE, conn, req, (uint32_t)status);
 }
 
+/* Tell our process how its RMA ended (once; not if it is gone). */
+static void init_report(struct skiff_relay *r, struct rop *o, int status)
+{
+	struct rconn *c = op_conn(r, o);
+
+	if (o->reported)
+		return;
+	o->reported = 1;
+	if (c && c->state == C_OPEN)
+		skiff_relay_rma_done(c->fd, o->proc_seq, status);
+}
+
+static void part_done(void *arg, int status);
+static void part_end(struct skiff_relay *r, struct rop *o, int status);
+
+struct part {
+	struct skiff_relay *r;
+	struct rop *o;
+};
+
+/* Post fi_writes of @o's data: from @src (pieces of our memory) to @dst
+ * (the other daemon's registered pieces), both covering the same length,
+ * at most RELAY_RMA_CHUNK each. @mode: SKIFF_FAB_DELIVERED or 1. Counts
+ * them in o->pending; a failure to post sets o->status. */
+static void post_writes(struct skiff_relay *r, struct rop *o,
+			const struct skiff_relay_seg *src, unsigned nsrc,
+			const struct skiff_link_rma *dst, int mode)
+{
+	unsigned li = 0, ri = 0;
+	uint64_t lo = 0, ro = 0;
+
+	/* walk both lists of pieces at once, in chunks */
+	while (li < nsrc && ri < dst->nseg) {
+		uint64_t k = src[li].len - lo;
+		struct part *t;
+
+		if (k > dst->seg[ri].len - ro)
+			k = dst->seg[ri].len - ro;
+		if (k > RELAY_RMA_CHUNK)
+			k = RELAY_RMA_CHUNK;
+		t = malloc(sizeof(*t));
+		if (!t) {
+			o->status = ENOMEM;
+			break;
+		}
+		t->r = r;
+		t->o = o;
+		o->pending++;
+		if (skiff_fab_rma(skiff_links_fab(r->links), o->host, mode,
+				  src[li].addr + lo, k, dst->seg[ri].addr + ro,
+				  dst->seg[ri].key, part_done, t) < 0) {
+			o->pending--;
+			free(t);
+			o->status = ECONNRESET;
+			break;
+		}
+		lo += k;
+		ro += k;
+		if (lo == src[li].len) {
+			li++;
+			lo = 0;
+		}
+		if (ro == dst->seg[ri].len) {
+			ri++;
+			ro = 0;
+		}
+	}
+}
+
 /* Our process asked for an RMA (its RMA_REQ, queued by the hook). */
 static void rma_request(struct skiff_relay *r, struct rconn *c,
 			const struct skiff_rma_req_rec *q)
 {
-	struct skiff_relay_seg seg[SKIFF_LINK_RMA_SEGS];
 	struct skiff_link_msg m;
 	struct rop *o;
 	int n, st;
@@ -517,8 +657,11 @@ static void rma_request(struct skiff_relay *r, struct rconn *c,
 		skiff_relay_rma_done(c->fd, q->seq, ENOMEM);
 		return;
 	}
+	o->host = c->host;
+	o->peer_conn = c->peer_id;
 	o->proc_seq = q->seq;
 	o->dir = (int)q->dir;
+	o->roff = q->roff;
 	o->len = q->len;
 	if (q->laddr) {
 		/* a v* call: its buffer is the process's own memory, which
@@ -529,31 +672,24 @@ static void rma_request(struct skiff_relay *r, struct rconn *c,
 		st = ENOMEM;
 		if (q->len > RELAY_BOUNCE_MAX ||
 		    getsockopt(c->fd, SOL_SOCKET, SO_PEERCRED, &uc, &ul) < 0 ||
-		    !(o->bounce = malloc(q->len)))
+		    !(o->bounce = bounce_get(r, q->len)))
 			goto fail;
 		o->pid = uc.pid;
 		o->laddr = q->laddr;
-		if (q->dir == 0) {
-			struct iovec li = { o->bounce, q->len };
-			struct iovec ri = { (void *)(uintptr_t)q->laddr, q->len };
-
-			st = EFAULT;
-			if (process_vm_readv(o->pid, &li, 1, &ri, 1, 0) != (ssize_t)q->len)
-				goto fail;
-		}
-		seg[0].addr = o->bounce;
-		seg[0].len = q->len;
+		o->lseg[0].addr = o->bounce;
+		o->lseg[0].len = q->len;
 		n = 1;
 	} else {
 		n = skiff_relay_resolve(c->fd, q->loff, q->len,
 					q->dir == 0 ? SCIF_PROT_READ : SCIF_PROT_WRITE,
-					seg, SKIFF_LINK_RMA_SEGS, &o->ep_seq);
+					o->lseg, SKIFF_LINK_RMA_SEGS, &o->ep_seq);
 		if (n < 0) {
 			st = -n;
 			goto fail;
 		}
 		o->have_seq = 1;
 	}
+	o->nlseg = (unsigned)n;
 	len = skiff_link_init(&m, SKIFF_LINK_RMA);
 	m.body.rma.cx.id = c->peer_id;
 	do {
@@ -563,47 +699,72 @@ static void rma_request(struct skiff_relay *r, struct rconn *c,
 	m.body.rma.cx.value = q->dir;
 	m.body.rma.roff = q->roff;
 	m.body.rma.len = q->len;
-	m.body.rma.nseg = (uint32_t)n;
-	for (int i = 0; i < n; i++) {
-		uint64_t key, ra;
+	if (q->dir == 1) {
+		/* from the peer: it writes into our process's memory */
+		m.body.rma.nseg = (uint32_t)n;
+		for (int i = 0; i < n; i++) {
+			uint64_t key, ra;
 
-		st = ECONNRESET; /* the transport failed: SCIF's word for it */
-		if (skiff_fab_mr(skiff_links_fab(r->links), seg[i].addr,
-				 seg[i].len, &o->mr[i], &key, &ra) < 0)
-			goto fail;
-		o->nmr++;
-		m.body.rma.seg[i].addr = ra;
-		m.body.rma.seg[i].key = key;
-		m.body.rma.seg[i].len = seg[i].len;
+			st = ECONNRESET; /* the transport failed: SCIF's word */
+			if (skiff_fab_mr(skiff_links_fab(r->links),
+					 o->lseg[i].addr, o->lseg[i].len,
+					 &o->mr[i], &key, &ra) < 0)
+				goto fail;
+			o->nmr++;
+			m.body.rma.seg[i].addr = ra;
+			m.body.rma.seg[i].key = key;
+			m.body.rma.seg[i].len = o->lseg[i].len;
+		}
 	}
 	st = ECONNRESET;
 	if (skiff_links_send(r->links, c->host, &m, len) < 0)
 		goto fail;
+	o->state = q->dir == 0 ? OP_WAIT_GO : OP_WAIT_DONE;
+	if (q->dir == 0 && o->bounce) {
+		/* while the other daemon resolves and registers: a failure
+		 * is reported once it answered (its registration released) */
+		struct iovec li = { o->bounce, q->len };
+		struct iovec ri = { (void *)(uintptr_t)q->laddr, q->len };
+
+		if (process_vm_readv(o->pid, &li, 1, &ri, 1, 0) != (ssize_t)q->len)
+			o->lstatus = EFAULT;
+	}
 	return;
 fail:
+	o->reported = 1;
 	skiff_relay_rma_done(c->fd, q->seq, st);
 	op_free(r, o);
 }
 
-/* RMA_DONE from the other daemon for one of ours. */
+/* An INIT op of ours named by the other daemon's record: its request id,
+ * from the host and about the connection that carries it, else NULL. */
+static struct rop *init_op(struct skiff_relay *r, unsigned h,
+			   const struct skiff_link_cx *m)
+{
+	for (struct rop *o = r->ops; o; o = o->next)
+		if (o->kind == OP_INIT && o->id == m->peer_id)
+			return o->host == h && o->conn_id == m->id ? o : NULL;
+	return NULL;
+}
+
+/* RMA_DONE from the other daemon for one of ours: the RMA is over (it
+ * wrote into our process's memory, or refused before RMA_GO). */
 static void rma_finished(struct skiff_relay *r, unsigned h,
 			 const struct skiff_link_cx *m)
 {
-	struct rop *o;
-	struct rconn *c;
+	struct rop *o = init_op(r, h, m);
 	int st = (int)m->value;
 
-	for (o = r->ops; o; o = o->next)
-		if (o->kind == OP_INIT && o->id == m->peer_id)
-			break;
-	if (!o)
-		return;
-	c = op_conn(r, o);
-	if (!c || c->host != h || c->id != m->id)
-		return;
-	if (c->state != C_OPEN || o->told) {
-		/* answered already (ECONNRESET): the other daemon is done
-		 * with our memory, which is all we waited for */
+	if (!o || (o->state != OP_WAIT_GO && o->state != OP_WAIT_DONE))
+		return; /* not one waiting for it: nothing to end */
+	if (st == 0 && o->state == OP_WAIT_GO)
+		st = ECONNRESET; /* "done" without our data: not an answer */
+	if (o->lstatus)
+		st = o->lstatus;
+	if (o->reported || !op_conn(r, o) || op_conn(r, o)->state != C_OPEN) {
+		/* answered already (ECONNRESET), or its process is gone: the
+		 * other daemon is done with our memory; nothing goes into the
+		 * process now */
 		op_free(r, o);
 		return;
 	}
@@ -614,12 +775,41 @@ static void rma_finished(struct skiff_relay *r, unsigned h,
 		if (process_vm_writev(o->pid, &li, 1, &ri, 1, 0) != (ssize_t)o->len)
 			st = EFAULT;
 	}
-	skiff_relay_rma_done(c->fd, o->proc_seq, st);
+	init_report(r, o, st);
 	op_free(r, o);
 }
 
-static void target_part_done(void *arg, int status);
-static void target_part(struct skiff_relay *r, struct rop *o, int status);
+/* RMA_GO from the other daemon: its process's range, registered for us to
+ * write our process's data into. */
+static void rma_go(struct skiff_relay *r, unsigned h,
+		   const struct skiff_link_rma *m)
+{
+	struct rop *o = init_op(r, h, &m->cx);
+	struct rconn *c;
+
+	if (!o || o->state != OP_WAIT_GO)
+		return;
+	c = op_conn(r, o);
+	if (m->roff != o->roff || m->len != o->len) {
+		/* not the range we asked for */
+		o->lstatus = ECONNRESET;
+		send_cx(r, h, SKIFF_LINK_RMA_WROTE, o->peer_conn, o->id, EPROTO);
+	} else if (o->lstatus || !c || c->state != C_OPEN) {
+		/* our copy failed, or our process is gone: write nothing */
+		send_cx(r, h, SKIFF_LINK_RMA_WROTE, o->peer_conn, o->id, ECANCELED);
+	} else {
+		o->state = OP_WRITING;
+		o->pending = 1; /* ours, until every part is posted */
+		post_writes(r, o, o->lseg, o->nlseg, m, SKIFF_FAB_DELIVERED);
+		if (--o->pending)
+			return;
+		/* none posted: fall through to end it (o->status is set) */
+		send_cx(r, h, SKIFF_LINK_RMA_WROTE, o->peer_conn, o->id,
+			(uint32_t)o->status);
+	}
+	init_report(r, o, o->lstatus ? o->lstatus : o->status);
+	op_free(r, o);
+}
 
 /* --- micmem of another host's process on one of our cards --- */
 
@@ -702,20 +892,16 @@ void skiff_relay_cards(struct skiff_relay *r, uid_t owner, const int *fds,
 		r->card_fd[i] = fds[i];
 }
 
-struct tpart {
-	struct skiff_relay *r;
-	struct rop *o;
-};
-
-/* The other daemon asks us to move data against our process's windows. */
+/* The other daemon asks us to take part in an RMA with our process's
+ * windows. */
 static void rma_target(struct skiff_relay *r, struct rconn *c, unsigned h,
 		       const struct skiff_link_rma *m)
 {
 	struct skiff_relay_seg seg[SKIFF_LINK_RMA_SEGS];
+	struct skiff_link_msg g;
 	struct rop *o;
 	int n, wr = m->cx.value == 1; /* out of our process's windows */
-	unsigned li = 0, ri = 0;
-	uint64_t lo = 0, ro = 0;
+	size_t len;
 
 	o = op_new(r, c, OP_TARGET);
 	if (!o) {
@@ -723,6 +909,8 @@ static void rma_target(struct skiff_relay *r, struct rconn *c, unsigned h,
 		return;
 	}
 	o->id = m->cx.peer_id;
+	o->host = h;
+	o->peer_conn = c->peer_id;
 	if (c->state == C_CARD)
 		n = card_resolve(r, c, m->roff, m->len, seg);
 	else
@@ -735,73 +923,87 @@ static void rma_target(struct skiff_relay *r, struct rconn *c, unsigned h,
 		return;
 	}
 	o->have_seq = c->state != C_CARD;
-	o->pending = 1; /* ours, until every part is posted */
-	/* walk both lists of pieces at once, in chunks */
-	while (li < (unsigned)n && ri < m->nseg) {
-		uint64_t k = seg[li].len - lo;
-		struct tpart *t;
-
-		if (k > m->seg[ri].len - ro)
-			k = m->seg[ri].len - ro;
-		if (k > RELAY_RMA_CHUNK)
-			k = RELAY_RMA_CHUNK;
-		t = malloc(sizeof(*t));
-		if (!t) {
-			o->status = ENOMEM;
-			break;
-		}
-		t->r = r;
-		t->o = o;
-		o->pending++;
-		if (skiff_fab_rma(skiff_links_fab(r->links), h, wr,
-				  seg[li].addr + lo, k, m->seg[ri].addr + ro,
-				  m->seg[ri].key, target_part_done, t) < 0) {
-			o->pending--;
-			free(t);
-			o->status = ECONNRESET;
-			break;
-		}
-		lo += k;
-		ro += k;
-		if (lo == seg[li].len) {
-			li++;
-			lo = 0;
-		}
-		if (ro == m->seg[ri].len) {
-			ri++;
-			ro = 0;
-		}
+	if (wr) {
+		/* we hold the data: write it into the initiator's memory */
+		o->state = OP_WRITING;
+		o->pending = 1; /* ours, until every part is posted */
+		post_writes(r, o, seg, (unsigned)n, m, 1);
+		part_end(r, o, 0);
+		return;
 	}
-	target_part(r, o, 0);
+	/* the initiator holds it: let it write into our process's range */
+	len = skiff_link_init(&g, SKIFF_LINK_RMA_GO);
+	g.body.rma.cx.id = c->peer_id;
+	g.body.rma.cx.peer_id = o->id;
+	g.body.rma.roff = m->roff;
+	g.body.rma.len = m->len;
+	g.body.rma.nseg = (uint32_t)n;
+	for (int i = 0; i < n; i++) {
+		uint64_t key, ra;
+
+		if (skiff_fab_mr(skiff_links_fab(r->links), seg[i].addr,
+				 seg[i].len, &o->mr[i], &key, &ra) < 0) {
+			send_done(r, h, c->peer_id, o->id, ECONNRESET);
+			op_free(r, o);
+			return;
+		}
+		o->nmr++;
+		g.body.rma.seg[i].addr = ra;
+		g.body.rma.seg[i].key = key;
+		g.body.rma.seg[i].len = seg[i].len;
+	}
+	if (skiff_links_send(r->links, h, &g, len) < 0) {
+		/* the link lost it: the initiator's request ends with the
+		 * link (host down) or with this answer */
+		send_done(r, h, c->peer_id, o->id, ECONNRESET);
+		op_free(r, o);
+		return;
+	}
+	o->state = OP_EXPOSED;
 }
 
-/* One part of a TARGET op ended (or the posting of them: @status 0). */
-static void target_part(struct skiff_relay *r, struct rop *o, int status)
+/* RMA_WROTE from the initiator: it is done with the range we registered
+ * for its RMA_GO (whatever the outcome): release it. */
+static void rma_wrote(struct skiff_relay *r, unsigned h,
+		      const struct skiff_link_cx *m)
 {
-	struct rconn *c;
+	for (struct rop *o = r->ops; o; o = o->next)
+		if (o->kind == OP_TARGET && o->state == OP_EXPOSED &&
+		    o->host == h && o->id == m->peer_id && o->conn_id == m->id) {
+			op_free(r, o);
+			return;
+		}
+}
 
+/* One libfabric operation of @o ended (or the posting of them: @status
+ * 0): once none is left, the op ends. */
+static void part_end(struct skiff_relay *r, struct rop *o, int status)
+{
 	if (status && !o->status)
 		o->status = ECONNRESET; /* libfabric failed it: as a lost link */
 	if (--o->pending)
 		return;
-	c = op_conn(r, o);
-	/* also when our connection ended meanwhile: the requester keeps
-	 * its memory registered until it hears that we are done with it */
-	if (c && (c->state == C_OPEN || c->state == C_CARD))
-		send_done(r, c->host, c->peer_id, o->id, o->status);
-	else if (skiff_links_is_up(r->links, o->host) &&
-		 skiff_links_boot(r->links, o->host) == o->boot)
-		send_done(r, o->host, o->peer_conn, o->id,
-			  o->status ? o->status : ECONNRESET);
+	if (o->kind == OP_INIT) {
+		/* our writes are in the other process's memory (delivery
+		 * complete): tell ours, then let the other daemon release */
+		init_report(r, o, o->status);
+		send_cx(r, o->host, SKIFF_LINK_RMA_WROTE, o->peer_conn, o->id,
+			(uint32_t)o->status);
+		op_free(r, o);
+		return;
+	}
+	/* even if our end closed meanwhile: the initiator's daemon waits
+	 * for it to let go of its process's memory */
+	send_done(r, o->host, o->peer_conn, o->id, o->status);
 	op_free(r, o);
 }
 
-static void target_part_done(void *arg, int status)
+static void part_done(void *arg, int status)
 {
-	struct tpart t = *(struct tpart *)arg;
+	struct part t = *(struct part *)arg;
 
 	free(arg);
-	target_part(t.r, t.o, status);
+	part_end(t.r, t.o, status);
 }
 
 /* libscif's control service thread: an RMA_REQ of a process we relay.
@@ -851,6 +1053,15 @@ static void take_requests(struct skiff_relay *r)
 				c = &r->c[i];
 				break;
 			}
+		if (c && c->ctl_off) {
+			/* the service took this one: the socket is ours
+			 * again */
+			struct epoll_event e = { .events = EPOLLIN,
+				.data.u64 = TAG_CTL | (uint64_t)(c - r->c) };
+
+			if (epoll_ctl(r->ep, EPOLL_CTL_MOD, c->ctl, &e) == 0)
+				c->ctl_off = 0;
+		}
 		if (c)
 			rma_request(r, c, &batch[k].q);
 	}
@@ -1006,6 +1217,7 @@ static void on_answer(struct skiff_relay *r, struct rconn *c)
 		return;
 	}
 	c->state = C_OPEN;
+	watch_ctl(r, c);
 	c->credit = SKIFF_LINK_WINDOW;
 	send_cx(r, c->host, SKIFF_LINK_CONN_ACK, c->peer_id, c->id, 0);
 	pump_out(r, c);
@@ -1039,6 +1251,7 @@ static void on_ack(struct skiff_relay *r, unsigned h,
 		return;
 	}
 	c->state = C_OPEN;
+	watch_ctl(r, c);
 	c->credit = SKIFF_LINK_WINDOW;
 	pump_out(r, c);
 }
@@ -1136,6 +1349,12 @@ static void on_record(void *arg, unsigned h, const struct skiff_link_msg *m)
 	case SKIFF_LINK_RMA_DONE:
 		rma_finished(r, h, &m->body.cx);
 		return;
+	case SKIFF_LINK_RMA_GO:
+		rma_go(r, h, &m->body.rma);
+		return;
+	case SKIFF_LINK_RMA_WROTE:
+		rma_wrote(r, h, &m->body.cx);
+		return;
 	default:
 		break;
 	}
@@ -1180,20 +1399,6 @@ static void on_record(void *arg, unsigned h, const struct skiff_link_msg *m)
 	}
 }
 
-/* Requests answered at a host's loss whose memory that host's daemon can
- * no longer reach: it came back as another incarnation (its libfabric
- * connection to us, and anything it had in flight, died with the old). */
-static void forget_old(struct skiff_relay *r)
-{
-	for (struct rop *o = r->ops, *next; o; o = next) {
-		next = o->next;
-		if (o->kind == OP_INIT && o->told &&
-		    skiff_links_is_up(r->links, o->host) &&
-		    skiff_links_boot(r->links, o->host) != o->boot)
-			op_free(r, o);
-	}
-}
-
 static void on_host_down(void *arg, unsigned h)
 {
 	struct skiff_relay *r = arg;
@@ -1202,21 +1407,37 @@ static void on_host_down(void *arg, unsigned h)
 		r->cq[h].n = 0; /* nobody to answer */
 		r->cq_waiting--;
 	}
-
-	/* Its connections end (free_conn): our requests to it get
-	 * ECONNRESET for their processes now. But the memory stays
-	 * registered: the other daemon may still be reading or writing it
-	 * (a cut link comes back, and libfabric resumes where it stopped);
-	 * freed under it, the provider's stream to that host broke and the
-	 * link never came back. It goes once that daemon says it is done,
-	 * or a new incarnation of it is up (forget_old). Its requests to us
-	 * end with their libfabric operations, and are answered if it is
-	 * still there to hear (target_part). */
+	/* Our requests to it: their processes get ECONNRESET now (their
+	 * fi_writes, if any, end them when the provider fails them). Its
+	 * RMA_WROTE or RMA_DONE will not come: what we registered for it to
+	 * write into is closed now, and the memory let go. (A link that was
+	 * cut may come back with a transfer into it half done, which the
+	 * provider would then finish into memory we let go: closing the
+	 * provider's connection to that host here is the cure, left for
+	 * later: docs/PROTOCOL.md 9.2. Keeping the memory instead kept the
+	 * connection's endpoint, whose port name then refused the same
+	 * process port reconnecting.) */
+	for (struct rop *o = r->ops, *next; o; o = next) {
+		next = o->next;
+		if (o->host != h)
+			continue;
+		if (o->kind == OP_INIT) {
+			init_report(r, o, ECONNRESET);
+			if (!o->pending)
+				op_free(r, o);
+		} else if (o->state == OP_EXPOSED) {
+			op_free(r, o);
+		}
+	}
 	for (unsigned i = 0; i < r->hi; i++) {
 		struct rconn *c = &r->c[i];
 
 		if (c->state != C_FREE && c->state != C_LREQ && c->host == h) {
 			c->peer_id = 0; /* nobody to tell */
+			/* our writes still running on it go to a host that is
+			 * gone: its windows' owner need not wait for them */
+			if (c->state == C_OPEN && c->nops)
+				skiff_relay_rma_orphan(c->fd);
 			free_conn(r, c);
 		}
 	}
@@ -1328,6 +1549,7 @@ void skiff_relay_close(struct skiff_relay *r)
 	close(r->ep);
 	close(r->evfd);
 	pthread_mutex_destroy(&r->qlock);
+	free(r->spare);
 	free(r->q);
 	free(r->c);
 	free(r);
@@ -1383,6 +1605,29 @@ void skiff_relay_run(struct skiff_relay *r, int64_t now_ms)
 			take_requests(r);
 			continue;
 		}
+		if (ev[k].data.u64 & TAG_CTL) {
+			c = &r->c[(uint32_t)ev[k].data.u64 % RELAY_MAX];
+			if (c->state != C_OPEN || c->ctl < 0)
+				continue;
+			if (ev[k].events & (EPOLLHUP | EPOLLERR)) {
+				/* its process is gone: the service thread
+				 * ends it (a hung-up socket stays ready) */
+				unwatch_ctl(r, c);
+				continue;
+			}
+			/* the hook queues its RMA_REQs: start them now */
+			if (skiff_relay_take(c->fd)) {
+				/* the service's turn (it rings TAG_EVENT):
+				 * a ready socket would wake us in a loop */
+				struct epoll_event e = { .events = 0,
+					.data.u64 = ev[k].data.u64 };
+
+				epoll_ctl(r->ep, EPOLL_CTL_MOD, c->ctl, &e);
+				c->ctl_off = 1;
+			}
+			take_requests(r);
+			continue;
+		}
 		if (ev[k].data.u64 >= RELAY_MAX)
 			continue;
 		c = &r->c[ev[k].data.u64];
@@ -1423,8 +1668,10 @@ void skiff_relay_run(struct skiff_relay *r, int64_t now_ms)
 			break;
 		}
 	}
-	if (r->ops)
-		forget_old(r);
+	if (r->spare && now_ms - r->spare_at > RELAY_SPARE_MS) {
+		free(r->spare);
+		r->spare = NULL;
+	}
 	if (r->cq_waiting)
 		conn_queued(r);
 	/* timers, links that lost records, and connections the link had no

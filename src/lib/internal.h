@@ -199,6 +199,11 @@ struct skiff_rma {
 	size_t nout, outhead, capout;
 	_Atomic int want_out; /* nout != 0, for the service's poll set */
 	_Atomic int broken;   /* the peer broke the RMA protocol: reset */
+	/* a daemon's end whose connection is over with RMAs of the daemon
+	 * still on it (skiff_relay_rma_orphan): a WIN_DEL is answered
+	 * without waiting for them (they may take minutes to end); the
+	 * graveyard keeps the pages mapped here until they do */
+	_Atomic int orphaned;
 	int in_svc, svc_skip; /* the service works on it (svc_lock) / its
 			       * lock was busy (the service only) */
 	uint64_t peer_bytes;  /* declared by the peer's live/dying pieces */
@@ -352,6 +357,10 @@ void skiff_ctl_close(struct skiff_rma *r);
  * says there are none */
 void skiff_rma_sync(struct skiff_ep *ep, int force);
 void skiff_rma_sync_locked(struct skiff_ep *ep); /* rma->lock held */
+/* take in the RMA_REQs at the head of the control socket, at most @max,
+ * nothing else (rma->lock held; scifd's loop, relay_ep.h); 1 if another
+ * record is next, else 0 */
+int skiff_rma_take_reqs(struct skiff_ep *ep, int max);
 /* scifd's relay: who takes a process's RMA_REQ records (relay_ep.h) */
 struct skiff_rma_req_rec;
 void skiff_svc_set_rma_hook(void (*fn)(int epd, const struct skiff_rma_req_rec *q));
@@ -388,6 +397,9 @@ void skiff_rma_complete(struct skiff_ep *ep, uint64_t seq);
  * now (the connection ended). */
 void skiff_rma_abort(struct skiff_ep *ep);
 int skiff_rma_wait(struct skiff_ep *ep, uint64_t seq);
+/* the same without spinning first: for what takes a round trip between
+ * hosts at least, where a spin only takes a CPU from the daemons */
+int skiff_rma_wait_sleep(struct skiff_ep *ep, uint64_t seq);
 void skiff_copy(unsigned char *dst, const unsigned char *src, size_t n);
 void skiff_copy_ordered(struct skiff_seg *segs, size_t nseg, size_t total);
 void skiff_sig_write(const struct skiff_sig *s);

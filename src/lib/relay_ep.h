@@ -47,6 +47,17 @@ int skiff_relay_connect(uint16_t src_node, uint16_t src_port,
 struct skiff_rma_req_rec;
 void skiff_svc_set_rma_hook(void (*fn)(int epd, const struct skiff_rma_req_rec *q));
 
+/* The control socket of the daemon's end @epd of a relayed connection
+ * (-1 if none), for the daemon's own poll loop, which then calls
+ * skiff_relay_take(@epd) when it is readable: the RMA_REQs at the head of
+ * the socket are taken in at once (they reach the hook, on the caller's
+ * thread). Returns 1 if what is left is the control service's: the
+ * endpoint was busy (the service or a call holds it), or the next record
+ * is not an RMA_REQ (a WIN_DEL waits for the daemon's RMAs in flight: the
+ * loop must never wait for itself); else 0. */
+int skiff_relay_ctl_fd(int epd);
+int skiff_relay_take(int epd);
+
 /* A range of a relayed process's windows, as mapped in the daemon. */
 struct skiff_relay_seg {
 	unsigned char *addr;
@@ -63,6 +74,10 @@ int skiff_relay_resolve(int epd, uint64_t off, uint64_t len, int need,
 			struct skiff_relay_seg *out, unsigned max,
 			uint64_t *seq);
 void skiff_relay_rma_end(int epd, uint64_t seq);
+/* The connection of @epd is over but RMAs of ours still run on it (a host
+ * lost mid-transfer): the process's WIN_DELs are answered at once from
+ * now on, while those RMAs' pages stay mapped here until each ends. */
+void skiff_relay_rma_orphan(int epd);
 /* Tell the process its RMA @seq ended (@status 0 or an errno). */
 int skiff_relay_rma_done(int epd, uint64_t seq, int status);
 

@@ -227,8 +227,10 @@ void skiff_rwin_del(struct skiff_ep *ep, uint64_t off, uint64_t len)
 		r->nrwin--;
 	}
 	/* our RMAs already queued may still write those pages: the owner may
-	 * reuse them as soon as we answer, so answer once they are done */
-	skiff_rma_wait(ep, seq);
+	 * reuse them as soon as we answer, so answer once they are done
+	 * (unless the connection is over: orphaned) */
+	if (!atomic_load(&r->orphaned))
+		skiff_rma_wait(ep, seq);
 	skiff_rwin_reap_grave(r);
 }
 

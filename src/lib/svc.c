@@ -291,8 +291,11 @@ static int rma_done(struct skiff_ep *ep, const struct skiff_rma_done_rec *d)
 }
 
 /* Take in every record the peer sent on the control socket. Called with
- * r->lock held. Cheap when there is none: one load of the peer's counter. */
-static void sync_n(struct skiff_ep *ep, int force, int max)
+ * r->lock held. Cheap when there is none: one load of the peer's counter.
+ * @reqs_only: stop before the first record that is not an RMA_REQ (left
+ * for the service thread: a WIN_DEL waits for our RMAs in flight, which
+ * the daemon's loop, the caller then, would never end). */
+static int sync_n(struct skiff_ep *ep, int force, int max, int reqs_only)
 {
 	struct skiff_rma *r = ep->rma;
 	uint32_t posted = LOAD(&r->peer_ctl->ctl_posted);
@@ -302,7 +305,7 @@ static void sync_n(struct skiff_ep *ep, int force, int max)
 	if (r->ngrave)
 		skiff_rwin_reap_grave(r);
 	if ((posted == r->ctl_seen && !force) || r->ctl < 0 || atomic_load(&r->broken))
-		return;
+		return 0;
 	for (int k = 0; k < max && !atomic_load(&r->broken); k++) {
 		unsigned char buf[128];
 		union {
@@ -314,7 +317,20 @@ static void sync_n(struct skiff_ep *ep, int force, int max)
 				     .msg_control = u.b, .msg_controllen = sizeof(u.b) };
 		struct skiff_rma_msg m;
 		int fd;
-		ssize_t n = recvmsg(r->ctl, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+		ssize_t n;
+
+		if (reqs_only) {
+			struct skiff_wire_hdr h;
+
+			n = recv(r->ctl, &h, sizeof(h), MSG_PEEK | MSG_DONTWAIT);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n < 0 && errno == EAGAIN)
+				break;
+			if (n != (ssize_t)sizeof(h) || h.type != SKIFF_RMA_REQ)
+				return 1; /* the rest is the service's */
+		}
+		n = recvmsg(r->ctl, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -371,11 +387,17 @@ static void sync_n(struct skiff_ep *ep, int force, int max)
 	/* a counter that ran ahead of the records (a hostile peer) must not
 	 * make every later call look again */
 	r->ctl_seen = posted;
+	return 0;
 }
 
 void skiff_rma_sync(struct skiff_ep *ep, int force)
 {
-	sync_n(ep, force, 65536);
+	sync_n(ep, force, 65536, 0);
+}
+
+int skiff_rma_take_reqs(struct skiff_ep *ep, int max)
+{
+	return sync_n(ep, 1, max, 1);
 }
 
 void skiff_rma_sync_locked(struct skiff_ep *ep)
@@ -547,7 +569,7 @@ static void *svc_main(void *arg)
 			if (!(ev & POLLIN)) {
 				/* only room to send */
 			} else if (pthread_mutex_trylock(&r->lock) == 0) {
-				sync_n(ep, 1, SVC_BATCH);
+				sync_n(ep, 1, SVC_BATCH, 0);
 				pthread_mutex_unlock(&r->lock);
 			} else {
 				busy = 1;

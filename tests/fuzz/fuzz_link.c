@@ -97,26 +97,39 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		if (m.hdr.type == SKIFF_LINK_CLOSE && (c->value || c->peer_id))
 			abort();
-		if (m.hdr.type == SKIFF_LINK_RMA_DONE &&
+		if ((m.hdr.type == SKIFF_LINK_RMA_DONE ||
+		     m.hdr.type == SKIFF_LINK_RMA_WROTE) &&
 		    (!c->peer_id || c->value >= 4096))
 			abort();
-		if (m.hdr.type == SKIFF_LINK_RMA) {
-			/* what the daemon relies on: the segments cover the
-			 * length exactly, none wraps, the range cannot wrap */
+		if (m.hdr.type == SKIFF_LINK_RMA ||
+		    m.hdr.type == SKIFF_LINK_RMA_GO) {
+			/* what the daemon relies on: a request toward the
+			 * receiver's process carries no segments; otherwise
+			 * they cover the length exactly, none wraps; the
+			 * range cannot wrap; RMA_GO is only toward (0) */
 			const struct skiff_link_rma *q = &m.body.rma;
+			int bare = m.hdr.type == SKIFF_LINK_RMA && c->value == 0;
 			uint64_t sum = 0;
 
-			if (!c->peer_id || c->value > 1 || !q->nseg ||
+			if (!c->peer_id || c->value > 1 ||
+			    (m.hdr.type == SKIFF_LINK_RMA_GO && c->value) ||
+			    (bare ? q->nseg != 0 : !q->nseg) ||
 			    q->nseg > SKIFF_LINK_RMA_SEGS || !q->len ||
-			    q->roff > INT64_MAX - q->len)
+			    q->roff > INT64_MAX - q->len || q->reserved)
 				abort();
-			for (unsigned i = 0; i < q->nseg; i++) {
+			for (unsigned i = 0; i < SKIFF_LINK_RMA_SEGS; i++) {
+				if (i >= q->nseg) {
+					if (q->seg[i].addr || q->seg[i].key ||
+					    q->seg[i].len)
+						abort();
+					continue;
+				}
 				if (!q->seg[i].len ||
 				    q->seg[i].addr > UINT64_MAX - q->seg[i].len)
 					abort();
 				sum += q->seg[i].len;
 			}
-			if (sum != q->len)
+			if (!bare && sum != q->len)
 				abort();
 		}
 	} else {

@@ -69,3 +69,16 @@ cred='MUNGE:AwQFAAB0ZXN0Y3JlZGVudGlhbHRoYXRpc25vdHJlYWw=:'
 { lhdr 2 24; u16 1; u16 0; u32 0; u64 0x99; u64 0x1122334455667788; } > "$out/hello_ack"
 { lhdr 3 24; u16 1; u16 0; u32 0; u64 0x99; u64 0x1122334455667788; } > "$out/heartbeat"
 { lhdr 4 24; u16 1; u16 0; u32 0; u64 0x99; u64 0x1122334455667788; } > "$out/bye"
+# relayed RMA (section 9.2) from host 1 about connection 0x10001, request 7
+cx() { u16 1; u16 0; u32 0x10001; u64 0x99; u64 0x1122334455667788; u32 "$1"; u32 "$2"; }
+noseg() { head -c $((24 * $1)) /dev/zero; }
+# RMA from the receiver's process (value 1): one registered segment, 1 MiB
+{ lhdr 10 440; cx 7 1; u64 0x2000; u64 0x100000; u32 1; u32 0
+  u64 0; u64 0x5eed; u64 0x100000; noseg 15; } > "$out/rma_from"
+# RMA toward it (value 0): no segments
+{ lhdr 10 440; cx 7 0; u64 0x2000; u64 0x100000; u32 0; u32 0; noseg 16; } > "$out/rma_to"
+# RMA_GO: the receiver's range in two registrations
+{ lhdr 12 440; cx 7 0; u64 0x2000; u64 0x100000; u32 2; u32 0
+  u64 0; u64 0x1234; u64 0x40000; u64 0; u64 0x5678; u64 0xc0000; noseg 14; } > "$out/rma_go"
+{ lhdr 11 32; cx 7 0; } > "$out/rma_done"
+{ lhdr 13 32; cx 7 0; } > "$out/rma_wrote"
