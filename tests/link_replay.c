@@ -707,6 +707,25 @@ static size_t forged_conn(struct skiff_link_msg *m, uint16_t dn, uint16_t dp)
 	return len;
 }
 
+/* The last check of a flood: a genuine CONN (our id @id, from port @sp)
+ * to @node:@port is still accepted (then closed); PASS or FAIL with the
+ * number of failed checks, and the exit status. */
+static int genuine_after(struct skiff_fab *f, uint32_t id, uint16_t sp,
+			 uint16_t node, uint16_t port)
+{
+	struct skiff_link_msg m;
+	struct cx *c = open_conn(f, id, sp, node, port, &m, NULL);
+	char b[96];
+
+	result(c->acked && c->value == 0, "genuine-after", "%s",
+	       ack_str(c, b, sizeof(b)));
+	if (c->acked && c->value == 0)
+		send_cx(f, SKIFF_LINK_CLOSE, c->peer_id, 0, 0);
+	run_until(f, NULL, 200);
+	printf(g_fails ? "FAIL: %d check(s)\n" : "PASS\n", g_fails);
+	return g_fails ? 1 : 0;
+}
+
 /*
  * --relayflood N NODE PORT: first, not linked, N records of connections
  * (DATA, CREDIT, CLOSE, CONN_ACK, CONN) with the daemon's true boot id
@@ -824,14 +843,7 @@ static int relay_flood(struct skiff_fab *f, unsigned n, uint16_t node,
 	       (long long)(now_ms() - t0), skiff_fab_drops(f, to), closes_rx,
 	       acks_rx, relayed_rx);
 	/* and still a working link */
-	c = open_conn(f, 203, 4003, node, port, &m, NULL);
-	result(c->acked && c->value == 0, "genuine-after", "%s",
-	       ack_str(c, b, sizeof(b)));
-	if (c->acked && c->value == 0)
-		send_cx(f, SKIFF_LINK_CLOSE, c->peer_id, 0, 0);
-	run_until(f, NULL, 200);
-	printf(g_fails ? "FAIL: %d check(s)\n" : "PASS\n", g_fails);
-	return g_fails ? 1 : 0;
+	return genuine_after(f, 203, 4003, node, port);
 }
 
 /*
@@ -845,8 +857,6 @@ static int conn_flood(struct skiff_fab *f, unsigned n, uint16_t node,
 		      uint16_t port)
 {
 	struct skiff_link_msg m;
-	struct cx *c;
-	char b[96];
 	int64_t t0;
 
 	if (link_up(f) < 0) {
@@ -889,14 +899,7 @@ static int conn_flood(struct skiff_fab *f, unsigned n, uint16_t node,
 	}
 	result(acks_rx > 0 && acks_eacces + acks_refused == acks_rx, "answered",
 	       "%u of %u CONNs answered, each EACCES or ECONNREFUSED", acks_rx, n);
-	c = open_conn(f, 204, 4004, node, port, &m, NULL);
-	result(c->acked && c->value == 0, "genuine-after", "%s",
-	       ack_str(c, b, sizeof(b)));
-	if (c->acked && c->value == 0)
-		send_cx(f, SKIFF_LINK_CLOSE, c->peer_id, 0, 0);
-	run_until(f, NULL, 200);
-	printf(g_fails ? "FAIL: %d check(s)\n" : "PASS\n", g_fails);
-	return g_fails ? 1 : 0;
+	return genuine_after(f, 204, 4004, node, port);
 }
 
 int main(int argc, char **argv)

@@ -204,6 +204,40 @@ broken() {
 	checks "$T/again.log" "a new connection after b came back" ||
 		fail "no working connection after b came back"
 }
+# hostile_pair FLOOD: hosts a (0-1) and b (2-4) up, r (5) in the fabric
+# file for link_replay FLOOD to play, servers on b's node 2 (port 2000)
+# and a's node 1 (2001), and a genuine connection from a's node 0 to b's
+# node 2 echoing checked rounds (echo.log) until $T/stop exists.
+hostile_pair() {
+	need_replay
+	need_xhost
+	add_host a 0-1
+	add_host b 2-4
+	add_host r 5 # played by link_replay
+	for i in 0 1 2; do start_munged $i; done
+	for i in 0 1; do start_scifd $i; done
+	expect_nodes 0 0 0,1,2,3,4 10000
+	expect_nodes 1 2 0,1,2,3,4 10000
+	serve_on 1 2 2000 # the genuine connection's server, on b
+	serve_on 0 1 2001 # the hostile host's own connections land here
+	spawn_in 0 "$T/echo.log" env SCIF_NODE=0 XHOST_WATCHDOG=110 \
+		"$SKIFF_XHOST" echoloop 2 2000 "$T/stop"
+	echo_pid=$SPAWNED
+	connected "$T/echo.log"
+}
+
+# echo_survived: stop the genuine connection of hostile_pair; it must
+# have kept every byte. Its summary line in $line.
+echo_survived() {
+	touch "$T/stop"
+	echo_done() { grep -qs '^echoloop:\|^FAIL\|^connect ' "$T/echo.log" || ! kill -0 "$echo_pid" 2>/dev/null; }
+	wait_for 20000 "the echoing client stops" echo_done
+	grep -q '^echoloop: .* bytes intact' "$T/echo.log" ||
+		fail "the genuine connection: $(cat "$T/echo.log")"
+	line=$(grep '^echoloop:' "$T/echo.log")
+	say "the genuine connection through the flood: $line"
+}
+
 cut_link() { ip -n "$(ns 1)" link set "${P}h1" down; }
 restore_link() { ip -n "$(ns 1)" link set "${P}h1" up; }
 kill_b() { kill_scifd 1; }
@@ -596,23 +630,9 @@ connreplay)
 	info_of 0 >/dev/null || fail "scif info on a does not answer"
 	;;
 relayhostile)
-	need_replay
-	need_xhost
-	add_host a 0-1
-	add_host b 2-4
-	add_host r 5 # played by link_replay --relayflood
-	for i in 0 1 2; do start_munged $i; done
-	for i in 0 1; do start_scifd $i; done
-	expect_nodes 0 0 0,1,2,3,4 10000
-	expect_nodes 1 2 0,1,2,3,4 10000
-	serve_on 1 2 2000 # the genuine connection's server, on b
-	serve_on 0 1 2001 # the hostile host's own connections land here
 	# the genuine connection: a's node 0 to b's node 2, checked echoes
 	# all through the flood
-	spawn_in 0 "$T/echo.log" env SCIF_NODE=0 XHOST_WATCHDOG=110 \
-		"$SKIFF_XHOST" echoloop 2 2000 "$T/stop"
-	echo_pid=$SPAWNED
-	connected "$T/echo.log"
+	hostile_pair
 	before=$(wc -l <"$T/scifd0.log")
 	t0=$(now_ms)
 	ok=0
@@ -621,12 +641,7 @@ relayhostile)
 	secs=$((($(now_ms) - t0) / 1000 + 1))
 	sed "s/^/[$NAME]   /" "$T/replay.log"
 	((ok)) || fail "link_replay --relayflood: checks failed (above)"
-	touch "$T/stop"
-	echo_done() { grep -qs '^echoloop:\|^FAIL\|^connect ' "$T/echo.log" || ! kill -0 "$echo_pid" 2>/dev/null; }
-	wait_for 20000 "the echoing client stops" echo_done
-	grep -q '^echoloop: .* bytes intact' "$T/echo.log" ||
-		fail "the genuine connection: $(cat "$T/echo.log")"
-	say "the genuine connection through the flood: $(grep '^echoloop:' "$T/echo.log")"
+	echo_survived
 	kill -0 "${SCIFD_PID[0]}" || fail "a's scifd died"
 	! log_has 0 "host 'b' down" || fail "the flood took b down on a: $(grep "host 'b' down" "$T/scifd0.log")"
 	lines=$(($(wc -l <"$T/scifd0.log") - before))
@@ -644,35 +659,18 @@ connflood)
 	# a linked host sends forged CONNs as fast as its link takes them:
 	# each costs a MUNGE check; the genuine connection through the same
 	# daemon keeps working and no round of it stalls
-	need_replay
-	need_xhost
-	add_host a 0-1
-	add_host b 2-4
-	add_host r 5 # played by link_replay --connflood
-	for i in 0 1 2; do start_munged $i; done
-	for i in 0 1; do start_scifd $i; done
-	expect_nodes 0 0 0,1,2,3,4 10000
-	expect_nodes 1 2 0,1,2,3,4 10000
-	serve_on 1 2 2000
-	serve_on 0 1 2001
-	spawn_in 0 "$T/echo.log" env SCIF_NODE=0 XHOST_WATCHDOG=110 \
-		"$SKIFF_XHOST" echoloop 2 2000 "$T/stop"
-	echo_pid=$SPAWNED
-	connected "$T/echo.log"
+	hostile_pair
 	ok=0
 	ip netns exec "$(ns 2)" "$SKIFF_REPLAY" --connflood "${SKIFF_CONNFLOOD_N:-20000}" 1 2001 \
 		"$T/fabric" r a "$FAB" "$T/munged2.sock" >"$T/replay.log" 2>&1 && ok=1
 	sed "s/^/[$NAME]   /" "$T/replay.log"
 	((ok)) || fail "link_replay --connflood: checks failed (above)"
-	touch "$T/stop"
-	echo_done() { grep -qs '^echoloop:\|^FAIL\|^connect ' "$T/echo.log" || ! kill -0 "$echo_pid" 2>/dev/null; }
-	wait_for 20000 "the echoing client stops" echo_done
-	grep -q '^echoloop: .* bytes intact' "$T/echo.log" ||
-		fail "the genuine connection: $(cat "$T/echo.log")"
-	line=$(grep '^echoloop:' "$T/echo.log")
-	say "the genuine connection through the flood: $line"
+	echo_survived
 	slowest=$(sed -n 's/.*slowest round \([0-9]*\) ms.*/\1/p' <<<"$line")
-	((slowest < 500)) || fail "a round of the genuine connection took $slowest ms"
+	# 151-302 ms here in Release, 0.6-1 s under ThreadSanitizer (whose
+	# daemon takes 5-15x longer over the flood's records); the link's
+	# dead timer is 3 s
+	((slowest < 2000)) || fail "a round of the genuine connection took $slowest ms"
 	! log_has 0 "host 'b' down" || fail "the flood took b down on a"
 	# most of the flood was refused without a check (its budget spent)
 	unchecked=$(sed -n 's/.* \([0-9]*\) ECONNREFUSED (refused unchecked).*/\1/p' "$T/replay.log")

@@ -2563,9 +2563,23 @@ static int role_client(int argc, char **argv)
 
 /* ---- hold, stream, connect ---------------------------------------------- */
 
+/* Connect a fresh endpoint to NODE PORT (argv[0], argv[1]); on failure
+ * print "connect ERRNO" and return -1. */
+static scif_epd_t dial(char **argv)
+{
+	struct scif_portID dst = { .node = (uint16_t)atoi(argv[0]),
+				   .port = (uint16_t)atoi(argv[1]) };
+	scif_epd_t ep = scif_open();
+
+	if (ep < 0 || scif_connect(ep, &dst) < 0) {
+		printf("connect %s\n", ename(errno));
+		return -1;
+	}
+	return ep;
+}
+
 static int role_hold(int argc, char **argv, int stream)
 {
-	struct scif_portID dst;
 	unsigned char *b = xmalloc(64 * 1024);
 	uint64_t total = 0;
 	int64_t t0;
@@ -2574,13 +2588,9 @@ static int role_hold(int argc, char **argv, int stream)
 
 	if (argc < 2)
 		return 2;
-	dst.node = (uint16_t)atoi(argv[0]);
-	dst.port = (uint16_t)atoi(argv[1]);
-	ep = scif_open();
-	if (ep < 0 || scif_connect(ep, &dst) < 0) {
-		printf("connect %s\n", ename(errno));
+	ep = dial(argv);
+	if (ep < 0)
 		return 1;
-	}
 	if (stream && (e = send_hdr(ep, OP_DISCARD, 0, 0)) < 0) {
 		printf("ended %s before streaming\n", ename(-e));
 		return 1;
@@ -2709,7 +2719,6 @@ static int role_squat(int argc, char **argv)
 static int role_echoloop(int argc, char **argv)
 {
 	enum { CHUNK = 16 * 1024 };
-	struct scif_portID dst;
 	unsigned char *out = xmalloc(CHUNK), *in = xmalloc(CHUNK);
 	uint64_t off = 0, rounds = 0, slow_at = 0, slow_rounds = 0, max = 0;
 	int64_t slowest = 0;
@@ -2718,17 +2727,11 @@ static int role_echoloop(int argc, char **argv)
 
 	if (argc < 3)
 		return 2;
-	dst.node = (uint16_t)atoi(argv[0]);
-	dst.port = (uint16_t)atoi(argv[1]);
 	if (argc > 3)
 		max = strtoull(argv[3], NULL, 10);
-	if (argc > 3)
-		max = strtoull(argv[3], NULL, 10);
-	ep = scif_open();
-	if (ep < 0 || scif_connect(ep, &dst) < 0) {
-		printf("connect %s\n", ename(errno));
+	ep = dial(argv);
+	if (ep < 0)
 		return 1;
-	}
 	do {
 		int64_t t0 = now_ms();
 		long long bad;
@@ -2780,7 +2783,6 @@ static int role_echoloop(int argc, char **argv)
 static int role_rmaloop(int argc, char **argv)
 {
 	enum { WIN = 64 * MiB };
-	struct scif_portID dst;
 	uint64_t rmas = 0;
 	void *mem = NULL;
 	off_t roff, loff;
@@ -2790,13 +2792,9 @@ static int role_rmaloop(int argc, char **argv)
 
 	if (argc < 2)
 		return 2;
-	dst.node = (uint16_t)atoi(argv[0]);
-	dst.port = (uint16_t)atoi(argv[1]);
-	ep = scif_open();
-	if (ep < 0 || scif_connect(ep, &dst) < 0) {
-		printf("connect %s\n", ename(errno));
+	ep = dial(argv);
+	if (ep < 0)
 		return 1;
-	}
 	if (srv_win(ep, SCIF_PROT_READ | SCIF_PROT_WRITE, WIN, 29, 0, &roff) < 0 ||
 	    posix_memalign(&mem, page_size(), WIN)) {
 		printf("FAIL rmaloop: no window\n");

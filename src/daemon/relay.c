@@ -248,6 +248,28 @@ static struct rconn *alloc_conn(struct skiff_relay *r)
 	return NULL;
 }
 
+/* The slot of a connection that never was, or is over, is free again. */
+static void release_slot(struct skiff_relay *r, struct rconn *c)
+{
+	c->state = C_FREE;
+	r->count--;
+	while (r->hi && r->c[r->hi - 1].state == C_FREE)
+		r->hi--;
+}
+
+/* A connection that host @h asked for with @m. */
+static void take_conn(struct rconn *c, int state, unsigned h,
+		      const struct skiff_link_conn *m)
+{
+	c->state = state;
+	c->host = h;
+	c->peer_id = m->id;
+	c->src_node = m->src_node;
+	c->src_port = m->src_port;
+	c->dst_node = m->dst_node;
+	c->dst_port = m->dst_port;
+}
+
 static void watch(struct skiff_relay *r, struct rconn *c, uint32_t ev)
 {
 	struct epoll_event e = { .events = ev, .data.u64 = (uint64_t)(c - r->c) };
@@ -298,10 +320,7 @@ static void free_conn(struct skiff_relay *r, struct rconn *c)
 	unwatch_ctl(r, c);
 	if (c->state == C_CARD) {
 		/* its RMAs' memory is the card's, mapped while we run */
-		c->state = C_FREE;
-		r->count--;
-		while (r->hi && r->c[r->hi - 1].state == C_FREE)
-			r->hi--;
+		release_slot(r, c);
 		return;
 	}
 	if (c->nops && (c->state == C_OPEN || c->state == C_DRAIN)) {
@@ -338,10 +357,7 @@ static void free_conn(struct skiff_relay *r, struct rconn *c)
 		close(c->memfd);
 	free(c->buf);
 	c->buf = NULL;
-	c->state = C_FREE;
-	r->count--;
-	while (r->hi && r->c[r->hi - 1].state == C_FREE)
-		r->hi--;
+	release_slot(r, c);
 }
 
 static void send_cx(struct skiff_relay *r, unsigned host, uint16_t type,
@@ -848,13 +864,7 @@ static void card_conn(struct skiff_relay *r, unsigned h,
 		send_cx(r, h, SKIFF_LINK_CONN_ACK, m->id, 0, ENOMEM);
 		return;
 	}
-	c->state = C_CARD;
-	c->host = h;
-	c->peer_id = m->id;
-	c->src_node = m->src_node;
-	c->src_port = m->src_port;
-	c->dst_node = m->dst_node;
-	c->dst_port = m->dst_port;
+	take_conn(c, C_CARD, h, m);
 	if (m->uid != r->card_owner) {
 		say(r, "relay: refused card %u's memory to uid %u of host '%s' "
 		    "(it is uid %u's)", m->dst_node, m->uid,
@@ -1180,21 +1190,12 @@ static void on_conn(struct skiff_relay *r, unsigned h,
 	fd = skiff_relay_connect(m->src_node, m->src_port, m->dst_node,
 				 m->dst_port);
 	if (fd < 0) {
-		c->state = C_FREE;
-		r->count--;
-		while (r->hi && r->c[r->hi - 1].state == C_FREE)
-			r->hi--;
+		release_slot(r, c);
 		status = (uint32_t)-fd;
 		goto refuse;
 	}
-	c->state = C_IN;
+	take_conn(c, C_IN, h, m);
 	c->fd = fd;
-	c->host = h;
-	c->peer_id = m->id;
-	c->src_node = m->src_node;
-	c->src_port = m->src_port;
-	c->dst_node = m->dst_node;
-	c->dst_port = m->dst_port;
 	c->deadline = r->now + RELAY_IN_MS;
 	watch(r, c, EPOLLIN); /* the listener's answer */
 	return;
