@@ -24,11 +24,13 @@
 #define SPURIOUS_OK(waits) ((waits) / 100 + 2)
 /* With plain poll(), non-blocking calls that never wait for a record in
  * flight (issue 8 item 4) leave more of these: up to a quarter of the
- * wake-ups of a short run was seen (10 of 43; 70 of 7024 on a long one).
+ * wake-ups of a short run was seen (10 of 43; 70 of 7024 on a long one),
+ * and 44% (7283 of 16441: a 65536-byte sender against a 1-byte receiver)
+ * in a CI run under ctest -j2, where the same case gives 1-5% alone.
  * Still bounded: a readiness that did not follow the ring would make
  * nearly every wake-up spurious. scif_poll computes readiness from the
  * rings and keeps the strict bound. */
-#define SPURIOUS_OK_PLAIN(waits) ((waits) / 3 + 5)
+#define SPURIOUS_OK_PLAIN(waits) ((waits) / 2 + 5)
 #define SPURIOUS_BOUND(m, waits)                                               \
 	((m) == NB_PLAIN_POLL ? SPURIOUS_OK_PLAIN(waits) : SPURIOUS_OK(waits))
 
