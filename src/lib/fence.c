@@ -139,6 +139,23 @@ static int resolve(struct skiff_rma *r, int sig, off_t loff, off_t roff,
 	return ret;
 }
 
+/* A relayed signal's local half, under r->lock: find our window (ENXIO),
+ * and with @write store the value there. */
+static int local_signal(struct skiff_ep *ep, off_t loff, struct skiff_sig *s,
+			int write)
+{
+	struct skiff_rma *r = ep->rma;
+	int ret;
+
+	pthread_mutex_lock(&r->lock);
+	skiff_rma_sync_locked(ep);
+	ret = target(r, 0, loff, &s->lp);
+	if (ret == 0 && write)
+		skiff_sig_write(s);
+	pthread_mutex_unlock(&r->lock);
+	return ret;
+}
+
 int skiff_api_fence_signal(scif_epd_t epd, off_t loff, uint64_t lval,
 				off_t roff, uint64_t rval, int flags)
 {
@@ -170,25 +187,15 @@ int skiff_api_fence_signal(scif_epd_t epd, off_t loff, uint64_t lval,
 			if (ret < 0)
 				SKIFF_RET(ret);
 		}
-		if (sig & SCIF_SIGNAL_LOCAL) {
-			pthread_mutex_lock(&r->lock);
-			skiff_rma_sync_locked(ep);
-			ret = target(r, 0, loff, &s.lp);
-			pthread_mutex_unlock(&r->lock);
-			if (ret < 0)
-				SKIFF_RET(ret);
-		}
-		ret = ep->tp->remote_signal(ep, (uint64_t)roff, rval);
-		if (ret < 0)
+		/* our window first (ENXIO before anything is written), then
+		 * the remote write, then ours, found again (the lock is not
+		 * held across the transport) */
+		if ((sig & SCIF_SIGNAL_LOCAL) &&
+		    (ret = local_signal(ep, loff, &s, 0)) < 0)
 			SKIFF_RET(ret);
-		if (sig & SCIF_SIGNAL_LOCAL) {
-			pthread_mutex_lock(&r->lock);
-			skiff_rma_sync_locked(ep);
-			ret = target(r, 0, loff, &s.lp);
-			if (ret == 0)
-				skiff_sig_write(&s);
-			pthread_mutex_unlock(&r->lock);
-		}
+		ret = ep->tp->remote_signal(ep, (uint64_t)roff, rval);
+		if (ret == 0 && (sig & SCIF_SIGNAL_LOCAL))
+			ret = local_signal(ep, loff, &s, 1);
 		SKIFF_RET(ret);
 	}
 	if (init == SCIF_FENCE_INIT_PEER) {

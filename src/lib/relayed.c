@@ -144,24 +144,31 @@ __attribute__((constructor)) static void relayed_init(void)
 
 /* --- the daemon's end (relay_ep.h) --- */
 
-int skiff_relay_ctl_fd(int epd)
+/* @epd as a daemon's end of a relayed connection with RMA state, or NULL. */
+static struct skiff_ep *daemon_end(int epd)
 {
 	struct skiff_ep *ep;
 
 	if (skiff_ep_get(epd, &ep) < 0 || !ep->rma ||
 	    ep->relayed != SKIFF_RELAYED_DAEMON)
-		return -1;
-	return ep->rma->ctl;
+		return NULL;
+	return ep;
+}
+
+int skiff_relay_ctl_fd(int epd)
+{
+	struct skiff_ep *ep = daemon_end(epd);
+
+	return ep ? ep->rma->ctl : -1;
 }
 
 int skiff_relay_take(int epd)
 {
-	struct skiff_ep *ep;
+	struct skiff_ep *ep = daemon_end(epd);
 	struct skiff_rma *r;
 	int ret;
 
-	if (skiff_ep_get(epd, &ep) < 0 || !ep->rma ||
-	    ep->relayed != SKIFF_RELAYED_DAEMON)
+	if (!ep)
 		return 1;
 	r = ep->rma;
 	/* busy: its holder takes the records in */

@@ -25,11 +25,11 @@
 /* The other daemon answers at once; allow for a link that is busy. */
 #define MM_HELLO_TIMEOUT_MS 10000
 
-/* What SCIF says of the connection, as micmem says it. */
-static int mm_err(int e)
+/* What an RMA's failure is in micmem_host2dev/dev2host's terms. */
+static int copy_err(int e)
 {
 	switch (e) {
-	case ENOMEM:
+	case ENOMEM: /* a daemon's */
 	case EFAULT:
 	case EINVAL:
 		return -e;
@@ -115,7 +115,9 @@ int mm_remote_register(int epd, void *base, uint64_t size, uint64_t *off)
 				SCIF_PROT_READ | SCIF_PROT_WRITE, 0);
 
 	if (o == SCIF_REGISTER_FAILED)
-		r = mm_err(errno);
+		/* the range is pinned and page-aligned: nothing but memory
+		 * or the connection can fail (micmem_maprange's errnos) */
+		r = errno == ENOMEM ? -ENOMEM : -ENODEV;
 	else
 		*off = (uint64_t)o;
 	errno = e;
@@ -140,7 +142,7 @@ int mm_remote_copy(int epd, uint64_t win, uint64_t dev, uint64_t len,
 		r = scif_writeto(epd, (off_t)win, len, (off_t)dev, SCIF_RMA_SYNC);
 	else
 		r = scif_readfrom(epd, (off_t)win, len, (off_t)dev, SCIF_RMA_SYNC);
-	r = r < 0 ? mm_err(errno) : 0;
+	r = r < 0 ? copy_err(errno) : 0;
 	errno = e;
 	return r;
 }
