@@ -75,7 +75,8 @@
  *                          hostile process would (see role_squat)
  *   xhost mm OP BOARD [DEV LEN SEED]   micmem on a board of this host or
  *                          another (see role_mm)
- *   xhost rmaloop NODE PORT   connect, scif_writeto(SYNC) 64 MiB to a
+ *   xhost rmaloop NODE PORT [read]  connect, scif_writeto (or readfrom)
+ *                          SYNC 64 MiB to a
  *                          window of the server until a call fails
  *                          (see role_rmaloop)
  *   xhost echoloop NODE PORT STOPFILE [ROUNDS]   connect, echo checked
@@ -2773,12 +2774,13 @@ static int role_echoloop(int argc, char **argv)
 }
 
 /*
- * rmaloop NODE PORT: connect, have the server register a 64 MiB window,
- * print "connected", then write it again and again with
- * scif_writeto(SCIF_RMA_SYNC) until a call fails; print "ended ERRNO after
- * T ms wall=W rmas=N" (exit 0 for ECONNRESET). Between hosts each write is
- * the other host's daemon reading our memory with libfabric, so a host or
- * link lost meanwhile most likely finds one in flight on both sides.
+ * rmaloop NODE PORT [read]: connect, have the server register a 64 MiB
+ * window, print "connected", then write it again and again with
+ * scif_writeto(SCIF_RMA_SYNC) (read: scif_readfrom) until a call fails;
+ * print "ended ERRNO after T ms wall=W rmas=N" (exit 0 for ECONNRESET).
+ * Between hosts each is a daemon writing into memory the other daemon
+ * registered, with libfabric, so a host or link lost meanwhile most likely
+ * finds one in flight.
  */
 static int role_rmaloop(int argc, char **argv)
 {
@@ -2788,7 +2790,7 @@ static int role_rmaloop(int argc, char **argv)
 	off_t roff, loff;
 	int64_t t0;
 	scif_epd_t ep;
-	int r, e;
+	int r, e, rd = argc > 2 && strcmp(argv[2], "read") == 0;
 
 	if (argc < 2)
 		return 2;
@@ -2808,7 +2810,8 @@ static int role_rmaloop(int argc, char **argv)
 	}
 	t0 = now_ms();
 	do {
-		r = scif_writeto(ep, loff, WIN, roff, SCIF_RMA_SYNC);
+		r = rd ? scif_readfrom(ep, loff, WIN, roff, SCIF_RMA_SYNC) :
+			 scif_writeto(ep, loff, WIN, roff, SCIF_RMA_SYNC);
 		if (r == 0 && rmas++ == 0)
 			printf("connected\n");
 	} while (r == 0 || (r < 0 && errno == EINTR));
@@ -3170,7 +3173,7 @@ int main(int argc, char **argv)
 		"[CHECK...] "
 		"| hold NODE PORT | stream NODE PORT | connect NODE PORT "
 		"[RESULT [LPORT]] | squat NODE PORT SECS | echoloop NODE PORT "
-		"STOPFILE [ROUNDS] | rmaloop NODE PORT | mm OP BOARD [DEV LEN SEED] "
+		"STOPFILE [ROUNDS] | rmaloop NODE PORT [read] | mm OP BOARD [DEV LEN SEED] "
 		"| local\n");
 	return 2;
 }

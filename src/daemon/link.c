@@ -104,6 +104,8 @@ static void set_up(struct skiff_links *l, unsigned i, const char *why_down)
 	/* its connections end with the link that carried them */
 	if (!up && l->sink)
 		l->sink->host_down(l->sink_arg, i);
+	if (up && l->sink && l->sink->host_up)
+		l->sink->host_up(l->sink_arg, i);
 	if (up) {
 		h->why[0] = '\0'; /* a later refusal is news again */
 		if (fh->first == fh->last)

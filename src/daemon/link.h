@@ -28,6 +28,8 @@ struct skiff_link_sink {
 	void (*record)(void *arg, unsigned i, const struct skiff_link_msg *m);
 	/* host @i went down (silent, said goodbye, or restarted) */
 	void (*host_down)(void *arg, unsigned i);
+	/* host @i is up: mutual HELLO (NULL: not told) */
+	void (*host_up)(void *arg, unsigned i);
 };
 
 /* The state of one host, for scif info. */

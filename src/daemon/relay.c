@@ -18,6 +18,7 @@
 #include "link_wire.h"
 #include "mm_wire.h"
 #include "names.h"
+#include "quar.h"
 #include "wire_rma.h"
 #include "relay_ep.h" /* libscif's side (src/lib) */
 
@@ -101,6 +102,11 @@ struct rop {
 	int dir;	   /* 0: data toward the target process */
 	void *mr[SKIFF_LINK_RMA_SEGS];
 	unsigned nmr;
+	/* what we registered for the other daemon's writes: mappings of
+	 * our own (SKIFF_RELAY_OWN), handed to the quarantine if its host
+	 * goes down before it said it is done */
+	struct skiff_relay_seg xseg[SKIFF_LINK_RMA_SEGS];
+	unsigned nxseg;
 	struct skiff_relay_seg lseg[SKIFF_LINK_RMA_SEGS]; /* INIT toward */
 	unsigned nlseg;
 	unsigned char *bounce; /* INIT of a v* call */
@@ -185,6 +191,7 @@ struct skiff_relay {
 	unsigned char *card_map[SKIFF_RELAY_CARDS];
 	struct connq cq[SKIFF_FHOSTS_MAX];
 	unsigned cq_waiting; /* hosts with CONNs queued */
+	struct skiff_quar *quar; /* what lost hosts may still write into */
 };
 
 static struct skiff_link_sink sink;
@@ -550,6 +557,8 @@ static void op_free(struct skiff_relay *r, struct rop *o)
 
 	for (unsigned i = 0; i < o->nmr; i++)
 		skiff_fab_mr_close(o->mr[i]);
+	for (unsigned i = 0; i < o->nxseg; i++)
+		munmap(o->xseg[i].map, o->xseg[i].maplen);
 	if (c) {
 		if (o->have_seq)
 			skiff_relay_rma_end(c->fd, o->ep_seq);
@@ -696,14 +705,21 @@ static void rma_request(struct skiff_relay *r, struct rconn *c,
 		o->lseg[0].len = q->len;
 		n = 1;
 	} else {
+		/* from the peer: its daemon writes into these, which must
+		 * outlive our endpoint if its host is lost mid-write */
 		n = skiff_relay_resolve(c->fd, q->loff, q->len,
 					q->dir == 0 ? SCIF_PROT_READ : SCIF_PROT_WRITE,
-					o->lseg, SKIFF_LINK_RMA_SEGS, &o->ep_seq);
+					o->lseg, SKIFF_LINK_RMA_SEGS, &o->ep_seq,
+					q->dir == 1 ? SKIFF_RELAY_OWN : 0);
 		if (n < 0) {
 			st = -n;
 			goto fail;
 		}
 		o->have_seq = 1;
+		if (q->dir == 1) {
+			memcpy(o->xseg, o->lseg, (size_t)n * sizeof(o->lseg[0]));
+			o->nxseg = (unsigned)n;
+		}
 	}
 	o->nlseg = (unsigned)n;
 	len = skiff_link_init(&m, SKIFF_LINK_RMA);
@@ -841,6 +857,8 @@ static int card_resolve(struct skiff_relay *r, const struct rconn *c,
 		return -ENXIO; /* as an RMA outside the peer's windows */
 	seg[0].addr = r->card_map[k] + off;
 	seg[0].len = len;
+	seg[0].map = NULL; /* the card's, mapped while we run */
+	seg[0].maplen = 0;
 	return 1;
 }
 
@@ -926,7 +944,12 @@ static void rma_target(struct skiff_relay *r, struct rconn *c, unsigned h,
 	else
 		n = skiff_relay_resolve(c->fd, m->roff, m->len,
 					wr ? SCIF_PROT_READ : SCIF_PROT_WRITE,
-					seg, SKIFF_LINK_RMA_SEGS, &o->ep_seq);
+					seg, SKIFF_LINK_RMA_SEGS, &o->ep_seq,
+					wr ? 0 : SKIFF_RELAY_OWN);
+	if (n > 0 && !wr && c->state != C_CARD) {
+		memcpy(o->xseg, seg, (size_t)n * sizeof(seg[0]));
+		o->nxseg = (unsigned)n;
+	}
 	if (n < 0) {
 		send_done(r, h, c->peer_id, o->id, -n);
 		op_free(r, o);
@@ -1400,9 +1423,37 @@ static void on_record(void *arg, unsigned h, const struct skiff_link_msg *m)
 	}
 }
 
+/* Registrations of @o for host @h's writes: closed, and their memory
+ * put aside (a card's stays: it is mapped while we run, and only its
+ * owner's transfers use it). */
+static void quarantine(struct skiff_relay *r, struct rop *o, unsigned h)
+{
+	for (unsigned i = 0; i < o->nmr; i++)
+		skiff_fab_mr_close(o->mr[i]);
+	o->nmr = 0;
+	for (unsigned i = 0; i < o->nxseg; i++)
+		skiff_quar_take(r->quar, h, o->xseg[i].map, o->xseg[i].maplen, 0);
+	o->nxseg = 0;
+	if (o->kind == OP_INIT && o->bounce) {
+		/* a v* call's buffer, registered for the peer's writes */
+		skiff_quar_take(r->quar, h, o->bounce, o->len, 1);
+		o->bounce = NULL;
+	}
+}
+
+/* Host @h linked again: whatever it sent before has arrived (its HELLO
+ * came behind it), or its old connection is gone. */
+static void on_host_up(void *arg, unsigned h)
+{
+	struct skiff_relay *r = arg;
+
+	skiff_quar_release(r->quar, h);
+}
+
 static void on_host_down(void *arg, unsigned h)
 {
 	struct skiff_relay *r = arg;
+	size_t kept = skiff_quar_bytes(r->quar, h);
 
 	if (h < SKIFF_FHOSTS_MAX && r->cq[h].n) {
 		r->cq[h].n = 0; /* nobody to answer */
@@ -1410,18 +1461,18 @@ static void on_host_down(void *arg, unsigned h)
 	}
 	/* Our requests to it: their processes get ECONNRESET now (their
 	 * fi_writes, if any, end them when the provider fails them). Its
-	 * RMA_WROTE or RMA_DONE will not come: what we registered for it to
-	 * write into is closed now, and the memory let go. (A link that was
-	 * cut may come back with a transfer into it half done, which the
-	 * provider would then finish into memory we let go: closing the
-	 * provider's connection to that host here is the cure, left for
-	 * later: docs/PROTOCOL.md 9.2. Keeping the memory instead kept the
-	 * connection's endpoint, whose port name then refused the same
-	 * process port reconnecting.) */
+	 * RMA_WROTE or RMA_DONE will not come; but a write of its may be
+	 * half done, and a link cut and restored lets the provider finish it
+	 * into what we registered (closing the registration or the address
+	 * does not stop it): that memory goes to the quarantine, away from
+	 * the process, until the host links again (quar.h). */
 	for (struct rop *o = r->ops, *next; o; o = next) {
 		next = o->next;
 		if (o->host != h)
 			continue;
+		if ((o->kind == OP_TARGET && o->state == OP_EXPOSED) ||
+		    (o->kind == OP_INIT && o->state == OP_WAIT_DONE))
+			quarantine(r, o, h);
 		if (o->kind == OP_INIT) {
 			init_report(r, o, ECONNRESET);
 			if (!o->pending)
@@ -1430,6 +1481,10 @@ static void on_host_down(void *arg, unsigned h)
 			op_free(r, o);
 		}
 	}
+	if (skiff_quar_bytes(r->quar, h) > kept)
+		say(r, "relay: host '%s' down with writes of its possibly under "
+		    "way: %zu KiB kept aside until it links again",
+		    r->conf->host[h].name, skiff_quar_bytes(r->quar, h) >> 10);
 	for (unsigned i = 0; i < r->hi; i++) {
 		struct rconn *c = &r->c[i];
 
@@ -1485,11 +1540,12 @@ int skiff_relay_open(struct skiff_relay **out, struct skiff_links *links,
 		return -ENOMEM;
 	r->c = calloc(RELAY_MAX, sizeof(*r->c));
 	r->q = calloc(RELAY_RMA_QUEUE, sizeof(*r->q));
+	r->quar = skiff_quar_new(SKIFF_FHOSTS_MAX);
 	r->evfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	pthread_mutex_init(&r->qlock, NULL);
 	r->ep = epoll_create1(EPOLL_CLOEXEC);
 	r->lfd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (!r->c || !r->q || r->evfd < 0 || r->ep < 0 || r->lfd < 0) {
+	if (!r->c || !r->q || !r->quar || r->evfd < 0 || r->ep < 0 || r->lfd < 0) {
 		snprintf(why, whylen, "relay: %s", strerror(errno ? errno : ENOMEM));
 		goto fail;
 	}
@@ -1511,6 +1567,7 @@ int skiff_relay_open(struct skiff_relay **out, struct skiff_links *links,
 	r->now = mono_ms();
 	sink.record = on_record;
 	sink.host_down = on_host_down;
+	sink.host_up = on_host_up;
 	skiff_links_set_sink(links, &sink, r);
 	hook_relay = r;
 	skiff_svc_set_rma_hook(rma_hook);
@@ -1523,6 +1580,7 @@ fail:
 		close(r->ep);
 	if (r->evfd >= 0)
 		close(r->evfd);
+	skiff_quar_free(r->quar);
 	free(r->q);
 	free(r->c);
 	free(r);
@@ -1551,6 +1609,9 @@ void skiff_relay_close(struct skiff_relay *r)
 	close(r->evfd);
 	pthread_mutex_destroy(&r->qlock);
 	free(r->spare);
+	/* the daemon stops: no provider of ours writes any more (scifd
+	 * closes the fabric next, before exiting) */
+	skiff_quar_free(r->quar);
 	free(r->q);
 	free(r->c);
 	free(r);
