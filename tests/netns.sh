@@ -32,6 +32,11 @@
 #            node 2 gives ENODEV; b's daemon restarted, a new connection
 #            works again
 #   cut      the same with b's link cut (ip link set down) and restored
+#   stall    RMA loops both ways between a and b; a's daemon stopped
+#            (SIGSTOP) until b drops a, then continued, and then b's: the
+#            write a stopped daemon had begun is finished by its provider
+#            into memory the other daemon put aside (quarantine); no daemon
+#            dies, both link again, a new connection works
 #   multi    two clients on a, one server on b, at once: one keeps a
 #            connection stalled (its reader silent) while the other's
 #            connections keep their pace
@@ -74,9 +79,9 @@ source "$(dirname "${BASH_SOURCE[0]}")/netns_lib.sh"
 
 case $CASE in
 two | ipv6 | kill | bye | linkcut | badkey | replay | hostile | uid | three) ;;
-msg | echo | micmem | hostkill | cut | multi | lowport | rma) ;;
+msg | echo | micmem | hostkill | cut | stall | multi | lowport | rma) ;;
 connreplay | relayhostile | connflood | relaylocal) ;;
-*) echo "usage: netns.sh two|ipv6|kill|bye|linkcut|badkey|replay|hostile|uid|three|msg|echo|micmem|hostkill|cut|multi|lowport|rma|connreplay|relayhostile|connflood|relaylocal" >&2; exit 2 ;;
+*) echo "usage: netns.sh two|ipv6|kill|bye|linkcut|badkey|replay|hostile|uid|three|msg|echo|micmem|hostkill|cut|stall|multi|lowport|rma|connreplay|relayhostile|connflood|relaylocal" >&2; exit 2 ;;
 esac
 netns_init SKIFF_SCIFD SKIFF_SCIF SKIFF_NODES
 
@@ -532,6 +537,66 @@ hostkill)
 	;;
 cut)
 	broken cut_link restore_link "b's link cut"
+	;;
+stall)
+	need_xhost
+	two_hosts
+	serve_on 1 2 2000
+	kept=0
+	# stall_round I J DIR: RMA loops from a's node 0 to b's node 2, both
+	# ways; host i's daemon stopped (SIGSTOP) until host j drops it, then
+	# continued: its provider finishes the fi_write it had begun into
+	# what j registered, which j must have put aside (not in the
+	# process's memory, not in memory let go: no crash); both link again
+	stall_round() {
+		local i=$1 j=$2 what=$3 n d di
+		n=$(grep -c "kept aside" "$T/scifd$j.log" || true)
+		d=$(grep -c "host '${HNAME[i]}' down" "$T/scifd$j.log" || true)
+		di=$(grep -c "^scifd: host '${HNAME[j]}' down" "$T/scifd$i.log" || true)
+		spawn_in 0 "$T/wr$i.log" env SCIF_NODE=0 XHOST_WATCHDOG=100 \
+			"$SKIFF_XHOST" rmaloop 2 2000
+		spawn_in 0 "$T/rd$i.log" env SCIF_NODE=0 XHOST_WATCHDOG=100 \
+			"$SKIFF_XHOST" rmaloop 2 2000 read
+		connected "$T/wr$i.log"
+		connected "$T/rd$i.log"
+		kill -STOP "${SCIFD_PID[i]}"
+		down() { (($(grep -c "host '${HNAME[i]}' down" "$T/scifd$j.log" || true) > d)); }
+		wait_for 10000 "${HNAME[j]} drops ${HNAME[i]}" down
+		kill -CONT "${SCIFD_PID[i]}"
+		say "$what stopped until ${HNAME[j]} dropped it, continued"
+		expect_nodes 0 0 0,1,2,3,4 30000
+		expect_nodes 1 2 0,1,2,3,4 30000
+		# the stopped one drops j too (its timer, or j's HELLO asking
+		# for its own): no connection of its waits for j forever
+		(($(grep -c "^scifd: host '${HNAME[j]}' down" "$T/scifd$i.log" || true) > di)) ||
+			fail "${HNAME[i]} never dropped ${HNAME[j]}: $(cat "$T/scifd$i.log")"
+		say "${HNAME[i]}: $(grep "^scifd: host '${HNAME[j]}' down" "$T/scifd$i.log" | tail -1)"
+		for l in wr rd; do
+			wait_for 30000 "$l$i ends" grep -qs '^ended' "$T/$l$i.log"
+			grep -q '^ended ECONNRESET ' "$T/$l$i.log" ||
+				fail "$l$i: $(cat "$T/$l$i.log")"
+		done
+		for h in 0 1; do
+			kill -0 "${SCIFD_PID[h]}" 2>/dev/null ||
+				fail "the daemon of ${HNAME[h]} died: $(tail -3 "$T/scifd$h.log")"
+		done
+		if (($(grep -c "kept aside" "$T/scifd$j.log" || true) > n)); then
+			say "${HNAME[j]}: $(grep "kept aside" "$T/scifd$j.log" | tail -1)"
+			kept=$((kept + 1))
+		else
+			say "${HNAME[j]}: nothing of its was being written at the stop"
+		fi
+	}
+	# a writes into b's server (scif_writeto), b into a's client
+	# (scif_readfrom): stopping a leaves a write into b half done, and
+	# the other way round
+	stall_round 0 1 "a's daemon"
+	stall_round 1 0 "b's daemon"
+	# a loop of 64 MiB RMAs has one under way nearly all the time
+	((kept >= 1)) || fail "neither stop found a write under way"
+	xclient 0 0 "$T/again.log" 2 2000 echo peer || true
+	checks "$T/again.log" "a new connection after both stalls" ||
+		fail "no working connection after the stalls"
 	;;
 multi)
 	need_xhost

@@ -231,6 +231,12 @@ static void on_hello(struct skiff_links *l, int src,
 	}
 	if (h->authed && h->peer_boot != m->boot)
 		set_down(l, (unsigned)i, "restarted (new boot id)");
+	else if (h->up && (m->flags & SKIFF_LINK_WANT_HELLO))
+		/* it timed us out (we were stopped, say) and dropped every
+		 * connection with us: so do we, or ours would wait for it
+		 * forever. Records keep their order: this HELLO was sent
+		 * after anything of the link it dropped. */
+		set_down(l, (unsigned)i, "it had dropped us");
 	h->peer_boot = m->boot;
 	h->authed = 1;
 	h->last_rx = l->now;
