@@ -7,7 +7,7 @@
  * A child accepts N connections and keeps them; the parent connects N
  * unbound endpoints (each picks its port in scif_connect) and keeps them
  * all open. The median CPU time of the last 500 connects must be within
- * 3x of the first 500's. Then ports are reused: closing one endpoint and
+ * 6x of the first 500's. Then ports are reused: closing one endpoint and
  * connecting a new one takes the freed port (the lowest free one).
  * SKIFF_AUTOPORT_N overrides N (default 3000) for a longer measurement.
  */
@@ -154,7 +154,11 @@ int main(int argc, char **argv)
 	h_log("median wall time: first %d %.1f us, last %d %.1f us",
 	      WINDOW, median(wall, WINDOW) / 1e3, WINDOW,
 	      median(wall + n_conn - WINDOW, WINDOW) / 1e3);
-	EXPECT_LE(last, 3 * first);
+	/* the search this guards made it x22; a CI run of the fuzz stage's
+	 * instrumented build under ctest -j2 saw x3.46 with it fixed (20.7
+	 * vs 71.5 us: cache and allocator effects of 3000 open endpoints),
+	 * every other run under x2.5 */
+	EXPECT_LE(last, 6 * first);
 
 	STEP("a closed endpoint's port is the next automatic one");
 	freed = n_conn / 2;
