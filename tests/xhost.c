@@ -508,11 +508,14 @@ static int reply2(scif_epd_t ep, uint64_t a, uint64_t b)
 
 static size_t page_size(void)
 {
-	static size_t pg;
+	static size_t pg; /* the server's connection threads ask at once */
+	size_t v = __atomic_load_n(&pg, __ATOMIC_RELAXED);
 
-	if (!pg)
-		pg = (size_t)sysconf(_SC_PAGESIZE);
-	return pg;
+	if (!v) {
+		v = (size_t)sysconf(_SC_PAGESIZE);
+		__atomic_store_n(&pg, v, __ATOMIC_RELAXED);
+	}
+	return v;
 }
 
 /* The memory at offset @off of a window of @c (registered, not
