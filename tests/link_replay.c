@@ -795,7 +795,12 @@ static int relay_flood(struct skiff_fab *f, unsigned n, uint16_t node,
 		put32le(silent, 5); /* xhost's OP_SILENT: the server reads no more */
 		send_data(f, peer, silent, sizeof(silent));
 		memset(junk, 0x5a, sizeof(junk));
-		for (int i = 0; i < 12 && !c->closed; i++) {
+		/* past the window and the ring into the server (64 KiB
+		 * between hosts, SKIFF_RELAY_RING_SIZE), which the daemon
+		 * fills and credits before the window holds anything: up to
+		 * four windows, until the daemon ends it */
+		for (unsigned i = 0; i < 4 * SKIFF_LINK_WINDOW / sizeof(junk) &&
+				     !c->closed; i++) {
 			send_data(f, peer, junk, sizeof(junk));
 			sent += sizeof(junk);
 			run_until(f, NULL, 20);

@@ -590,7 +590,9 @@ static int do_connect(struct skiff_ep *ep, struct scif_portID *dst, int relay)
 			  dst->port);
 		return rr < 0 ? rr : -ECONNREFUSED;
 	}
-	ring_size = skiff_ring_size_knob();
+	/* between hosts (our process's end, or the daemon's end there) */
+	ring_size = where == 2 || relay ? skiff_relay_ring_size_knob() :
+					  skiff_ring_size_knob();
 	r = skiff_region_create(ring_size, &memfd);
 	if (r == 0)
 		r = skiff_conn_attach(ep, memfd, 0, ring_size,

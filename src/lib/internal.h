@@ -503,6 +503,7 @@ void skiff_conn_detach(struct skiff_ep *ep);
 void skiff_conn_publish(struct skiff_ep *ep);
 int skiff_region_create(uint32_t ring_size, int *memfd_out);
 uint32_t skiff_ring_size_knob(void);
+uint32_t skiff_relay_ring_size_knob(void); /* connections between hosts */
 int skiff_peer_gone(struct skiff_ep *ep);
 int skiff_check_hup(struct skiff_ep *ep);
 uint32_t skiff_rx_avail(struct skiff_ep *ep, int *bad);
