@@ -102,9 +102,9 @@ struct rop {
 	int dir;	   /* 0: data toward the target process */
 	void *mr[SKIFF_LINK_RMA_SEGS];
 	unsigned nmr;
-	/* what we registered for the other daemon's writes: mappings of
-	 * our own (SKIFF_RELAY_OWN), handed to the quarantine if its host
-	 * goes down before it said it is done */
+	/* what we registered for the other daemon's writes (in the
+	 * endpoint's mappings): those go to the quarantine if its host goes
+	 * down before it said it is done */
 	struct skiff_relay_seg xseg[SKIFF_LINK_RMA_SEGS];
 	unsigned nxseg;
 	struct skiff_relay_seg lseg[SKIFF_LINK_RMA_SEGS]; /* INIT toward */
@@ -557,8 +557,6 @@ static void op_free(struct skiff_relay *r, struct rop *o)
 
 	for (unsigned i = 0; i < o->nmr; i++)
 		skiff_fab_mr_close(o->mr[i]);
-	for (unsigned i = 0; i < o->nxseg; i++)
-		munmap(o->xseg[i].map, o->xseg[i].maplen);
 	if (c) {
 		if (o->have_seq)
 			skiff_relay_rma_end(c->fd, o->ep_seq);
@@ -705,12 +703,9 @@ static void rma_request(struct skiff_relay *r, struct rconn *c,
 		o->lseg[0].len = q->len;
 		n = 1;
 	} else {
-		/* from the peer: its daemon writes into these, which must
-		 * outlive our endpoint if its host is lost mid-write */
 		n = skiff_relay_resolve(c->fd, q->loff, q->len,
 					q->dir == 0 ? SCIF_PROT_READ : SCIF_PROT_WRITE,
-					o->lseg, SKIFF_LINK_RMA_SEGS, &o->ep_seq,
-					q->dir == 1 ? SKIFF_RELAY_OWN : 0);
+					o->lseg, SKIFF_LINK_RMA_SEGS, &o->ep_seq);
 		if (n < 0) {
 			st = -n;
 			goto fail;
@@ -857,8 +852,6 @@ static int card_resolve(struct skiff_relay *r, const struct rconn *c,
 		return -ENXIO; /* as an RMA outside the peer's windows */
 	seg[0].addr = r->card_map[k] + off;
 	seg[0].len = len;
-	seg[0].map = NULL; /* the card's, mapped while we run */
-	seg[0].maplen = 0;
 	return 1;
 }
 
@@ -944,8 +937,7 @@ static void rma_target(struct skiff_relay *r, struct rconn *c, unsigned h,
 	else
 		n = skiff_relay_resolve(c->fd, m->roff, m->len,
 					wr ? SCIF_PROT_READ : SCIF_PROT_WRITE,
-					seg, SKIFF_LINK_RMA_SEGS, &o->ep_seq,
-					wr ? 0 : SKIFF_RELAY_OWN);
+					seg, SKIFF_LINK_RMA_SEGS, &o->ep_seq);
 	if (n > 0 && !wr && c->state != C_CARD) {
 		memcpy(o->xseg, seg, (size_t)n * sizeof(seg[0]));
 		o->nxseg = (unsigned)n;
@@ -1428,11 +1420,18 @@ static void on_record(void *arg, unsigned h, const struct skiff_link_msg *m)
  * owner's transfers use it). */
 static void quarantine(struct skiff_relay *r, struct rop *o, unsigned h)
 {
+	struct rconn *c = op_conn(r, o);
+	struct skiff_relay_seg m[16];
+	int k;
+
 	for (unsigned i = 0; i < o->nmr; i++)
 		skiff_fab_mr_close(o->mr[i]);
 	o->nmr = 0;
-	for (unsigned i = 0; i < o->nxseg; i++)
-		skiff_quar_take(r->quar, h, o->xseg[i].map, o->xseg[i].maplen, 0);
+	/* the endpoint's whole mappings holding them become ours */
+	while (c && c->state != C_CARD && o->nxseg &&
+	       (k = skiff_relay_detach(c->fd, o->xseg, o->nxseg, m, 16)) > 0)
+		for (int i = 0; i < k; i++)
+			skiff_quar_take(r->quar, h, m[i].addr, m[i].len, 0);
 	o->nxseg = 0;
 	if (o->kind == OP_INIT && o->bounce) {
 		/* a v* call's buffer, registered for the peer's writes */

@@ -58,15 +58,10 @@ void skiff_svc_set_rma_hook(void (*fn)(int epd, const struct skiff_rma_req_rec *
 int skiff_relay_ctl_fd(int epd);
 int skiff_relay_take(int epd);
 
-/* A range of a relayed process's windows, as mapped in the daemon. With
- * SKIFF_RELAY_OWN, [map, map + maplen) is a mapping of its own (the same
- * pages, page-rounded around addr) that the caller unmaps; else map is
- * NULL. */
+/* A range of a relayed process's windows, as mapped in the daemon. */
 struct skiff_relay_seg {
 	unsigned char *addr;
 	uint64_t len;
-	void *map;
-	size_t maplen;
 };
 
 /* Resolve [off, off + len) of the windows the process at the other end of
@@ -74,18 +69,19 @@ struct skiff_relay_seg {
  * contiguous pieces: their count, or -ENXIO / -EACCES / -ENOMEM. They stay
  * mapped until skiff_relay_rma_end(@epd, *@seq), even if the process
  * unregisters them meanwhile (it is counted as an RMA of ours, which its
- * INIT_PEER fences wait for).
- *
- * @flags SKIFF_RELAY_OWN: each piece (one per window) is a new mapping of
- * the caller's, which no close or unregister of the endpoint touches: what
- * another host's provider may write into must stay mapped as long as that
- * provider might (the daemon's quarantine, relay.c), whatever the
- * endpoint does. */
-#define SKIFF_RELAY_OWN 1
+ * INIT_PEER fences wait for). */
 int skiff_relay_resolve(int epd, uint64_t off, uint64_t len, int need,
 			struct skiff_relay_seg *out, unsigned max,
-			uint64_t *seq, int flags);
+			uint64_t *seq);
 void skiff_relay_rma_end(int epd, uint64_t seq);
+/* Another host's provider may still write into @seg (@n pieces resolved
+ * on @epd, registered for it) after its host went down: the endpoint lets
+ * go of the whole mappings holding them, each returned in @out (addr, len:
+ * at most @max; call again for more), and never unmaps them; the caller
+ * owns them (relay.c's quarantine). Their count, 0 once none is left, or
+ * -errno. */
+int skiff_relay_detach(int epd, const struct skiff_relay_seg *seg, unsigned n,
+		       struct skiff_relay_seg *out, unsigned max);
 /* The connection of @epd is over but RMAs of ours still run on it (a host
  * lost mid-transfer): the process's WIN_DELs are answered at once from
  * now on, while those RMAs' pages stay mapped here until each ends. */

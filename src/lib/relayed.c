@@ -10,12 +10,10 @@
  * the control service, svc.c). No memory is shared with the other host:
  * scif_mmap is refused.
  */
-#define _GNU_SOURCE /* mremap */
 #include "transport.h"
 
 #include <errno.h>
 #include <stdlib.h>
-#include <sys/mman.h>
 
 #include "relay_ep.h"
 #include "wire_rma.h"
@@ -181,33 +179,9 @@ int skiff_relay_take(int epd)
 	return ret;
 }
 
-#define PAGE 4096ULL
-
-/* A mapping of its own of the pages under [p, p + k) of @w's mapping:
- * mremap with old size 0 maps the same pages of a shared mapping again. */
-static int own_piece(struct skiff_rwin *w, unsigned char *p, uint64_t k,
-		     struct skiff_relay_seg *out)
-{
-	uintptr_t lo = (uintptr_t)p & ~(uintptr_t)(PAGE - 1);
-	uintptr_t hi = ((uintptr_t)p + k + PAGE - 1) & ~(uintptr_t)(PAGE - 1);
-	void *m;
-
-	if (lo < (uintptr_t)w->map || hi > (uintptr_t)w->map + w->len)
-		return -ENOMEM; /* cannot be: pieces lie in their window */
-	m = mremap((void *)lo, 0, hi - lo, MREMAP_MAYMOVE);
-	if (m == MAP_FAILED)
-		return -ENOMEM;
-	madvise(m, hi - lo, MADV_DONTFORK);
-	out->map = m;
-	out->maplen = hi - lo;
-	out->addr = (unsigned char *)m + ((uintptr_t)p - lo);
-	out->len = k;
-	return 0;
-}
-
 int skiff_relay_resolve(int epd, uint64_t off, uint64_t len, int need,
 			struct skiff_relay_seg *out, unsigned max,
-			uint64_t *seq, int flags)
+			uint64_t *seq)
 {
 	struct skiff_ep *ep;
 	struct skiff_rma *r;
@@ -241,22 +215,14 @@ int skiff_relay_resolve(int epd, uint64_t off, uint64_t len, int need,
 		k = w->off + w->len - (off + pos);
 		if (k > len - pos)
 			k = len - pos;
-		if (!(flags & SKIFF_RELAY_OWN) && n &&
-		    out[n - 1].addr + out[n - 1].len == p) {
+		if (n && out[n - 1].addr + out[n - 1].len == p) {
 			out[n - 1].len += k;
 		} else if (n == max) {
 			ret = -ENOMEM; /* more pieces than a record carries */
 			break;
-		} else if (flags & SKIFF_RELAY_OWN) {
-			ret = own_piece(w, p, k, &out[n]);
-			if (ret < 0)
-				break;
-			n++;
 		} else {
 			out[n].addr = p;
 			out[n].len = k;
-			out[n].map = NULL;
-			out[n].maplen = 0;
 			n++;
 		}
 		pos += k;
@@ -266,11 +232,59 @@ int skiff_relay_resolve(int epd, uint64_t off, uint64_t len, int need,
 	if (ret == 0) /* the pieces stay mapped until skiff_relay_rma_end */
 		*seq = skiff_rma_begin_inline(ep);
 	pthread_mutex_unlock(&r->lock);
-	if (ret < 0)
-		for (unsigned i = 0; i < n; i++)
-			if (out[i].map)
-				munmap(out[i].map, out[i].maplen);
 	return ret < 0 ? ret : (int)n;
+}
+
+/* The mapping of @r's piece (live or unregistered and waiting) holding
+ * @p, or NULL. */
+static struct skiff_rwin *map_holding(struct skiff_rma *r, const unsigned char *p)
+{
+	for (size_t i = 0; i < r->nrwin; i++)
+		if (r->rwin[i].map && p >= r->rwin[i].map &&
+		    p < r->rwin[i].map + r->rwin[i].len)
+			return &r->rwin[i];
+	for (size_t i = 0; i < r->ngrave; i++)
+		if (r->grave[i].map && p >= r->grave[i].map &&
+		    p < r->grave[i].map + r->grave[i].len)
+			return &r->grave[i];
+	return NULL;
+}
+
+int skiff_relay_detach(int epd, const struct skiff_relay_seg *seg, unsigned n,
+		       struct skiff_relay_seg *out, unsigned max)
+{
+	struct skiff_ep *ep;
+	struct skiff_rma *r;
+	unsigned k = 0;
+	int ret = skiff_ep_get(epd, &ep);
+
+	if (ret < 0)
+		return ret;
+	r = ep->rma;
+	if (!r || ep->relayed != SKIFF_RELAYED_DAEMON)
+		return -ENOTCONN;
+	pthread_mutex_lock(&r->lock);
+	for (unsigned i = 0; i < n && k < max; i++) {
+		const unsigned char *p = seg[i].addr, *end = p + seg[i].len;
+
+		while (p < end && k < max) {
+			struct skiff_rwin *w = map_holding(r, p);
+
+			if (!w) { /* taken already: on to the next page */
+				p = (const unsigned char *)(((uintptr_t)p | 4095) + 1);
+				continue;
+			}
+			out[k].addr = w->map;
+			out[k].len = w->len;
+			k++;
+			p = w->map + w->len;
+			/* the endpoint forgets it: nothing of ours unmaps or
+			 * uses it again (its connection is over) */
+			w->map = NULL;
+		}
+	}
+	pthread_mutex_unlock(&r->lock);
+	return (int)k;
 }
 
 void skiff_relay_rma_end(int epd, uint64_t seq)
