@@ -49,7 +49,10 @@
 #   rma      RMA between hosts (tests/xhost checks rma, rmaerr, fence,
 #            mmap --remote): a client on a's node 0 against a server on b's
 #            node 2, then one on b's node 3 against a server on a's node 1;
-#            scif_mmap of a window on another host must fail (ENXIO)
+#            scif_mmap of a window on another host must fail (ENXIO);
+#            and (rmadel, a -> b) the server registering and unregistering
+#            a window 150 times while two threads of the client write
+#            into another: no round of 1 s
 #   connreplay  CONN records of a host that is properly linked (link_replay
 #            --conn: it has the MUNGE key, so its credentials are genuine):
 #            a genuine CONN reaches a's listener and carries bytes; the same
@@ -525,7 +528,7 @@ rma)
 	serve_on 1 2 2000
 	# both directions, whatever the first gives
 	ok=1
-	xclient 0 0 "$T/client-a0.log" --remote 2 2000 rma rmaerr fence mmap exit || true
+	xclient 0 0 "$T/client-a0.log" --remote 2 2000 rma rmaerr fence mmap rmadel exit || true
 	checks "$T/client-a0.log" "client on a's node 0, server on b's node 2" || ok=0
 	serve_on 0 1 2001
 	xclient 1 3 "$T/client-b3.log" --remote 1 2001 rma rmaerr fence mmap exit || true

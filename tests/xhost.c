@@ -600,6 +600,14 @@ static int serve_rma(struct conn *c, uint32_t op, uint32_t arg, uint64_t n)
 		void *mem = NULL;
 		off_t off;
 
+		/* an unregistered one's slot (and memory) first */
+		for (int i = 0; i < c->nwin; i++)
+			if (c->win[i].gone) {
+				free(c->win[i].mem);
+				c->win[i] = c->win[--c->nwin];
+				w = &c->win[c->nwin];
+				break;
+			}
 		if (c->nwin == (int)(sizeof(c->win) / sizeof(c->win[0])))
 			return reply_err(c->ep, ENOSPC);
 		if (n == 0 || n % page_size() ||
@@ -1712,7 +1720,7 @@ static int srv_range(scif_epd_t ep, uint32_t op, uint32_t arg, off_t off,
 static int srv_has(scif_epd_t ep, off_t off, const unsigned char *b,
 		   uint64_t n, const char *what)
 {
-	uint64_t sum;
+	uint64_t sum = 0; /* gcc cannot tell srv_range sets it on success */
 
 	if (srv_range(ep, OP_SUM, 0, off, n, &sum) < 0)
 		return -1;
@@ -2202,6 +2210,105 @@ static uint64_t word(const unsigned char *w)
 			       __ATOMIC_ACQUIRE);
 }
 
+/*
+ * rmadel: RMAs in flight on a connection (two threads writing) while the
+ * server registers and unregisters another window again and again. A
+ * daemon carrying the RMAs answers those unregisters once its RMAs on the
+ * connection are done; it once waited for them holding the endpoint's
+ * lock, which its loop needed to take the next RMA: stalled until a
+ * timeout, or for good.
+ */
+struct rmadel {
+	scif_epd_t ep;
+	off_t loff, roff;
+	size_t n;
+	atomic_int stop;
+	int err;
+	uint64_t count;
+};
+
+static void *rmadel_writer(void *p)
+{
+	struct rmadel *a = p;
+
+	while (!atomic_load(&a->stop)) {
+		if (scif_writeto(a->ep, a->loff, a->n, a->roff, SCIF_RMA_SYNC) < 0) {
+			a->err = errno;
+			break;
+		}
+		a->count++;
+	}
+	return NULL;
+}
+
+static int c_rmadel(void)
+{
+	enum { ROUNDS = 150, SLOW_MS = 1000 };
+	struct rmadel a[2];
+	pthread_t th[2];
+	int started = 0, slowest = 0, r = -1;
+	unsigned char *lm;
+	off_t roff, loff;
+	scif_epd_t ep = -1;
+
+	step("connect, windows");
+	if (xconnect(g_node, g_port, &ep) < 0) {
+		bad("scif_connect: %s", ename(errno));
+		goto out;
+	}
+	if (srv_win(ep, SCIF_PROT_READ | SCIF_PROT_WRITE, 2 * MiB, 41, 0, &roff) < 0 ||
+	    lwin(ep, 2 * MiB, &lm, &loff) < 0)
+		goto out;
+	for (int i = 0; i < 2; i++) {
+		a[i] = (struct rmadel){ .ep = ep, .loff = loff + i * (off_t)MiB,
+					.roff = roff + i * (off_t)MiB, .n = MiB };
+		if (pthread_create(&th[i], NULL, rmadel_writer, &a[i]) != 0) {
+			bad("pthread_create");
+			goto stop;
+		}
+		started++;
+	}
+	step("register and unregister under RMAs");
+	for (int i = 0; i < ROUNDS; i++) {
+		int64_t t0 = now_ms();
+		off_t w;
+		int dt;
+
+		if (srv_win(ep, SCIF_PROT_READ | SCIF_PROT_WRITE, 64 * 1024,
+			    42 + (uint64_t)i, 0, &w) < 0 ||
+		    srv_range(ep, OP_UNREG, 0, w, 64 * 1024, NULL) < 0)
+			goto stop;
+		dt = (int)(now_ms() - t0);
+		if (dt > slowest)
+			slowest = dt;
+		if (dt >= SLOW_MS) {
+			bad("round %d: the server's register and unregister "
+			    "took %d ms with RMAs in flight", i, dt);
+			goto stop;
+		}
+	}
+	r = 0;
+stop:
+	for (int i = 0; i < 2; i++)
+		atomic_store(&a[i].stop, 1);
+	for (int i = 0; i < started; i++) {
+		pthread_join(th[i], NULL);
+		if (r == 0 && (a[i].err || !a[i].count)) {
+			bad("writer %d: %s after %" PRIu64 " RMAs", i,
+			    a[i].err ? ename(a[i].err) : "none done", a[i].count);
+			r = -1;
+		}
+	}
+	if (r == 0)
+		note("%d register/unregister rounds of the server under %" PRIu64
+		     " RMAs of 1 MiB from two threads; slowest round %d ms",
+		     ROUNDS, a[0].count + a[1].count, slowest);
+out:
+	if (ep >= 0)
+		scif_close(ep);
+	return r;
+}
+
 static int c_fence(void)
 {
 	static const struct {
@@ -2495,7 +2602,8 @@ static const struct check {
 	{ "peer", c_peer, 1 },	   { "refuse", c_refuse, 1 },
 	{ "multi", c_multi, 1 },   { "rma", c_rma, 0 },
 	{ "rmaerr", c_rmaerr, 0 }, { "fence", c_fence, 0 },
-	{ "mmap", c_mmap, 0 },	   { "exit", c_exit, 0 },
+	{ "mmap", c_mmap, 0 },	   { "rmadel", c_rmadel, 0 },
+	{ "exit", c_exit, 0 }, /* last: the server exits */
 	{ NULL, NULL, 0 },
 };
 

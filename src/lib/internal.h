@@ -204,6 +204,12 @@ struct skiff_rma {
 	 * without waiting for them (they may take minutes to end); the
 	 * graveyard keeps the pages mapped here until they do */
 	_Atomic int orphaned;
+	/* a daemon's end: WIN_DELs answered once the daemon's RMAs queued
+	 * before them are done (skiff_rwin_flush_acks), not waited for
+	 * under lock: only the daemon's loop ends those, and it takes this
+	 * lock (under lock) */
+	struct skiff_dack *dacks;
+	size_t ndacks, capdacks;
 	int in_svc, svc_skip; /* the service works on it (svc_lock) / its
 			       * lock was busy (the service only) */
 	uint64_t peer_bytes;  /* declared by the peer's live/dying pieces */
@@ -343,7 +349,10 @@ struct skiff_rwin *skiff_rwin_find(struct skiff_rma *r, uint64_t off);
 int skiff_rwin_map(struct skiff_rma *r, struct skiff_rwin *w); /* lazily */
 void skiff_rwin_release(struct skiff_rma *r, struct skiff_rwin *w);
 int skiff_rwin_add(struct skiff_rma *r, const struct skiff_rma_win *w, int *fdp);
-void skiff_rwin_del(struct skiff_ep *ep, uint64_t off, uint64_t len);
+/* 0: answer (WIN_DEL_ACK) now; 1: answered later by
+ * skiff_rwin_flush_acks (a daemon's end with its RMAs in flight). */
+int skiff_rwin_del(struct skiff_ep *ep, uint64_t off, uint64_t len);
+void skiff_rwin_flush_acks(struct skiff_ep *ep);
 void skiff_rwin_reap_grave(struct skiff_rma *r);
 
 /* svc.c: the RMA control socket and the control service */

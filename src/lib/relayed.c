@@ -291,16 +291,26 @@ void skiff_relay_rma_end(int epd, uint64_t seq)
 {
 	struct skiff_ep *ep;
 
-	if (skiff_ep_get(epd, &ep) == 0 && ep->rma)
-		skiff_rma_complete(ep, seq);
+	if (skiff_ep_get(epd, &ep) < 0 || !ep->rma)
+		return;
+	skiff_rma_complete(ep, seq);
+	/* the process's unregisters waiting for it (on a daemon's end
+	 * nobody holds the lock while waiting: rwin.c) */
+	pthread_mutex_lock(&ep->rma->lock);
+	skiff_rwin_flush_acks(ep);
+	pthread_mutex_unlock(&ep->rma->lock);
 }
 
 void skiff_relay_rma_orphan(int epd)
 {
 	struct skiff_ep *ep;
 
-	if (skiff_ep_get(epd, &ep) == 0 && ep->rma)
-		atomic_store(&ep->rma->orphaned, 1);
+	if (skiff_ep_get(epd, &ep) < 0 || !ep->rma)
+		return;
+	atomic_store(&ep->rma->orphaned, 1);
+	pthread_mutex_lock(&ep->rma->lock);
+	skiff_rwin_flush_acks(ep); /* every one waiting, now */
+	pthread_mutex_unlock(&ep->rma->lock);
 }
 
 int skiff_relay_rma_done(int epd, uint64_t seq, int status)

@@ -353,10 +353,11 @@ static int sync_n(struct skiff_ep *ep, int force, int max, int reqs_only)
 					break_conn(ep);
 				break;
 			case SKIFF_RMA_WIN_DEL:
-				skiff_rwin_del(ep, m.body.range.offset, m.body.range.len);
-				skiff_rma_send_range(ep, SKIFF_RMA_WIN_DEL_ACK,
-						     m.body.range.offset,
-						     m.body.range.len);
+				if (skiff_rwin_del(ep, m.body.range.offset,
+						   m.body.range.len) == 0)
+					skiff_rma_send_range(ep, SKIFF_RMA_WIN_DEL_ACK,
+							     m.body.range.offset,
+							     m.body.range.len);
 				break;
 			case SKIFF_RMA_WIN_DEL_ACK:
 				r->del_acked++;

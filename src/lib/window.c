@@ -123,6 +123,7 @@ void skiff_rma_detach(struct skiff_ep *ep)
 	free(r->lwin);
 	free(r->rwin);
 	free(r->grave);
+	free(r->dacks);
 	skiff_sigs_drop(r);
 	pthread_mutex_destroy(&r->lock);
 	pthread_mutex_destroy(&r->out_lock);
@@ -162,6 +163,7 @@ void skiff_rma_release(struct skiff_ep *ep, int mine)
 	free(r->lwin);
 	free(r->rwin);
 	free(r->grave);
+	free(r->dacks);
 	free(r->rstatus);
 	live_del(r);
 	free(r); /* ep->rma is shared: left as it is */
