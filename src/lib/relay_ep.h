@@ -53,8 +53,8 @@ void skiff_svc_set_rma_hook(void (*fn)(int epd, const struct skiff_rma_req_rec *
  * the socket are taken in at once (they reach the hook, on the caller's
  * thread). Returns 1 if what is left is the control service's: the
  * endpoint was busy (the service or a call holds it), or the next record
- * is not an RMA_REQ (a WIN_DEL waits for the daemon's RMAs in flight: the
- * loop must never wait for itself); else 0. */
+ * is not an RMA_REQ (the service's: a WIN_DEL is answered later, once the
+ * daemon's RMAs before it are done, see skiff_relay_rma_end); else 0. */
 int skiff_relay_ctl_fd(int epd);
 int skiff_relay_take(int epd);
 
@@ -73,6 +73,8 @@ struct skiff_relay_seg {
 int skiff_relay_resolve(int epd, uint64_t off, uint64_t len, int need,
 			struct skiff_relay_seg *out, unsigned max,
 			uint64_t *seq);
+/* The daemon's RMA @seq on @epd ended: the process's WIN_DELs waiting for
+ * it are answered now. */
 void skiff_relay_rma_end(int epd, uint64_t seq);
 /* Another host's provider may still write into @seg (@n pieces resolved
  * on @epd, registered for it) after its host went down: the endpoint lets

@@ -293,8 +293,7 @@ static int rma_done(struct skiff_ep *ep, const struct skiff_rma_done_rec *d)
 /* Take in every record the peer sent on the control socket. Called with
  * r->lock held. Cheap when there is none: one load of the peer's counter.
  * @reqs_only: stop before the first record that is not an RMA_REQ (left
- * for the service thread: a WIN_DEL waits for our RMAs in flight, which
- * the daemon's loop, the caller then, would never end). */
+ * for the service thread; the daemon's loop takes RMA_REQs only). */
 static int sync_n(struct skiff_ep *ep, int force, int max, int reqs_only)
 {
 	struct skiff_rma *r = ep->rma;
