@@ -205,7 +205,7 @@ struct skiff_rma {
 	 * graveyard keeps the pages mapped here until they do */
 	_Atomic int orphaned;
 	/* a daemon's end: WIN_DELs answered once the daemon's RMAs queued
-	 * before them are done (skiff_rwin_flush_acks), not waited for
+	 * before them are done (skiff_rma_flush_acks, svc.c), not waited for
 	 * under lock: only the daemon's loop ends those, and it takes this
 	 * lock (under lock) */
 	struct skiff_dack *dacks;
@@ -349,13 +349,16 @@ struct skiff_rwin *skiff_rwin_find(struct skiff_rma *r, uint64_t off);
 int skiff_rwin_map(struct skiff_rma *r, struct skiff_rwin *w); /* lazily */
 void skiff_rwin_release(struct skiff_rma *r, struct skiff_rwin *w);
 int skiff_rwin_add(struct skiff_rma *r, const struct skiff_rma_win *w, int *fdp);
-/* 0: answer (WIN_DEL_ACK) now; 1: answered later by
- * skiff_rwin_flush_acks (a daemon's end with its RMAs in flight). */
-int skiff_rwin_del(struct skiff_ep *ep, uint64_t off, uint64_t len);
-void skiff_rwin_flush_acks(struct skiff_ep *ep);
+/* 0: answer (WIN_DEL_ACK) now; 1: once the RMAs up to *after are done
+ * (a daemon's end with its RMAs in flight: svc.c keeps the answer). */
+int skiff_rwin_del(struct skiff_ep *ep, uint64_t off, uint64_t len,
+		   uint64_t *after);
 void skiff_rwin_reap_grave(struct skiff_rma *r);
 
 /* svc.c: the RMA control socket and the control service */
+/* A daemon's end: send the WIN_DEL_ACKs whose RMAs are done (all once
+ * orphaned), in order. Called with r->lock held. */
+void skiff_rma_flush_acks(struct skiff_ep *ep);
 /* @wait: return once the record is in the socket (r->lock held then) */
 int skiff_ctl_send(struct skiff_ep *ep, struct skiff_rma_msg *m, int fd,
 		   int wait);

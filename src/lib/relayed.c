@@ -253,16 +253,13 @@ static struct skiff_rwin *map_holding(struct skiff_rma *r, const unsigned char *
 int skiff_relay_detach(int epd, const struct skiff_relay_seg *seg, unsigned n,
 		       struct skiff_relay_seg *out, unsigned max)
 {
-	struct skiff_ep *ep;
+	struct skiff_ep *ep = daemon_end(epd);
 	struct skiff_rma *r;
 	unsigned k = 0;
-	int ret = skiff_ep_get(epd, &ep);
 
-	if (ret < 0)
-		return ret;
-	r = ep->rma;
-	if (!r || ep->relayed != SKIFF_RELAYED_DAEMON)
+	if (!ep)
 		return -ENOTCONN;
+	r = ep->rma;
 	pthread_mutex_lock(&r->lock);
 	for (unsigned i = 0; i < n && k < max; i++) {
 		const unsigned char *p = seg[i].addr, *end = p + seg[i].len;
@@ -297,7 +294,7 @@ void skiff_relay_rma_end(int epd, uint64_t seq)
 	/* the process's unregisters waiting for it (on a daemon's end
 	 * nobody holds the lock while waiting: rwin.c) */
 	pthread_mutex_lock(&ep->rma->lock);
-	skiff_rwin_flush_acks(ep);
+	skiff_rma_flush_acks(ep);
 	pthread_mutex_unlock(&ep->rma->lock);
 }
 
@@ -309,7 +306,7 @@ void skiff_relay_rma_orphan(int epd)
 		return;
 	atomic_store(&ep->rma->orphaned, 1);
 	pthread_mutex_lock(&ep->rma->lock);
-	skiff_rwin_flush_acks(ep); /* every one waiting, now */
+	skiff_rma_flush_acks(ep); /* every one waiting, now */
 	pthread_mutex_unlock(&ep->rma->lock);
 }
 

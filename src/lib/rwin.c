@@ -200,69 +200,10 @@ void skiff_rwin_reap_grave(struct skiff_rma *r)
 	r->ngrave = k;
 }
 
-/* A WIN_DEL answered later (a daemon's end). */
-struct skiff_dack {
-	uint64_t seq, off, len;
-};
-
-/* At most this many waiting answers per connection; beyond, they are sent
- * at once (a process unregistering that fast under its own RMAs only
- * risks its own pages). */
-#define DACKS_MAX 4096
-
-static int defer_ack(struct skiff_rma *r, uint64_t seq, uint64_t off,
-		     uint64_t len)
-{
-	if (r->ndacks == r->capdacks) {
-		size_t cap = r->capdacks ? 2 * r->capdacks : 8;
-		struct skiff_dack *d;
-
-		if (cap > DACKS_MAX)
-			return -ENOMEM;
-		d = realloc(r->dacks, cap * sizeof(*d));
-		if (!d)
-			return -ENOMEM;
-		r->dacks = d;
-		r->capdacks = cap;
-	}
-	r->dacks[r->ndacks++] = (struct skiff_dack){ seq, off, len };
-	return 0;
-}
-
-/* Answer the WIN_DELs whose RMAs are done (@all: every one), and unmap
- * what they kept. Called with r->lock held. */
-static void flush_acks(struct skiff_ep *ep, int all)
-{
-	struct skiff_rma *r = ep->rma;
-	uint64_t done = atomic_load(&r->completed);
-	size_t k = 0;
-
-	/* in the order asked (the owner counts answers); their sequence
-	 * numbers only grow, so the ones done are a prefix */
-	while (k < r->ndacks && (all || r->dacks[k].seq <= done)) {
-		skiff_rma_send_range(ep, SKIFF_RMA_WIN_DEL_ACK, r->dacks[k].off,
-				     r->dacks[k].len);
-		k++;
-	}
-	memmove(r->dacks, r->dacks + k, (r->ndacks - k) * sizeof(*r->dacks));
-	r->ndacks -= k;
-	k = r->ndacks;
-	if (!k) {
-		free(r->dacks);
-		r->dacks = NULL;
-		r->capdacks = 0;
-	}
-	skiff_rwin_reap_grave(r);
-}
-
-void skiff_rwin_flush_acks(struct skiff_ep *ep)
-{
-	flush_acks(ep, atomic_load(&ep->rma->orphaned));
-}
-
-/* Take in a WIN_DEL: the caller answers (WIN_DEL_ACK) once this returns 0;
- * 1: skiff_rwin_flush_acks will. */
-int skiff_rwin_del(struct skiff_ep *ep, uint64_t off, uint64_t len)
+/* Take in a WIN_DEL: the caller answers (WIN_DEL_ACK) once this returns
+ * 0; 1 (a daemon's end): once the RMAs up to *@after are done. */
+int skiff_rwin_del(struct skiff_ep *ep, uint64_t off, uint64_t len,
+		   uint64_t *after)
 {
 	struct skiff_rma *r = ep->rma;
 	size_t i;
@@ -290,17 +231,13 @@ int skiff_rwin_del(struct skiff_ep *ep, uint64_t off, uint64_t len)
 	/* our RMAs already queued may still write those pages: the owner may
 	 * reuse them as soon as we answer, so answer once they are done
 	 * (unless the connection is over: orphaned). A daemon's RMAs end in
-	 * its loop, which takes this lock: it answers then, nobody waits. */
+	 * its loop, which takes this lock: it answers then (svc.c), nobody
+	 * waits here. */
+	*after = seq;
 	if (ep->relayed == SKIFF_RELAYED_DAEMON) {
-		if (!atomic_load(&r->orphaned) &&
-		    (r->ndacks || atomic_load(&r->completed) < seq) &&
-		    defer_ack(r, seq, off, len) == 0)
-			return 1; /* in order, behind those still waiting */
-		/* nothing in flight, the connection over, or too many
-		 * waiting (a process unregistering that fast under its own
-		 * RMAs): answered now, in order */
-		flush_acks(ep, 1);
-		return 0;
+		skiff_rwin_reap_grave(r);
+		return !atomic_load(&r->orphaned) &&
+		       atomic_load(&r->completed) < seq;
 	}
 	if (!atomic_load(&r->orphaned))
 		skiff_rma_wait(ep, seq);

@@ -290,6 +290,86 @@ static int rma_done(struct skiff_ep *ep, const struct skiff_rma_done_rec *d)
 	return 0;
 }
 
+/* A WIN_DEL answered later (a daemon's end: see skiff_rwin_del). */
+struct skiff_dack {
+	uint64_t seq, off, len;
+};
+
+/* At most this many waiting answers per connection; beyond, every one is
+ * sent at once (a process unregistering that fast under its own RMAs only
+ * risks its own pages). */
+#define DACKS_MAX 4096
+
+static int defer_ack(struct skiff_rma *r, uint64_t seq, uint64_t off,
+		     uint64_t len)
+{
+	if (r->ndacks == r->capdacks) {
+		size_t cap = r->capdacks ? 2 * r->capdacks : 8;
+		struct skiff_dack *d;
+
+		if (cap > DACKS_MAX)
+			return -ENOMEM;
+		d = realloc(r->dacks, cap * sizeof(*d));
+		if (!d)
+			return -ENOMEM;
+		r->dacks = d;
+		r->capdacks = cap;
+	}
+	r->dacks[r->ndacks++] = (struct skiff_dack){ seq, off, len };
+	return 0;
+}
+
+static void flush_acks(struct skiff_ep *ep, int all)
+{
+	struct skiff_rma *r = ep->rma;
+	uint64_t done = atomic_load(&r->completed);
+	size_t k = 0;
+
+	/* in the order asked (the owner counts answers); their sequence
+	 * numbers only grow, so the ones done are a prefix */
+	while (k < r->ndacks && (all || r->dacks[k].seq <= done)) {
+		skiff_rma_send_range(ep, SKIFF_RMA_WIN_DEL_ACK, r->dacks[k].off,
+				     r->dacks[k].len);
+		k++;
+	}
+	if (!k)
+		return;
+	r->ndacks -= k;
+	if (r->ndacks) {
+		memmove(r->dacks, r->dacks + k, r->ndacks * sizeof(*r->dacks));
+	} else {
+		free(r->dacks);
+		r->dacks = NULL;
+		r->capdacks = 0;
+	}
+	skiff_rwin_reap_grave(r);
+}
+
+void skiff_rma_flush_acks(struct skiff_ep *ep)
+{
+	flush_acks(ep, atomic_load(&ep->rma->orphaned));
+}
+
+/* A WIN_DEL: taken in, answered now or once the RMAs before it are done
+ * (behind any answer still waiting). */
+static void win_del(struct skiff_ep *ep, uint64_t off, uint64_t len)
+{
+	struct skiff_rma *r = ep->rma;
+	uint64_t after;
+	int later = skiff_rwin_del(ep, off, len, &after);
+
+	if (!later && !r->ndacks) {
+		skiff_rma_send_range(ep, SKIFF_RMA_WIN_DEL_ACK, off, len);
+		return;
+	}
+	if (defer_ack(r, later ? after : 0, off, len) < 0) {
+		flush_acks(ep, 1); /* too many waiting: all of them now */
+		skiff_rma_send_range(ep, SKIFF_RMA_WIN_DEL_ACK, off, len);
+		return;
+	}
+	skiff_rma_flush_acks(ep);
+}
+
 /* Take in every record the peer sent on the control socket. Called with
  * r->lock held. Cheap when there is none: one load of the peer's counter.
  * @reqs_only: stop before the first record that is not an RMA_REQ (left
@@ -352,11 +432,7 @@ static int sync_n(struct skiff_ep *ep, int force, int max, int reqs_only)
 					break_conn(ep);
 				break;
 			case SKIFF_RMA_WIN_DEL:
-				if (skiff_rwin_del(ep, m.body.range.offset,
-						   m.body.range.len) == 0)
-					skiff_rma_send_range(ep, SKIFF_RMA_WIN_DEL_ACK,
-							     m.body.range.offset,
-							     m.body.range.len);
+				win_del(ep, m.body.range.offset, m.body.range.len);
 				break;
 			case SKIFF_RMA_WIN_DEL_ACK:
 				r->del_acked++;
