@@ -1427,8 +1427,9 @@ static void quarantine(struct skiff_relay *r, struct rop *o, unsigned h)
 	for (unsigned i = 0; i < o->nmr; i++)
 		skiff_fab_mr_close(o->mr[i]);
 	o->nmr = 0;
-	/* the endpoint's whole mappings holding them become ours */
-	while (c && c->state != C_CARD && o->nxseg &&
+	/* the endpoint's whole mappings holding them become ours (a card's
+	 * ops have none: its memory stays) */
+	while (c && o->nxseg &&
 	       (k = skiff_relay_detach(c->fd, o->xseg, o->nxseg, m, 16)) > 0)
 		for (int i = 0; i < k; i++)
 			skiff_quar_take(r->quar, h, m[i].addr, m[i].len, 0);

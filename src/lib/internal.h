@@ -206,8 +206,8 @@ struct skiff_rma {
 	_Atomic int orphaned;
 	/* a daemon's end: WIN_DELs answered once the daemon's RMAs queued
 	 * before them are done (skiff_rma_flush_acks, svc.c), not waited for
-	 * under lock: only the daemon's loop ends those, and it takes this
-	 * lock (under lock) */
+	 * holding r->lock: only the daemon's loop ends those RMAs, and it
+	 * takes that lock. Under r->lock. */
 	struct skiff_dack *dacks;
 	size_t ndacks, capdacks;
 	int in_svc, svc_skip; /* the service works on it (svc_lock) / its

@@ -235,19 +235,23 @@ int skiff_relay_resolve(int epd, uint64_t off, uint64_t len, int need,
 	return ret < 0 ? ret : (int)n;
 }
 
+/* The one of @n pieces whose mapping holds @p, or NULL. */
+static struct skiff_rwin *holding(struct skiff_rwin *w, size_t n,
+				  const unsigned char *p)
+{
+	for (size_t i = 0; i < n; i++)
+		if (w[i].map && p >= w[i].map && p < w[i].map + w[i].len)
+			return &w[i];
+	return NULL;
+}
+
 /* The mapping of @r's piece (live or unregistered and waiting) holding
  * @p, or NULL. */
 static struct skiff_rwin *map_holding(struct skiff_rma *r, const unsigned char *p)
 {
-	for (size_t i = 0; i < r->nrwin; i++)
-		if (r->rwin[i].map && p >= r->rwin[i].map &&
-		    p < r->rwin[i].map + r->rwin[i].len)
-			return &r->rwin[i];
-	for (size_t i = 0; i < r->ngrave; i++)
-		if (r->grave[i].map && p >= r->grave[i].map &&
-		    p < r->grave[i].map + r->grave[i].len)
-			return &r->grave[i];
-	return NULL;
+	struct skiff_rwin *w = holding(r->rwin, r->nrwin, p);
+
+	return w ? w : holding(r->grave, r->ngrave, p);
 }
 
 int skiff_relay_detach(int epd, const struct skiff_relay_seg *seg, unsigned n,
@@ -286,9 +290,9 @@ int skiff_relay_detach(int epd, const struct skiff_relay_seg *seg, unsigned n,
 
 void skiff_relay_rma_end(int epd, uint64_t seq)
 {
-	struct skiff_ep *ep;
+	struct skiff_ep *ep = daemon_end(epd);
 
-	if (skiff_ep_get(epd, &ep) < 0 || !ep->rma)
+	if (!ep)
 		return;
 	skiff_rma_complete(ep, seq);
 	/* the process's unregisters waiting for it (on a daemon's end
@@ -300,9 +304,9 @@ void skiff_relay_rma_end(int epd, uint64_t seq)
 
 void skiff_relay_rma_orphan(int epd)
 {
-	struct skiff_ep *ep;
+	struct skiff_ep *ep = daemon_end(epd);
 
-	if (skiff_ep_get(epd, &ep) < 0 || !ep->rma)
+	if (!ep)
 		return;
 	atomic_store(&ep->rma->orphaned, 1);
 	pthread_mutex_lock(&ep->rma->lock);
